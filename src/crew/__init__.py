@@ -1,0 +1,58 @@
+"""crew: work management for human + AI teams.
+
+The public API is what `__all__` lists. Heavy parts (LangGraph, langchain-openai) load on first
+use, so `import crew` and the CLI's board commands stay instant.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from crew.exceptions import (
+    AlreadyDecided,
+    BoardError,
+    CardNotFound,
+    ConfigError,
+    CrewError,
+    LeaseLost,
+    NotAllowed,
+    Problem,
+    RedisUnavailable,
+    RunError,
+    WrongStatus,
+)
+
+if TYPE_CHECKING:
+    from crew.persistence import RedisCheckpointSaver
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "RedisCheckpointSaver": "crew.persistence",
+}
+
+__all__ = [
+    "AlreadyDecided",
+    "BoardError",
+    "CardNotFound",
+    "ConfigError",
+    "CrewError",
+    "LeaseLost",
+    "NotAllowed",
+    "Problem",
+    "RedisCheckpointSaver",
+    "RedisUnavailable",
+    "RunError",
+    "WrongStatus",
+    "__version__",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'crew' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

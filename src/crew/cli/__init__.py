@@ -1,0 +1,39 @@
+"""The `crew` command line. `main` is the console script entry point."""
+
+from __future__ import annotations
+
+import sys
+
+from rich.text import Text
+
+from crew.cli._app import app, err_console
+from crew.exceptions import ConfigError, CrewError, RunError
+
+# Each import registers its commands on `app`.
+from crew.cli import commands as _commands  # noqa: E402,F401  isort: skip
+
+__all__ = ["app", "main"]
+
+
+def exit_code_for(error: CrewError) -> int:
+    """1 for a run that failed, 2 for anything the user can fix (config, usage, board refusal)."""
+    return 1 if isinstance(error, RunError) else 2
+
+
+def _print_error(line: str) -> None:
+    err_console.print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as error:
+        for line in str(error).splitlines():
+            _print_error(line)
+        sys.exit(2)
+    except CrewError as error:
+        _print_error(str(error))
+        sys.exit(exit_code_for(error))
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)

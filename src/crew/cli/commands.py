@@ -1,0 +1,5 @@
+"""Imports every command module so each registers its commands on the root app."""
+
+from crew.cli import (  # noqa: F401
+    server,
+)

