@@ -66,7 +66,9 @@ def unique_name(redis_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def project_dir(tmp_path: Path, redis_url: str, unique_name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project_dir(
+    tmp_path: Path, redis_url: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """An empty directory wired to the test Redis and a unique board, as the current directory."""
     monkeypatch.setenv("CREW_REDIS_URL", redis_url)
     monkeypatch.setenv("CREW_BOARD", unique_name)

@@ -43,8 +43,14 @@ def connect(url: str, *, check: bool = True) -> redis.Redis:
     import redis as redis_lib
 
     try:
+        # RESP2: redis-py 8 speaks RESP3 by default, which servers older than 6 reject before
+        # we could tell the user which version they run.
         client = redis_lib.Redis.from_url(
-            url, decode_responses=True, socket_connect_timeout=5, health_check_interval=30
+            url,
+            decode_responses=True,
+            protocol=2,
+            socket_connect_timeout=5,
+            health_check_interval=30,
         )
     except ValueError as exc:
         raise RedisUnavailable(
@@ -101,10 +107,13 @@ def stop_embedded_redis(directory: Path) -> bool:
     if not _answers(socket):
         return False
     import redis as redis_lib
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    client = redis_lib.Redis(unix_socket_path=str(socket))
-    with contextlib.suppress(redis_lib.ConnectionError):  # the server closes us while exiting
-        client.shutdown(nosave=False)
+    # No retries: the server closes the connection as it exits, which is success here.
+    client = redis_lib.Redis(unix_socket_path=str(socket), retry=Retry(NoBackoff(), 0))
+    with contextlib.suppress(redis_lib.ConnectionError):
+        client.shutdown(nosave=True)  # the append-only file is fsynced on shutdown
     for _ in range(100):
         if not _answers(socket):
             return True

@@ -10,7 +10,7 @@ from crew.cli._app import app, err_console
 from crew.exceptions import ConfigError, CrewError, RunError
 
 # Each import registers its commands on `app`.
-from crew.cli import commands as _commands  # noqa: E402,F401  isort: skip
+from crew.cli import commands as _commands  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 
