@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic_core import PydanticCustomError
 
 from crew.durations import DURATION_PATTERN, parse_duration
 
@@ -29,6 +30,13 @@ Duration = Annotated[
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+def _invalid(message: str, key: str) -> PydanticCustomError:
+    """A model-level error that remembers which key is at fault, so it can be shown at its line."""
+    return PydanticCustomError(
+        "crew_spec", message.replace("{", "{{").replace("}", "}}"), {"key": key}
+    )
 
 
 class _Spec(BaseModel):
@@ -60,14 +68,15 @@ class FieldSpec(_Spec):
     @model_validator(mode="after")
     def _check_shape(self) -> FieldSpec:
         if self.items is not None and self.type is not FieldType.ARRAY:
-            raise ValueError("'items' is only allowed on a field of type array")
+            raise _invalid("'items' is only allowed on a field of type array", "items")
         if self.properties is not None and self.type is not FieldType.OBJECT:
-            raise ValueError("'properties' is only allowed on a field of type object")
+            raise _invalid("'properties' is only allowed on a field of type object", "properties")
         numeric = (FieldType.NUMBER, FieldType.INTEGER)
         if (self.minimum is not None or self.maximum is not None) and self.type not in numeric:
-            raise ValueError("'minimum'/'maximum' are only allowed on number or integer fields")
+            key = "minimum" if self.minimum is not None else "maximum"
+            raise _invalid("'minimum'/'maximum' are only allowed on number or integer fields", key)
         if self.enum is not None and not self.enum:
-            raise ValueError("'enum' needs at least one value")
+            raise _invalid("'enum' needs at least one value", "enum")
         return self
 
 
@@ -131,7 +140,7 @@ class ConfidenceSpec(_Spec):
     @model_validator(mode="after")
     def _judge_named(self) -> ConfidenceSpec:
         if self.method is ConfidenceMethod.JUDGE and not self.judge:
-            raise ValueError("method 'judge' needs 'judge: <role name>'")
+            raise _invalid("method 'judge' needs 'judge: <role name>'", "method")
         return self
 
 
@@ -187,14 +196,20 @@ class StepSpec(_Spec):
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
         if self.checkpoint is not None and (self.role is not None or self.task is not None):
-            raise ValueError("a step is either an agent step (role + task) or a checkpoint, not both")
+            raise _invalid(
+                "a step is either an agent step (role + task) or a checkpoint, not both",
+                "checkpoint",
+            )
         if self.checkpoint is None:
             if self.role is None:
-                raise ValueError("an agent step needs 'role' (or make it a 'checkpoint')")
+                raise _invalid("an agent step needs 'role' (or make it a 'checkpoint')", "id")
             if self.task is None:
-                raise ValueError("an agent step needs 'task': what the role should do")
+                raise _invalid("an agent step needs 'task': what the role should do", "role")
         if self.checkpoint is not None and (self.for_each or self.route):
-            raise ValueError("a checkpoint step cannot have 'for_each' or 'route'")
+            raise _invalid(
+                "a checkpoint step cannot have 'for_each' or 'route'",
+                "for_each" if self.for_each else "route",
+            )
         return self
 
     @property
