@@ -1,0 +1,555 @@
+"""A playbook becomes a LangGraph `StateGraph` (DESIGN §2.3, §6).
+
+What a caller may rely on:
+
+- Node names are stable and derived from step ids only, so a run started in one process can be
+  resumed in another that compiles the same playbook. Per step:
+
+  ========================  =====================================================
+  agent step ``S``          ``S`` (renders the task, runs the step executor)
+  ``for_each`` step ``S``   ``S`` (picks the items) → ``S.item`` (one task per item,
+                            a LangGraph ``Send``) → ``S.collect`` (the list, in item order)
+  checkpoint ``S``          ``S`` (opens the checkpoint card) → ``S.gate`` (waits for
+                            the human: the only node that interrupts) → ``S.approved``
+  ========================  =====================================================
+
+  The model call and the human gate are separate nodes: answering a checkpoint re-runs only
+  ``S.gate``, never a model call, and opening the checkpoint card happens once per revision.
+- The work itself is injected (`StepExecutor`): the runtime passes one that keeps cards on the
+  board and calls the agents; the compiler's own tests pass a tiny in-process one.
+- The state (`RunState`) is plain data (dicts, lists, strings, numbers), so any checkpoint saver
+  can store it; every key written by parallel branches has a reducer.
+- A step that fails, or a rejection that cannot be revised, sets `outcome`; every later node then
+  does nothing and every branch ends, so the run stops as a whole.
+- A checkpoint is resumed with a `Decision`-shaped dict: ``{"decision": "approve" | "reject" |
+  "edit", "comment": str, "by": person, "output": edited output (edit only)}``. On ``edit`` the
+  edited output replaces the output of the first step in ``show`` (or, with no ``show``, of the
+  step before the checkpoint).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Protocol, TypedDict, cast
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send, interrupt
+
+from crew.exceptions import ConfigError
+from crew.spec.models import PlaybookSpec, StepSpec
+
+__all__ = [
+    "AgentTask",
+    "CheckpointTask",
+    "RunState",
+    "StepExecutor",
+    "StepOutcome",
+    "build_graph",
+    "compile_playbook",
+    "entry_node",
+    "exit_node",
+    "initial_state",
+    "mermaid",
+    "resolve_path",
+]
+
+ITEM = ".item"
+COLLECT = ".collect"
+GATE = ".gate"
+APPROVED = ".approved"
+
+
+# --- state -------------------------------------------------------------------------------------
+
+
+def _merge(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    return {**left, **right}
+
+
+def _merge_items(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """Item outputs of fan-out steps; writing `{step: {}}` starts that step's items afresh."""
+    merged = dict(left)
+    for step, items in right.items():
+        merged[step] = {**merged.get(step, {}), **items} if items else {}
+    return merged
+
+
+def _first_outcome(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
+    """The first failure or rejection wins: it is what ended the run."""
+    return left or right
+
+
+class RunState(TypedDict, total=False):
+    """The LangGraph state of one run. Plain data only; keys written in parallel have reducers."""
+
+    inputs: dict[str, Any]
+    """The checked inputs of the run."""
+    meta: dict[str, Any]
+    """What the runtime needs to resume the run the same way (e.g. replay mode)."""
+    outputs: Annotated[dict[str, Any], _merge]
+    """Step id → output (a for_each step's output is the list of item outputs)."""
+    items: Annotated[dict[str, Any], _merge_items]
+    """Fan-out step id → {str(index): item output}, while the items run."""
+    fanout: Annotated[dict[str, Any], _merge]
+    """Fan-out step id → the list of items it runs over."""
+    revision: Annotated[int, operator.add]
+    """How many times a rejection sent the run back for a revision (all checkpoints)."""
+    revisions: Annotated[dict[str, int], _merge]
+    """Checkpoint id → revisions it asked for."""
+    feedback: Annotated[dict[str, str], _merge]
+    """Step id → the last rejection comment, for the step a checkpoint sends back to."""
+    checkpoints: Annotated[dict[str, Any], _merge]
+    """Checkpoint id → what its gate shows (the payload of the interrupt)."""
+    decisions: Annotated[dict[str, Any], _merge]
+    """Checkpoint id → the last decision taken on it."""
+    outcome: Annotated[dict[str, Any], _first_outcome]
+    """Empty while the run goes on; else {"status": "failed"|"rejected", "step", "reason"}."""
+
+
+def initial_state(inputs: dict[str, Any], meta: dict[str, Any] | None = None) -> RunState:
+    """The input of a new run's first `invoke`."""
+    return RunState(inputs=dict(inputs), meta=dict(meta or {}))
+
+
+# --- what the runtime injects ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AgentTask:
+    """One execution of an agent step (or of one item of a for_each step)."""
+
+    step: StepSpec
+    task: str
+    """The step's task template, rendered."""
+    revision: int
+    """The run's revision counter when the step ran (0 before any rejection)."""
+    feedback: str = ""
+    """The rejection comment, when a checkpoint sent the run back to this step."""
+    item: Any = None
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What an agent step produced: an output, or why it did not."""
+
+    ok: bool
+    output: Any = None
+    reason: str = ""
+    confidence: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointTask:
+    """A human checkpoint to open: what to ask, whom, and what to show."""
+
+    step: StepSpec
+    question: str
+    shown: dict[str, Any] = field(default_factory=dict)
+    revision: int = 0
+
+
+class StepExecutor(Protocol):
+    """The work behind the nodes. Both methods may be called again for the same execution when a
+    run is resumed after a crash, so they must be idempotent (look the card up first)."""
+
+    def run_agent(self, task: AgentTask) -> StepOutcome: ...
+
+    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
+        """Open (or find) the checkpoint card; return the JSON payload the gate waits with."""
+        ...
+
+
+# --- templates and paths -------------------------------------------------------------------------
+
+
+def resolve_path(path: str, state: RunState) -> Any:
+    """`inputs.x`, `steps.y` or `steps.y.field` in a run's state; None when absent."""
+    head, _, rest = path.partition(".")
+    value: Any
+    if head == "inputs":
+        value = state.get("inputs", {})
+    elif head == "steps":
+        value = state.get("outputs", {})
+    else:
+        return None
+    for part in rest.split(".") if rest else []:
+        if isinstance(value, dict):
+            value = value.get(part)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value
+
+
+def _context(
+    state: RunState, step_id: str, item: Any = None, index: int | None = None
+) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "inputs": state.get("inputs", {}),
+        "steps": state.get("outputs", {}),
+        "feedback": state.get("feedback", {}).get(step_id, ""),
+    }
+    if index is not None:
+        context["item"] = item
+        context["index"] = index
+    return context
+
+
+def _render(template: str, context: dict[str, Any]) -> str:
+    from crew.templates import render
+
+    return render(template, context)
+
+
+# --- the graph -----------------------------------------------------------------------------------
+
+
+def entry_node(step: StepSpec) -> str:
+    """The node a step starts at (what `needs`, routes and revisions point to)."""
+    return step.id
+
+
+def exit_node(step: StepSpec) -> str:
+    """The node whose completion means the step is done (what successors wait on)."""
+    if step.checkpoint is not None:
+        return step.id + APPROVED
+    if step.for_each:
+        return step.id + COLLECT
+    return step.id
+
+
+def _predecessors(playbook: PlaybookSpec) -> dict[str, list[str]]:
+    """Step id → the steps it waits for: `needs`, else the step listed before it. A route target
+    without `needs` waits for nothing but its route."""
+    route_targets = {
+        target
+        for step in playbook.steps
+        if step.route is not None
+        for target in [*step.route.cases.values(), step.route.default]
+        if target
+    }
+    preds: dict[str, list[str]] = {}
+    previous: StepSpec | None = None
+    for step in playbook.steps:
+        if step.needs is not None:
+            preds[step.id] = list(step.needs)
+        elif previous is None or step.id in route_targets:
+            preds[step.id] = []
+        else:
+            preds[step.id] = [previous.id]
+        previous = step
+    return preds
+
+
+def _check(playbook: PlaybookSpec) -> None:
+    """The few structural facts the compiler relies on (the loader reports them with lines)."""
+    ids = {step.id for step in playbook.steps}
+
+    def unknown(what: str, name: str, step: StepSpec) -> ConfigError:
+        return ConfigError(
+            f"playbook {playbook.name!r}: step {step.id!r} {what} unknown step {name!r}",
+            hint=f"Steps: {', '.join(sorted(ids))}.",
+        )
+
+    for step in playbook.steps:
+        for need in step.needs or []:
+            if need not in ids:
+                raise unknown("needs", need, step)
+        if step.route is not None:
+            for target in [*step.route.cases.values(), step.route.default]:
+                if target and target not in ids:
+                    raise unknown("routes to", target, step)
+            if step.for_each:
+                raise ConfigError(
+                    f"playbook {playbook.name!r}: step {step.id!r} has both for_each and route",
+                    hint="Route on a step that returns one output, e.g. a step after the fan-out.",
+                )
+        if step.checkpoint is not None:
+            for name in step.checkpoint.show:
+                if name not in ids:
+                    raise unknown("shows", name, step)
+            target = step.checkpoint.on_reject
+            if target is not None and target not in ids:
+                raise unknown("sends rejections to", target, step)
+
+
+def build_graph(playbook: PlaybookSpec, executor: StepExecutor) -> StateGraph[Any]:
+    """The uncompiled `StateGraph` of `playbook`, its nodes calling `executor`."""
+    _check(playbook)
+    by_id = {step.id: step for step in playbook.steps}
+    preds = _predecessors(playbook)
+    successors: dict[str, list[str]] = {step.id: [] for step in playbook.steps}
+    for step_id, needs in preds.items():
+        for need in needs:
+            successors[need].append(step_id)
+
+    graph: StateGraph[Any] = StateGraph(RunState)
+    for step in playbook.steps:
+        if step.checkpoint is not None:
+            _add_checkpoint(graph, playbook, step, executor, successors[step.id], by_id)
+        elif step.for_each:
+            _add_fanout(graph, step, executor)
+        else:
+            _add_node(graph, step.id, _agent_node(step, executor))
+        if step.route is not None:
+            _add_route(graph, step, by_id)
+
+    # Static edges: joins (`needs` with several steps) wait for all of them.
+    for step in playbook.steps:
+        needs = preds[step.id]
+        target = entry_node(step)
+        if not needs:
+            if not _is_route_target(playbook, step.id) or step.needs == []:
+                graph.add_edge(START, target)
+        elif len(needs) == 1:
+            graph.add_edge(exit_node(by_id[needs[0]]), target)
+        else:
+            graph.add_edge([exit_node(by_id[need]) for need in needs], target)
+    return graph
+
+
+def _add_node(graph: StateGraph[Any], name: str, action: Callable[..., dict[str, Any]]) -> None:
+    # LangGraph's overloads want the node's input type; ours take the state or a Send's dict.
+    graph.add_node(name, cast(Any, action))
+
+
+def _is_route_target(playbook: PlaybookSpec, step_id: str) -> bool:
+    return any(
+        step.route is not None and step_id in [*step.route.cases.values(), step.route.default]
+        for step in playbook.steps
+    )
+
+
+def compile_playbook(
+    playbook: PlaybookSpec, executor: StepExecutor, checkpointer: Any = None
+) -> Any:
+    """The compiled graph; `checkpointer` is a LangGraph saver (Redis in crew, memory in tests)."""
+    return build_graph(playbook, executor).compile(checkpointer=checkpointer, name=playbook.name)
+
+
+class _NullExecutor:
+    def run_agent(self, task: AgentTask) -> StepOutcome:
+        return StepOutcome(ok=True, output={})
+
+    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
+        return {}
+
+
+def mermaid(playbook: PlaybookSpec) -> str:
+    """The compiled graph as Mermaid text (what `crew graph` prints)."""
+    compiled = build_graph(playbook, _NullExecutor()).compile(name=playbook.name)
+    return str(compiled.get_graph().draw_mermaid())
+
+
+# --- nodes -------------------------------------------------------------------------------------
+
+
+def _failed(step_id: str, reason: str) -> dict[str, Any]:
+    return {"outcome": {"status": "failed", "step": step_id, "reason": reason}}
+
+
+def _route_problem(step: StepSpec, output: Any) -> str | None:
+    """Why `output` cannot be routed (a value no case covers), or None."""
+    route = step.route
+    if route is None:
+        return None
+    value = output.get(route.field) if isinstance(output, dict) else None
+    if str(value) in route.cases or route.default:
+        return None
+    return (
+        f"step {step.id!r} returned {route.field}={value!r}, which no route case covers "
+        f"(cases: {', '.join(route.cases)})"
+    )
+
+
+def _agent_node(step: StepSpec, executor: StepExecutor) -> Callable[[RunState], dict[str, Any]]:
+    assert step.task is not None
+
+    def run(state: RunState) -> dict[str, Any]:
+        if state.get("outcome"):
+            return {}
+        task = AgentTask(
+            step=step,
+            task=_render(step.task or "", _context(state, step.id)),
+            revision=state.get("revision", 0),
+            feedback=state.get("feedback", {}).get(step.id, ""),
+        )
+        result = executor.run_agent(task)
+        if not result.ok:
+            return _failed(step.id, result.reason)
+        problem = _route_problem(step, result.output)
+        if problem:
+            return {"outputs": {step.id: result.output}, **_failed(step.id, problem)}
+        return {"outputs": {step.id: result.output}}
+
+    run.__name__ = step.id
+    return run
+
+
+def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) -> None:
+    source = step.for_each or ""
+
+    def pick(state: RunState) -> dict[str, Any]:
+        if state.get("outcome"):
+            return {}
+        items = resolve_path(source, state)
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            return _failed(
+                step.id, f"for_each: {source} is {type(items).__name__}, not a list of items"
+            )
+        return {"fanout": {step.id: items}, "items": {step.id: {}}}
+
+    def send(state: RunState) -> list[Send] | str:
+        if state.get("outcome"):
+            return END
+        items = state.get("fanout", {}).get(step.id, [])
+        if not items:
+            return step.id + COLLECT
+        shared = {
+            "inputs": state.get("inputs", {}),
+            "outputs": state.get("outputs", {}),
+            "feedback": state.get("feedback", {}),
+            "revision": state.get("revision", 0),
+        }
+        return [
+            Send(step.id + ITEM, {**shared, "item": item, "index": index})
+            for index, item in enumerate(items)
+        ]
+
+    def run_item(arg: dict[str, Any]) -> dict[str, Any]:
+        state = RunState(
+            inputs=arg["inputs"],
+            outputs=arg["outputs"],
+            feedback=arg["feedback"],
+            revision=arg["revision"],
+        )
+        index: int = arg["index"]
+        task = AgentTask(
+            step=step,
+            task=_render(step.task or "", _context(state, step.id, arg["item"], index)),
+            revision=arg["revision"],
+            feedback=arg["feedback"].get(step.id, ""),
+            item=arg["item"],
+            index=index,
+        )
+        result = executor.run_agent(task)
+        if not result.ok:
+            return _failed(step.id, f"item {index} ({arg['item']!r}): {result.reason}")
+        return {"items": {step.id: {str(index): result.output}}}
+
+    def collect(state: RunState) -> dict[str, Any]:
+        if state.get("outcome"):
+            return {}
+        count = len(state.get("fanout", {}).get(step.id, []))
+        done = state.get("items", {}).get(step.id, {})
+        return {"outputs": {step.id: [done.get(str(index)) for index in range(count)]}}
+
+    _add_node(graph, step.id, pick)
+    _add_node(graph, step.id + ITEM, run_item)
+    _add_node(graph, step.id + COLLECT, collect)
+    graph.add_conditional_edges(step.id, send, [step.id + ITEM, step.id + COLLECT, END])
+    graph.add_edge(step.id + ITEM, step.id + COLLECT)
+
+
+def _add_route(graph: StateGraph[Any], step: StepSpec, by_id: dict[str, StepSpec]) -> None:
+    route = step.route
+    assert route is not None
+    targets = {value: entry_node(by_id[target]) for value, target in route.cases.items()}
+    default = entry_node(by_id[route.default]) if route.default else END
+
+    def choose(state: RunState) -> Hashable:
+        if state.get("outcome"):
+            return END
+        output = state.get("outputs", {}).get(step.id)
+        value = output.get(route.field) if isinstance(output, dict) else None
+        return targets.get(str(value), default)
+
+    graph.add_conditional_edges(step.id, choose, sorted({*targets.values(), default, END}))
+
+
+def _add_checkpoint(
+    graph: StateGraph[Any],
+    playbook: PlaybookSpec,
+    step: StepSpec,
+    executor: StepExecutor,
+    successors: list[str],
+    by_id: dict[str, StepSpec],
+) -> None:
+    spec = step.checkpoint
+    assert spec is not None
+    index = [s.id for s in playbook.steps].index(step.id)
+    edited_step = spec.show[0] if spec.show else (playbook.steps[index - 1].id if index else None)
+    revise_to = entry_node(by_id[spec.on_reject]) if spec.on_reject else None
+
+    def open_card(state: RunState) -> dict[str, Any]:
+        if state.get("outcome"):
+            return {}
+        outputs = state.get("outputs", {})
+        task = CheckpointTask(
+            step=step,
+            question=_render(spec.question, _context(state, step.id)),
+            shown={name: outputs.get(name) for name in spec.show},
+            revision=state.get("revision", 0),
+        )
+        payload = executor.open_checkpoint(task)
+        return {"checkpoints": {step.id: payload}}
+
+    def gate(state: RunState) -> dict[str, Any]:
+        if state.get("outcome"):
+            return {}
+        # The only interrupt of this node: on resume the node re-runs from here, and nothing
+        # above has side effects.
+        answer = interrupt(state.get("checkpoints", {}).get(step.id, {"step": step.id}))
+        decision = dict(answer) if isinstance(answer, dict) else {"decision": str(answer)}
+        kind = str(decision.get("decision", ""))
+        update: dict[str, Any] = {"decisions": {step.id: decision}}
+        if kind == "edit" and edited_step is not None and "output" in decision:
+            update["outputs"] = {edited_step: decision["output"]}
+        elif kind == "reject":
+            used = state.get("revisions", {}).get(step.id, 0)
+            comment = str(decision.get("comment") or "")
+            if spec.on_reject and used < spec.max_revisions:
+                update["revisions"] = {step.id: used + 1}
+                update["revision"] = 1
+                update["feedback"] = {spec.on_reject: comment}
+            else:
+                by = decision.get("by") or spec.owner
+                reason = f"rejected by {by}" + (f": {comment}" if comment else "")
+                if spec.on_reject:
+                    reason += f" (after {used} revision{'s' if used != 1 else ''})"
+                update["outcome"] = {"status": "rejected", "step": step.id, "reason": reason}
+        elif kind not in ("approve", "edit"):
+            update["outcome"] = {
+                "status": "failed",
+                "step": step.id,
+                "reason": f"checkpoint {step.id!r} got an unknown decision {kind!r}",
+            }
+        return update
+
+    def after_gate(state: RunState) -> Hashable:
+        if state.get("outcome"):
+            return END
+        decision = state.get("decisions", {}).get(step.id, {})
+        if decision.get("decision") == "reject" and revise_to is not None:
+            return revise_to
+        return step.id + APPROVED
+
+    def approved(state: RunState) -> dict[str, Any]:
+        return {}
+
+    _add_node(graph, step.id, open_card)
+    _add_node(graph, step.id + GATE, gate)
+    _add_node(graph, step.id + APPROVED, approved)
+    graph.add_edge(step.id, step.id + GATE)
+    destinations: Sequence[str] = sorted(
+        {step.id + APPROVED, END, *([revise_to] if revise_to else [])}
+    )
+    graph.add_conditional_edges(step.id + GATE, after_gate, list(destinations))
+    if not successors:
+        graph.add_edge(step.id + APPROVED, END)

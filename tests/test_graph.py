@@ -1,0 +1,291 @@
+"""The compiler: playbooks become LangGraph graphs that run steps in the order the playbook says.
+
+These tests run the compiled graph with LangGraph's InMemorySaver and an in-test step executor;
+the runtime's own tests cover the board, Redis and the model side.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.types import Command
+
+from crew.exceptions import ConfigError
+from crew.graph import (
+    AgentTask,
+    CheckpointTask,
+    StepOutcome,
+    compile_playbook,
+    initial_state,
+    mermaid,
+)
+from crew.spec.models import PlaybookSpec
+
+
+@dataclass
+class Recorder:
+    """Runs agent steps by table lookup and remembers every call (thread-safe)."""
+
+    answers: dict[str, Any] = field(default_factory=dict)
+    calls: list[AgentTask] = field(default_factory=list)
+    opened: list[CheckpointTask] = field(default_factory=list)
+    barrier: threading.Barrier | None = None
+    barrier_steps: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run_agent(self, task: AgentTask) -> StepOutcome:
+        with self.lock:
+            self.calls.append(task)
+        if self.barrier is not None and task.step.id in self.barrier_steps:
+            # Both parallel branches must be inside their step at once to pass.
+            self.barrier.wait(timeout=10)
+        answer = self.answers.get(task.step.id, {"text": task.task})
+        if callable(answer):
+            answer = answer(task)
+        if isinstance(answer, StepOutcome):
+            return answer
+        return StepOutcome(ok=True, output=answer)
+
+    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
+        self.opened.append(task)
+        return {"card": f"c{len(self.opened)}", "step": task.step.id, "shown": task.shown}
+
+    def steps(self) -> list[str]:
+        return [c.step.id for c in self.calls]
+
+
+def playbook(steps: list[dict[str, Any]], **inputs: Any) -> PlaybookSpec:
+    return PlaybookSpec.model_validate(
+        {"name": "pb", "inputs": {k: {"type": "string"} for k in inputs}, "steps": steps}
+    )
+
+
+def run(
+    pb: PlaybookSpec, executor: Recorder, inputs: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    graph = compile_playbook(pb, executor, InMemorySaver())
+    config = {"configurable": {"thread_id": uuid.uuid4().hex}}
+    graph.invoke(initial_state(inputs or {}), config, durability="sync")
+    return graph, config
+
+
+def resume(graph: Any, config: dict[str, Any], **answer: Any) -> Any:
+    (pending,) = graph.get_state(config).interrupts
+    graph.invoke(Command(resume={pending.id: answer}), config, durability="sync")
+    return graph.get_state(config)
+
+
+def test_sequence_renders_templates_from_inputs_and_earlier_steps() -> None:
+    pb = playbook(
+        [
+            {"id": "a", "role": "r", "task": "about {{inputs.topic}}"},
+            {"id": "b", "role": "r", "task": "from {{steps.a.text}}; missing: [{{steps.zz}}]"},
+        ],
+        topic="kettles",
+    )
+    executor = Recorder()
+    graph, config = run(pb, executor, {"topic": "kettles"})
+    assert executor.steps() == ["a", "b"]
+    assert executor.calls[1].task == "from about kettles; missing: []"
+    assert graph.get_state(config).values["outputs"]["b"] == {"text": executor.calls[1].task}
+
+
+def test_parallel_steps_overlap_and_a_join_waits_for_both() -> None:
+    pb = playbook(
+        [
+            {"id": "left", "role": "r", "task": "L", "needs": []},
+            {"id": "right", "role": "r", "task": "R", "needs": []},
+            {
+                "id": "join",
+                "role": "r",
+                "task": "{{steps.left.text}}+{{steps.right.text}}",
+                "needs": ["left", "right"],
+            },
+        ]
+    )
+    executor = Recorder(barrier=threading.Barrier(2), barrier_steps={"left", "right"})
+    run(pb, executor)
+    assert sorted(executor.steps()[:2]) == ["left", "right"]
+    assert executor.steps()[2:] == ["join"]
+    assert executor.calls[2].task == "L+R"
+
+
+def test_for_each_fans_out_and_collects_outputs_in_item_order() -> None:
+    pb = playbook(
+        [
+            {
+                "id": "research",
+                "role": "r",
+                "for_each": "inputs.markets",
+                "task": "{{index}}:{{item}}",
+            },
+            {"id": "draft", "role": "r", "task": "{{steps.research}}"},
+        ]
+    )
+    barrier = threading.Barrier(3)
+    executor = Recorder(barrier=barrier, barrier_steps={"research"})
+    graph, config = run(pb, executor, {"markets": ["US", "EU", "JP"]})
+    outputs = graph.get_state(config).values["outputs"]
+    assert outputs["research"] == [{"text": "0:US"}, {"text": "1:EU"}, {"text": "2:JP"}]
+    assert executor.calls[-1].task == "- text: 0:US\n- text: 1:EU\n- text: 2:JP"
+
+
+def test_for_each_over_an_empty_list_yields_an_empty_output() -> None:
+    pb = playbook(
+        [
+            {"id": "research", "role": "r", "for_each": "inputs.markets", "task": "{{item}}"},
+            {"id": "draft", "role": "r", "task": "x"},
+        ]
+    )
+    executor = Recorder()
+    graph, config = run(pb, executor, {"markets": []})
+    assert graph.get_state(config).values["outputs"]["research"] == []
+    assert executor.steps() == ["draft"]
+
+
+LAUNCH = [
+    {"id": "draft", "role": "writer", "task": "Write it. {{feedback}}"},
+    {
+        "id": "triage",
+        "role": "risk",
+        "task": "Rate {{steps.draft.text}}",
+        "route": {"field": "severity", "cases": {"high": "review", "low": "publish"}},
+    },
+    {
+        "id": "review",
+        "checkpoint": {
+            "owner": "carol",
+            "question": "OK?",
+            "show": ["draft"],
+            "on_reject": "draft",
+            "max_revisions": 1,
+        },
+    },
+    {"id": "publish", "role": "pub", "needs": ["review"], "task": "Publish {{steps.draft.text}}"},
+]
+
+
+def test_route_skips_the_checkpoint_when_the_case_says_so() -> None:
+    executor = Recorder(answers={"triage": {"severity": "low"}})
+    graph, config = run(playbook(LAUNCH), executor)
+    assert executor.steps() == ["draft", "triage", "publish"]
+    assert executor.opened == []
+    assert not graph.get_state(config).next
+
+
+def test_checkpoint_waits_then_approve_continues_without_rerunning_steps() -> None:
+    executor = Recorder(answers={"triage": {"severity": "high"}})
+    graph, config = run(playbook(LAUNCH), executor)
+    state = graph.get_state(config)
+    (pending,) = state.interrupts
+    assert pending.value["card"] == "c1"
+    assert pending.value["shown"] == {"draft": {"text": "Write it. "}}
+    assert executor.steps() == ["draft", "triage"]
+
+    state = resume(graph, config, decision="approve", by="carol")
+    assert executor.steps() == ["draft", "triage", "publish"]
+    assert len(executor.opened) == 1
+    assert not state.next and not state.values.get("outcome")
+    assert state.values["decisions"]["review"]["by"] == "carol"
+
+
+def test_reject_revises_with_feedback_then_ends_rejected_after_max_revisions() -> None:
+    executor = Recorder(answers={"triage": {"severity": "high"}})
+    graph, config = run(playbook(LAUNCH), executor)
+
+    state = resume(graph, config, decision="reject", comment="cite sources", by="carol")
+    assert executor.steps() == ["draft", "triage", "draft", "triage"]
+    assert executor.calls[2].task == "Write it. cite sources"
+    assert executor.calls[2].feedback == "cite sources"
+    assert executor.calls[2].revision == 1
+    assert [t.revision for t in executor.opened] == [0, 1]
+    assert state.interrupts  # waiting again, on the revised draft
+
+    state = resume(graph, config, decision="reject", comment="still no", by="carol")
+    outcome = state.values["outcome"]
+    assert outcome["status"] == "rejected"
+    assert "still no" in outcome["reason"]
+    assert executor.steps() == ["draft", "triage", "draft", "triage"]
+    assert not state.next
+
+
+def test_reject_without_on_reject_ends_the_run_rejected() -> None:
+    pb = playbook(
+        [
+            {"id": "a", "role": "r", "task": "x"},
+            {"id": "ok", "checkpoint": {"owner": "carol", "question": "?"}},
+            {"id": "b", "role": "r", "task": "y"},
+        ]
+    )
+    executor = Recorder()
+    graph, config = run(pb, executor)
+    state = resume(graph, config, decision="reject", by="carol")
+    assert state.values["outcome"]["status"] == "rejected"
+    assert executor.steps() == ["a"]
+
+
+def test_edit_replaces_the_output_of_the_first_shown_step() -> None:
+    executor = Recorder(answers={"triage": {"severity": "high"}})
+    graph, config = run(playbook(LAUNCH), executor)
+    resume(graph, config, decision="edit", output={"text": "EDITED"}, by="carol")
+    assert executor.calls[-1].task == "Publish EDITED"
+
+
+def test_a_failed_step_ends_the_run_and_later_steps_never_run() -> None:
+    pb = playbook(
+        [
+            {"id": "a", "role": "r", "task": "x"},
+            {"id": "b", "role": "r", "task": "y"},
+        ]
+    )
+    executor = Recorder(answers={"a": StepOutcome(ok=False, reason="model down")})
+    graph, config = run(pb, executor)
+    state = graph.get_state(config)
+    assert state.values["outcome"] == {"status": "failed", "step": "a", "reason": "model down"}
+    assert executor.steps() == ["a"]
+
+
+def test_a_route_value_no_case_covers_fails_the_run_naming_it() -> None:
+    executor = Recorder(answers={"triage": {"severity": "medium"}})
+    graph, config = run(playbook(LAUNCH), executor)
+    reason = graph.get_state(config).values["outcome"]["reason"]
+    assert "severity='medium'" in reason and "triage" in reason
+
+
+def test_parallel_checkpoints_are_answered_one_at_a_time() -> None:
+    pb = playbook(
+        [
+            {"id": "a", "role": "r", "task": "x"},
+            {"id": "legal", "needs": ["a"], "checkpoint": {"owner": "carol", "question": "?"}},
+            {"id": "brand", "needs": ["a"], "checkpoint": {"owner": "bob", "question": "?"}},
+            {"id": "ship", "role": "r", "task": "go", "needs": ["legal", "brand"]},
+        ]
+    )
+    executor = Recorder()
+    graph, config = run(pb, executor)
+    pending = {i.value["step"]: i.id for i in graph.get_state(config).interrupts}
+    assert set(pending) == {"legal", "brand"}
+    graph.invoke(Command(resume={pending["legal"]: {"decision": "approve"}}), config)
+    state = graph.get_state(config)
+    assert [i.value["step"] for i in state.interrupts] == ["brand"]
+    assert executor.steps() == ["a"]
+    graph.invoke(Command(resume={pending["brand"]: {"decision": "approve"}}), config)
+    assert executor.steps() == ["a", "ship"]
+
+
+def test_unknown_step_reference_is_a_config_error_naming_it() -> None:
+    pb = playbook([{"id": "a", "role": "r", "task": "x", "needs": ["nope"]}])
+    with pytest.raises(ConfigError, match="'nope'"):
+        compile_playbook(pb, Recorder())
+
+
+def test_mermaid_shows_every_step_and_the_route() -> None:
+    text = mermaid(playbook(LAUNCH))
+    assert text.startswith("---") or "graph" in text
+    for node in ("draft", "triage", "review", "review.gate", "publish"):
+        assert node in text
