@@ -1,0 +1,793 @@
+"""Durable run state: a LangGraph checkpoint saver on plain Redis (6.2 or newer, no modules).
+
+`RedisCheckpointSaver` stores checkpoints, their channel values and pending writes in ordinary
+hashes and sorted sets, so any process that reaches the same Redis can resume a run. It passes the
+base capabilities of LangGraph's conformance suite (put, put_writes, get_tuple, list,
+delete_thread) through both its sync and async methods, and also implements `prune`.
+
+Key layout (built only by `_Keys`; `NS` is the namespace verbatim, `T` the thread id, `C` the
+checkpoint namespace and `I` a checkpoint id, each percent-encoded so they never contain `:`,
+`{` or `}`):
+
+    NS:thread:T              hash  key name -> C: every other key of the thread (the index that
+                                   makes `delete_thread` exact without SCAN)
+    NS:ids:T:C               zset  checkpoint ids, all scored 0, so lexical order is time order
+                                   (ids are uuid6): the latest is the greatest
+    NS:checkpoints:T:C       hash  I -> checkpoint (without channel values), metadata, parent id
+    NS:blobs:T:C             hash  "channel\\0version" -> a channel value, stored once per version
+                                   and shared by every checkpoint that has that version
+    NS:writes:T:C:I          hash  "task_id\\0idx" -> channel, value, task_path: pending writes
+
+There is no key shared by all threads: each thread's state is bounded by its own history, and
+`delete_thread` (or `prune`) removes it. With a Redis Cluster hash tag in the namespace
+(`crew:{board}:lg`), every key of a namespace lives in one slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+import weakref
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote
+
+import redis
+import redis.asyncio as aredis
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+    get_checkpoint_id,
+    get_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from crew.exceptions import ConfigError
+
+__all__ = ["RedisCheckpointSaver"]
+
+_T = TypeVar("_T")
+_PAGE = 100  # checkpoints fetched per round trip while listing
+_PRUNE_RETRIES = 10
+
+# KEYS[1]: a thread's index hash. Deletes every key the index lists, then the index.
+_DELETE_THREAD = """
+local keys = redis.call('HKEYS', KEYS[1])
+for i = 1, #keys, 500 do
+  redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys)))
+end
+redis.call('DEL', KEYS[1])
+return #keys
+"""
+
+# KEYS: index, ids, checkpoints, blobs, then the writes keys of the dropped checkpoints.
+# ARGV: expected ZCARD of ids, expected greatest id, number of dropped ids, the dropped ids,
+#       then the blob fields no kept checkpoint refers to.
+# Returns 0 (and changes nothing) when a checkpoint was added since the caller read the ids:
+# the caller's choice of what to keep is stale, so it reads again.
+_PRUNE_NAMESPACE = """
+local latest = redis.call('ZREVRANGEBYLEX', KEYS[2], '+', '-', 'LIMIT', 0, 1)[1] or ''
+if redis.call('ZCARD', KEYS[2]) ~= tonumber(ARGV[1]) or latest ~= ARGV[2] then
+  return 0
+end
+local n = tonumber(ARGV[3])
+for i = 4, 3 + n do
+  redis.call('ZREM', KEYS[2], ARGV[i])
+  redis.call('HDEL', KEYS[3], ARGV[i])
+end
+for i = 4 + n, #ARGV do
+  redis.call('HDEL', KEYS[4], ARGV[i])
+end
+for i = 5, #KEYS do
+  redis.call('DEL', KEYS[i])
+  redis.call('HDEL', KEYS[1], KEYS[i])
+end
+return 1
+"""
+
+
+def _enc(value: object) -> str:
+    """A key component that can't contain `:`, `{` or `}`, and decodes back with `unquote`."""
+    return quote(str(value), safe="")
+
+
+class _Keys:
+    """Every Redis key the saver touches, built in this one place."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    def thread(self, thread_id: object) -> str:
+        return f"{self.namespace}:thread:{_enc(thread_id)}"
+
+    def ids(self, thread_id: object, ns: str) -> str:
+        return f"{self.namespace}:ids:{_enc(thread_id)}:{_enc(ns)}"
+
+    def checkpoints(self, thread_id: object, ns: str) -> str:
+        return f"{self.namespace}:checkpoints:{_enc(thread_id)}:{_enc(ns)}"
+
+    def blobs(self, thread_id: object, ns: str) -> str:
+        return f"{self.namespace}:blobs:{_enc(thread_id)}:{_enc(ns)}"
+
+    def writes(self, thread_id: object, ns: str, checkpoint_id: str) -> str:
+        return f"{self.namespace}:writes:{_enc(thread_id)}:{_enc(ns)}:{_enc(checkpoint_id)}"
+
+    def thread_pattern(self) -> str:
+        """A SCAN pattern matching the index keys of every thread in this namespace."""
+        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in self.namespace)
+        return f"{escaped}:thread:*"
+
+    def thread_id_of(self, key: bytes) -> str | None:
+        """The thread id of a thread index key, or None if `key` isn't one of ours."""
+        prefix = f"{self.namespace}:thread:"
+        name = key.decode()
+        if not name.startswith(prefix) or ":" in name[len(prefix) :]:
+            return None
+        return unquote(name[len(prefix) :])
+
+
+def _pack(*parts: bytes) -> bytes:
+    """Length-prefixed concatenation: binary safe and cheaper than a second serializer."""
+    return b"".join(struct.pack(">I", len(part)) + part for part in parts)
+
+
+def _unpack(data: bytes) -> list[bytes]:
+    parts: list[bytes] = []
+    pos = 0
+    while pos < len(data):
+        (size,) = struct.unpack_from(">I", data, pos)
+        pos += 4
+        parts.append(data[pos : pos + size])
+        pos += size
+    return parts
+
+
+def _blob_field(channel: str, version: object) -> str:
+    return f"{channel}\0{version}"
+
+
+def _config(thread_id: Any, ns: str, checkpoint_id: str) -> RunnableConfig:
+    configurable = {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": checkpoint_id}
+    return {"configurable": configurable}
+
+
+@dataclass
+class _Batch:
+    """Commands sent in one round trip; `transaction` wraps them in MULTI/EXEC."""
+
+    commands: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    transaction: bool = False
+
+    def add(self, name: str, *args: Any) -> _Batch:
+        self.commands.append((name, args))
+        return self
+
+
+# An operation is written once, as a generator that yields the batches it needs and receives
+# their replies; `_run`/`_arun` drive it over the sync or the async client. List operations also
+# yield the CheckpointTuples they produce (and receive None back).
+# (`list` is a method name inside the saver class, hence these aliases.)
+_Replies = list[Any]
+_Op = Generator[_Batch, _Replies, _T]
+_ListOp = Generator["_Batch | CheckpointTuple", "_Replies | None", None]
+_Pairs = list[tuple[str, str]]
+_Tuples = list[CheckpointTuple]
+_Names = list[str]
+_NameLists = list[list[str]]
+_PendingWrites = list[PendingWrite]
+
+
+@dataclass
+class _Stored:
+    """A checkpoint record as read back, before its channel values and writes are loaded."""
+
+    thread_id: Any
+    ns: str
+    checkpoint_id: str
+    checkpoint: Checkpoint
+    metadata: CheckpointMetadata
+    parent_id: str | None
+
+
+class RedisCheckpointSaver(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer on plain Redis; sync and async; safe to share across threads.
+
+    Build it with `RedisCheckpointSaver.from_url(url, namespace=...)` (any redis://, rediss:// or
+    unix:// URL) or from clients you own. Every key it writes starts with `f"{namespace}:"`;
+    two savers with the same URL and namespace see the same runs, so a run interrupted in one
+    process resumes in another.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        aclient: aredis.Redis | None = None,
+        *,
+        namespace: str = "crew",
+        serde: SerializerProtocol | None = None,
+    ) -> None:
+        """`client` (and `aclient`) must return bytes (`decode_responses=False`).
+
+        Without `aclient`, the async methods run the sync client in a worker thread.
+        """
+        super().__init__(serde=serde)
+        for name, candidate in (("client", client), ("aclient", aclient)):
+            if candidate is not None and _decodes_responses(candidate):
+                raise ConfigError(
+                    f"RedisCheckpointSaver needs a binary-safe Redis {name}, "
+                    "but this one was made with decode_responses=True",
+                    hint="Create it with decode_responses=False, or use "
+                    "RedisCheckpointSaver.from_url(url, namespace=...).",
+                )
+        if not namespace:
+            raise ConfigError(
+                "RedisCheckpointSaver needs a non-empty namespace",
+                hint='Pass namespace="crew" or a board-specific prefix like "crew:{board}:lg".',
+            )
+        self.client = client
+        self.namespace = namespace
+        self._keys = _Keys(namespace)
+        self._aclient = aclient
+        self._url: str | None = None
+        # redis.asyncio connections belong to the event loop that opened them, so a saver built
+        # from a URL keeps one async client per loop (asyncio.run twice must keep working).
+        self._loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aredis.Redis]
+        self._loop_clients = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def from_url(cls, url: str, *, namespace: str = "crew") -> RedisCheckpointSaver:
+        """A saver with its own sync and async clients for `url` (connections open lazily)."""
+        try:
+            client = redis.Redis.from_url(url, decode_responses=False)
+        except ValueError as exc:
+            raise ConfigError(
+                f"invalid Redis URL {url!r}: {exc}",
+                hint="Use redis://host:6379/0, rediss://... or unix:///path/to/redis.sock.",
+            ) from None
+        saver = cls(client, namespace=namespace)
+        saver._url = url
+        return saver
+
+    def close(self) -> None:
+        """Close the sync client's connections."""
+        self.client.close()
+
+    async def aclose(self) -> None:
+        """Close the async client's connections for the running event loop."""
+        if self._aclient is not None:
+            await self._aclient.aclose()
+        loop_client = self._loop_clients.pop(asyncio.get_running_loop(), None)
+        if loop_client is not None:
+            await loop_client.aclose()
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """Zero-padded counter plus a random suffix, so forks of a thread never reuse a version."""
+        if current is None:
+            current_v = 0
+        elif isinstance(current, int):
+            current_v = current
+        else:
+            current_v = int(current.split(".")[0])
+        return f"{current_v + 1:032}.{random.random():016}"
+
+    # -- sync API ---------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """The checkpoint named by `config`, or the thread's latest one; None if absent."""
+        return self._run(self._get_tuple_op(config))
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """Checkpoints newest first: of one thread (and namespace, if the config names one)."""
+        op = self._list_op(config, filter, before, limit)
+        reply: _Replies | None = None
+        while True:
+            try:
+                step = op.send(reply)
+            except StopIteration:
+                return
+            if isinstance(step, _Batch):
+                reply = self._execute(step)
+            else:
+                reply = None
+                yield step
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Store a checkpoint and its new channel values atomically, in one round trip."""
+        return self._run(self._put_op(config, checkpoint, metadata, new_versions))
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Store a task's writes for a checkpoint (idempotent; special channels overwrite)."""
+        self._run(self._put_writes_op(config, writes, task_id, task_path))
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete every key of the thread, in all its checkpoint namespaces, atomically."""
+        self._run(self._delete_thread_op(thread_id))
+
+    def prune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int = 1,
+    ) -> None:
+        """Shrink threads: `"keep_latest"` keeps the `keep_last` newest checkpoints of each
+        checkpoint namespace, with their pending writes and the channel values they refer to,
+        and deletes the rest; `"delete"` deletes the threads.
+
+        Not `DeltaChannel`-aware: don't prune threads of graphs that use `DeltaChannel`.
+        """
+        self._run(self._prune_op(thread_ids, strategy, keep_last))
+
+    # -- async API --------------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """Async `get_tuple`."""
+        return await self._arun(self._get_tuple_op(config))
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """Async `list`."""
+        op = self._list_op(config, filter, before, limit)
+        reply: _Replies | None = None
+        while True:
+            try:
+                step = op.send(reply)
+            except StopIteration:
+                return
+            if isinstance(step, _Batch):
+                reply = await self._aexecute(step)
+            else:
+                reply = None
+                yield step
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Async `put`."""
+        return await self._arun(self._put_op(config, checkpoint, metadata, new_versions))
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Async `put_writes`."""
+        await self._arun(self._put_writes_op(config, writes, task_id, task_path))
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """Async `delete_thread`."""
+        await self._arun(self._delete_thread_op(thread_id))
+
+    async def aprune(
+        self,
+        thread_ids: Sequence[str],
+        *,
+        strategy: str = "keep_latest",
+        keep_last: int = 1,
+    ) -> None:
+        """Async `prune`."""
+        await self._arun(self._prune_op(thread_ids, strategy, keep_last))
+
+    # -- operations (written once, driven by the sync or the async client) -------------------
+
+    def _get_tuple_op(self, config: RunnableConfig) -> _Op[CheckpointTuple | None]:
+        configurable = config["configurable"]
+        thread_id = configurable["thread_id"]
+        ns: str = configurable.get("checkpoint_ns", "") or ""
+        checkpoint_id = get_checkpoint_id(config)
+        if not checkpoint_id:
+            (latest,) = yield _Batch().add(
+                "zrevrangebylex", self._keys.ids(thread_id, ns), "+", "-", 0, 1
+            )
+            if not latest:
+                return None
+            checkpoint_id = latest[0].decode()
+        (record,) = yield _Batch().add("hget", self._keys.checkpoints(thread_id, ns), checkpoint_id)
+        if record is None:
+            return None
+        stored = self._decode_record(thread_id, ns, checkpoint_id, record)
+        (loaded,) = yield from self._load_op([stored])
+        return loaded
+
+    def _list_op(
+        self,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> _ListOp:
+        if limit is not None and limit <= 0:
+            return
+        remaining = limit
+        if config is not None:
+            thread_ids: _Names = [config["configurable"]["thread_id"]]
+        else:
+            thread_ids = yield from self._scan_threads_op()
+        before_id = get_checkpoint_id(before) if before else None
+        for thread_id in thread_ids:
+            candidates = yield from self._candidates_op(thread_id, config, before_id, filter, limit)
+            for start in range(0, len(candidates), _PAGE):
+                page = candidates[start : start + _PAGE]
+                batch = _Batch()
+                for ns, checkpoint_id in page:
+                    batch.add("hget", self._keys.checkpoints(thread_id, ns), checkpoint_id)
+                records = yield batch
+                assert records is not None
+                matches = []
+                for (ns, checkpoint_id), record in zip(page, records, strict=True):
+                    if record is None:  # deleted while we were listing
+                        continue
+                    stored = self._decode_record(thread_id, ns, checkpoint_id, record)
+                    if filter and not all(
+                        stored.metadata.get(key) == value  # type: ignore[misc]
+                        for key, value in filter.items()
+                    ):
+                        continue
+                    matches.append(stored)
+                    if remaining is not None:
+                        remaining -= 1
+                        if remaining == 0:
+                            break
+                if matches:
+                    loaded = yield from self._load_op(matches)
+                    yield from loaded
+                if remaining == 0:
+                    return
+
+    def _scan_threads_op(self) -> Generator[_Batch, Any, _Names]:
+        thread_ids: _Names = []
+        cursor = 0
+        while True:
+            ((cursor, keys),) = yield _Batch().add(
+                "scan", cursor, self._keys.thread_pattern(), 1000
+            )
+            for key in keys:
+                thread_id = self._keys.thread_id_of(key)
+                if thread_id is not None:
+                    thread_ids.append(thread_id)
+            if int(cursor) == 0:
+                return sorted(set(thread_ids))
+
+    def _candidates_op(
+        self,
+        thread_id: Any,
+        config: RunnableConfig | None,
+        before_id: str | None,
+        filter: dict[str, Any] | None,
+        limit: int | None,
+    ) -> Generator[_Batch, Any, _Pairs]:
+        """(namespace, checkpoint id) pairs to consider, newest first."""
+        configurable = config["configurable"] if config else {}
+        ns_given = configurable.get("checkpoint_ns")
+        if ns_given is not None:
+            namespaces = [str(ns_given)]
+        else:
+            (values,) = yield _Batch().add("hvals", self._keys.thread(thread_id))
+            namespaces = sorted({value.decode() for value in values})
+        wanted_id = get_checkpoint_id(config) if config else None
+        top = f"({before_id}" if before_id else "+"
+        # Without a metadata filter, the newest `limit` ids of each namespace are enough.
+        count = limit if limit is not None and not filter and not wanted_id else None
+        batch = _Batch()
+        for ns in namespaces:
+            ids_key = self._keys.ids(thread_id, ns)
+            if wanted_id:
+                batch.add("zscore", ids_key, wanted_id)
+            elif count is not None:
+                batch.add("zrevrangebylex", ids_key, top, "-", 0, count)
+            else:
+                batch.add("zrevrangebylex", ids_key, top, "-")
+        if not namespaces:
+            return []
+        replies = yield batch
+        pairs: _Pairs = []
+        for ns, reply in zip(namespaces, replies, strict=True):
+            if wanted_id:
+                if reply is not None and (before_id is None or wanted_id < before_id):
+                    pairs.append((ns, wanted_id))
+            else:
+                pairs.extend((ns, raw.decode()) for raw in reply)
+        pairs.sort(key=lambda pair: pair[1], reverse=True)
+        return pairs
+
+    def _load_op(self, stored: Sequence[_Stored]) -> _Op[_Tuples]:
+        """Fetch the channel values and pending writes of `stored`, in one round trip."""
+        batch = _Batch()
+        fields: _NameLists = []
+        for item in stored:
+            versions = item.checkpoint["channel_versions"]
+            names = [_blob_field(channel, version) for channel, version in versions.items()]
+            fields.append(names)
+            if names:
+                batch.add("hmget", self._keys.blobs(item.thread_id, item.ns), names)
+            batch.add("hgetall", self._keys.writes(item.thread_id, item.ns, item.checkpoint_id))
+        replies = iter((yield batch))
+        tuples: _Tuples = []
+        for item, names in zip(stored, fields, strict=True):
+            blobs = next(replies) if names else []
+            writes = next(replies)
+            tuples.append(self._build_tuple(item, names, blobs, writes))
+        return tuples
+
+    def _put_op(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> _Op[RunnableConfig]:
+        configurable = config["configurable"]
+        thread_id = configurable["thread_id"]
+        ns: str = configurable.get("checkpoint_ns", "") or ""
+        parent_id: str = configurable.get("checkpoint_id") or ""
+        body: dict[str, Any] = dict(checkpoint)
+        values: dict[str, Any] = body.pop("channel_values", {})
+        blobs = {
+            _blob_field(channel, version): _pack(
+                *_typed(self.serde.dumps_typed(values[channel]))
+                if channel in values
+                else (b"empty", b"")
+            )
+            for channel, version in new_versions.items()
+        }
+        record = _pack(
+            *_typed(self.serde.dumps_typed(body)),
+            *_typed(self.serde.dumps_typed(get_checkpoint_metadata(config, metadata))),
+            parent_id.encode(),
+        )
+        keys = self._keys
+        ids_key = keys.ids(thread_id, ns)
+        checkpoints_key = keys.checkpoints(thread_id, ns)
+        blobs_key = keys.blobs(thread_id, ns)
+        batch = _Batch(transaction=True)
+        batch.add("hset", checkpoints_key, checkpoint["id"], record)
+        batch.add("zadd", ids_key, {checkpoint["id"]: 0})
+        if blobs:
+            batch.add("hset", blobs_key, None, None, blobs)
+        batch.add(
+            "hset",
+            keys.thread(thread_id),
+            None,
+            None,
+            {ids_key: ns, checkpoints_key: ns, blobs_key: ns},
+        )
+        yield batch
+        return _config(thread_id, ns, checkpoint["id"])
+
+    def _put_writes_op(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> _Op[None]:
+        configurable = config["configurable"]
+        thread_id = configurable["thread_id"]
+        ns: str = configurable.get("checkpoint_ns", "") or ""
+        checkpoint_id: str = configurable["checkpoint_id"]
+        writes_key = self._keys.writes(thread_id, ns, checkpoint_id)
+        batch = _Batch(transaction=True)
+        for position, (channel, value) in enumerate(writes):
+            idx = WRITES_IDX_MAP.get(channel, position)
+            entry = _pack(
+                task_id.encode(),
+                channel.encode(),
+                *_typed(self.serde.dumps_typed(value)),
+                task_path.encode(),
+                str(idx).encode(),
+            )
+            # Special channels (errors, interrupts, resumes) replace the task's earlier value;
+            # ordinary writes are kept as first written, so a retried task can't change them.
+            command = "hset" if channel in WRITES_IDX_MAP else "hsetnx"
+            batch.add(command, writes_key, f"{task_id}\0{idx}", entry)
+        if not batch.commands:
+            return None
+        batch.add("hset", self._keys.thread(thread_id), writes_key, ns)
+        yield batch
+        return None
+
+    def _delete_thread_op(self, thread_id: object) -> _Op[None]:
+        yield _Batch().add("eval", _DELETE_THREAD, 1, self._keys.thread(thread_id))
+        return None
+
+    def _prune_op(self, thread_ids: Sequence[str], strategy: str, keep_last: int) -> _Op[None]:
+        if strategy not in ("keep_latest", "delete"):
+            raise ConfigError(
+                f"unknown prune strategy {strategy!r}", hint="Use 'keep_latest' or 'delete'."
+            )
+        if keep_last < 1:
+            raise ConfigError(
+                f"prune keep_last must be at least 1, got {keep_last}",
+                hint="Use strategy='delete' to remove whole threads.",
+            )
+        for thread_id in thread_ids:
+            if strategy == "delete":
+                yield from self._delete_thread_op(thread_id)
+                continue
+            (values,) = yield _Batch().add("hvals", self._keys.thread(thread_id))
+            for ns in sorted({value.decode() for value in values}):
+                for _ in range(_PRUNE_RETRIES):
+                    if (yield from self._prune_namespace_op(thread_id, ns, keep_last)):
+                        break
+
+    def _prune_namespace_op(self, thread_id: str, ns: str, keep_last: int) -> _Op[bool]:
+        """Try once; False when a concurrent put changed the namespace first."""
+        keys = self._keys
+        ids_key = keys.ids(thread_id, ns)
+        checkpoints_key = keys.checkpoints(thread_id, ns)
+        blobs_key = keys.blobs(thread_id, ns)
+        raw_ids, blob_fields = (
+            yield _Batch().add("zrevrangebylex", ids_key, "+", "-").add("hkeys", blobs_key)
+        )
+        ids = [raw.decode() for raw in raw_ids]
+        if len(ids) <= keep_last:
+            return True
+        kept, dropped = ids[:keep_last], ids[keep_last:]
+        records = yield _Batch().add("hmget", checkpoints_key, kept)
+        referenced: set[bytes] = set()
+        for checkpoint_id, record in zip(kept, records[0], strict=True):
+            if record is None:
+                continue
+            stored = self._decode_record(thread_id, ns, checkpoint_id, record)
+            referenced.update(
+                _blob_field(channel, version).encode()
+                for channel, version in stored.checkpoint["channel_versions"].items()
+            )
+        stale = [name for name in blob_fields if name not in referenced]
+        script_keys = [
+            keys.thread(thread_id),
+            ids_key,
+            checkpoints_key,
+            blobs_key,
+            *(keys.writes(thread_id, ns, checkpoint_id) for checkpoint_id in dropped),
+        ]
+        args = [len(ids), ids[0], len(dropped), *dropped, *stale]
+        (done,) = yield _Batch().add(
+            "eval", _PRUNE_NAMESPACE, len(script_keys), *script_keys, *args
+        )
+        return bool(done)
+
+    # -- decoding ---------------------------------------------------------------------------
+
+    def _decode_record(self, thread_id: Any, ns: str, checkpoint_id: str, record: bytes) -> _Stored:
+        ctype, cbody, mtype, mbody, parent = _unpack(record)
+        return _Stored(
+            thread_id=thread_id,
+            ns=ns,
+            checkpoint_id=checkpoint_id,
+            checkpoint=self.serde.loads_typed((ctype.decode(), cbody)),
+            metadata=self.serde.loads_typed((mtype.decode(), mbody)),
+            parent_id=parent.decode() or None,
+        )
+
+    def _build_tuple(
+        self,
+        stored: _Stored,
+        blob_names: Sequence[str],
+        blobs: Sequence[bytes | None],
+        writes: dict[bytes, bytes],
+    ) -> CheckpointTuple:
+        values: dict[str, Any] = {}
+        for name, blob in zip(blob_names, blobs, strict=True):
+            if blob is None:
+                continue
+            vtype, vbody = _unpack(blob)
+            if vtype == b"empty":
+                continue
+            values[name.split("\0", 1)[0]] = self.serde.loads_typed((vtype.decode(), vbody))
+        entries = []
+        for entry in writes.values():
+            task_id, channel, vtype, vbody, task_path, idx = _unpack(entry)
+            # writes_sort_key order: the order live execution applies a superstep's writes in.
+            sort_key = (task_path.decode(), task_id.decode(), int(idx))
+            entries.append((sort_key, task_id.decode(), channel.decode(), vtype.decode(), vbody))
+        entries.sort(key=lambda item: item[0])
+        pending: _PendingWrites = [
+            (task_id, channel, self.serde.loads_typed((vtype, vbody)))
+            for _, task_id, channel, vtype, vbody in entries
+        ]
+        parent_config = (
+            _config(stored.thread_id, stored.ns, stored.parent_id) if stored.parent_id else None
+        )
+        return CheckpointTuple(
+            config=_config(stored.thread_id, stored.ns, stored.checkpoint_id),
+            checkpoint={**stored.checkpoint, "channel_values": values},
+            metadata=stored.metadata,
+            parent_config=parent_config,
+            pending_writes=pending,
+        )
+
+    # -- drivers ----------------------------------------------------------------------------
+
+    def _run(self, op: _Op[_T]) -> _T:
+        try:
+            batch = next(op)
+            while True:
+                batch = op.send(self._execute(batch))
+        except StopIteration as stop:
+            result: _T = stop.value
+            return result
+
+    async def _arun(self, op: _Op[_T]) -> _T:
+        try:
+            batch = next(op)
+            while True:
+                batch = op.send(await self._aexecute(batch))
+        except StopIteration as stop:
+            result: _T = stop.value
+            return result
+
+    def _execute(self, batch: _Batch) -> _Replies:
+        pipe = self.client.pipeline(transaction=batch.transaction)
+        for name, args in batch.commands:
+            getattr(pipe, name)(*args)
+        return pipe.execute()
+
+    async def _aexecute(self, batch: _Batch) -> _Replies:
+        client = self._async_client()
+        if client is None:
+            return await asyncio.to_thread(self._execute, batch)
+        async with client.pipeline(transaction=batch.transaction) as pipe:
+            for name, args in batch.commands:
+                getattr(pipe, name)(*args)
+            return await pipe.execute()
+
+    def _async_client(self) -> aredis.Redis | None:
+        if self._aclient is not None:
+            return self._aclient
+        if self._url is None:
+            return None
+        loop = asyncio.get_running_loop()
+        client = self._loop_clients.get(loop)
+        if client is None:
+            client = aredis.Redis.from_url(self._url, decode_responses=False)
+            self._loop_clients[loop] = client
+        return client
+
+
+def _typed(value: tuple[str, bytes]) -> tuple[bytes, bytes]:
+    return value[0].encode(), value[1]
+
+
+def _decodes_responses(client: redis.Redis | aredis.Redis) -> bool:
+    kwargs = client.connection_pool.connection_kwargs
+    return bool(kwargs.get("decode_responses", False))
