@@ -1,38 +1,13 @@
-"""Durable run state: a LangGraph checkpoint saver on plain Redis (6.2 or newer, no modules).
-
-`RedisCheckpointSaver` stores checkpoints, their channel values and pending writes in ordinary
-hashes and sorted sets, so any process that reaches the same Redis can resume a run. It passes the
-base capabilities of LangGraph's conformance suite (put, put_writes, get_tuple, list,
-delete_thread) through both its sync and async methods, and also implements `prune`.
-
-Key layout (built only by `_Keys`; `NS` is the namespace verbatim, `T` the thread id, `C` the
-checkpoint namespace and `I` a checkpoint id, each percent-encoded so they never contain `:`,
-`{` or `}`):
-
-    NS:thread:T              hash  key name -> C: every other key of the thread (the index that
-                                   makes `delete_thread` exact without SCAN)
-    NS:ids:T:C               zset  checkpoint ids, all scored 0, so lexical order is time order
-                                   (ids are uuid6): the latest is the greatest
-    NS:checkpoints:T:C       hash  I -> checkpoint (without channel values), metadata, parent id
-    NS:blobs:T:C             hash  "channel\\0version" -> a channel value, stored once per version
-                                   and shared by every checkpoint that has that version
-    NS:writes:T:C:I          hash  "task_id\\0idx" -> channel, value, task_path: pending writes
-
-There is no key shared by all threads: each thread's state is bounded by its own history, and
-`delete_thread` (or `prune`) removes it. With a Redis Cluster hash tag in the namespace
-(`crew:{board}:lg`), every key of a namespace lives in one slot.
-"""
+"""`RedisCheckpointSaver`: the LangGraph checkpointer API over the layout in `_layout`."""
 
 from __future__ import annotations
 
 import asyncio
 import random
-import struct
 import weakref
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote
 
 import redis
 import redis.asyncio as aredis
@@ -51,107 +26,20 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from crew.exceptions import ConfigError
+from crew.persistence._layout import (
+    DELETE_THREAD,
+    PRUNE_NAMESPACE,
+    Keys,
+    blob_field,
+    pack,
+    unpack,
+)
 
 __all__ = ["RedisCheckpointSaver"]
 
 _T = TypeVar("_T")
 _PAGE = 100  # checkpoints fetched per round trip while listing
 _PRUNE_RETRIES = 10
-
-# KEYS[1]: a thread's index hash. Deletes every key the index lists, then the index.
-_DELETE_THREAD = """
-local keys = redis.call('HKEYS', KEYS[1])
-for i = 1, #keys, 500 do
-  redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys)))
-end
-redis.call('DEL', KEYS[1])
-return #keys
-"""
-
-# KEYS: index, ids, checkpoints, blobs, then the writes keys of the dropped checkpoints.
-# ARGV: expected ZCARD of ids, expected greatest id, number of dropped ids, the dropped ids,
-#       then the blob fields no kept checkpoint refers to.
-# Returns 0 (and changes nothing) when a checkpoint was added since the caller read the ids:
-# the caller's choice of what to keep is stale, so it reads again.
-_PRUNE_NAMESPACE = """
-local latest = redis.call('ZREVRANGEBYLEX', KEYS[2], '+', '-', 'LIMIT', 0, 1)[1] or ''
-if redis.call('ZCARD', KEYS[2]) ~= tonumber(ARGV[1]) or latest ~= ARGV[2] then
-  return 0
-end
-local n = tonumber(ARGV[3])
-for i = 4, 3 + n do
-  redis.call('ZREM', KEYS[2], ARGV[i])
-  redis.call('HDEL', KEYS[3], ARGV[i])
-end
-for i = 4 + n, #ARGV do
-  redis.call('HDEL', KEYS[4], ARGV[i])
-end
-for i = 5, #KEYS do
-  redis.call('DEL', KEYS[i])
-  redis.call('HDEL', KEYS[1], KEYS[i])
-end
-return 1
-"""
-
-
-def _enc(value: object) -> str:
-    """A key component that can't contain `:`, `{` or `}`, and decodes back with `unquote`."""
-    return quote(str(value), safe="")
-
-
-class _Keys:
-    """Every Redis key the saver touches, built in this one place."""
-
-    def __init__(self, namespace: str) -> None:
-        self.namespace = namespace
-
-    def thread(self, thread_id: object) -> str:
-        return f"{self.namespace}:thread:{_enc(thread_id)}"
-
-    def ids(self, thread_id: object, ns: str) -> str:
-        return f"{self.namespace}:ids:{_enc(thread_id)}:{_enc(ns)}"
-
-    def checkpoints(self, thread_id: object, ns: str) -> str:
-        return f"{self.namespace}:checkpoints:{_enc(thread_id)}:{_enc(ns)}"
-
-    def blobs(self, thread_id: object, ns: str) -> str:
-        return f"{self.namespace}:blobs:{_enc(thread_id)}:{_enc(ns)}"
-
-    def writes(self, thread_id: object, ns: str, checkpoint_id: str) -> str:
-        return f"{self.namespace}:writes:{_enc(thread_id)}:{_enc(ns)}:{_enc(checkpoint_id)}"
-
-    def thread_pattern(self) -> str:
-        """A SCAN pattern matching the index keys of every thread in this namespace."""
-        escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in self.namespace)
-        return f"{escaped}:thread:*"
-
-    def thread_id_of(self, key: bytes) -> str | None:
-        """The thread id of a thread index key, or None if `key` isn't one of ours."""
-        prefix = f"{self.namespace}:thread:"
-        name = key.decode()
-        if not name.startswith(prefix) or ":" in name[len(prefix) :]:
-            return None
-        return unquote(name[len(prefix) :])
-
-
-def _pack(*parts: bytes) -> bytes:
-    """Length-prefixed concatenation: binary safe and cheaper than a second serializer."""
-    return b"".join(struct.pack(">I", len(part)) + part for part in parts)
-
-
-def _unpack(data: bytes) -> list[bytes]:
-    parts: list[bytes] = []
-    pos = 0
-    while pos < len(data):
-        (size,) = struct.unpack_from(">I", data, pos)
-        pos += 4
-        parts.append(data[pos : pos + size])
-        pos += size
-    return parts
-
-
-def _blob_field(channel: str, version: object) -> str:
-    return f"{channel}\0{version}"
 
 
 def _config(thread_id: Any, ns: str, checkpoint_id: str) -> RunnableConfig:
@@ -234,7 +122,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             )
         self.client = client
         self.namespace = namespace
-        self._keys = _Keys(namespace)
+        self._keys = Keys(namespace)
         self._aclient = aclient
         self._url: str | None = None
         # redis.asyncio connections belong to the event loop that opened them, so a saver built
@@ -257,13 +145,12 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         return saver
 
     def close(self) -> None:
-        """Close the sync client's connections."""
-        self.client.close()
+        """Close the connections `from_url` opened; clients passed to the constructor are yours."""
+        if self._url is not None:
+            self.client.close()
 
     async def aclose(self) -> None:
-        """Close the async client's connections for the running event loop."""
-        if self._aclient is not None:
-            await self._aclient.aclose()
+        """Close the async connections `from_url` opened for the running event loop."""
         loop_client = self._loop_clients.pop(asyncio.get_running_loop(), None)
         if loop_client is not None:
             await loop_client.aclose()
@@ -535,7 +422,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         fields: _NameLists = []
         for item in stored:
             versions = item.checkpoint["channel_versions"]
-            names = [_blob_field(channel, version) for channel, version in versions.items()]
+            names = [blob_field(channel, version) for channel, version in versions.items()]
             fields.append(names)
             if names:
                 batch.add("hmget", self._keys.blobs(item.thread_id, item.ns), names)
@@ -562,14 +449,14 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         body: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = body.pop("channel_values", {})
         blobs = {
-            _blob_field(channel, version): _pack(
+            blob_field(channel, version): pack(
                 *_typed(self.serde.dumps_typed(values[channel]))
                 if channel in values
                 else (b"empty", b"")
             )
             for channel, version in new_versions.items()
         }
-        record = _pack(
+        record = pack(
             *_typed(self.serde.dumps_typed(body)),
             *_typed(self.serde.dumps_typed(get_checkpoint_metadata(config, metadata))),
             parent_id.encode(),
@@ -608,7 +495,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         batch = _Batch(transaction=True)
         for position, (channel, value) in enumerate(writes):
             idx = WRITES_IDX_MAP.get(channel, position)
-            entry = _pack(
+            entry = pack(
                 task_id.encode(),
                 channel.encode(),
                 *_typed(self.serde.dumps_typed(value)),
@@ -626,7 +513,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         return None
 
     def _delete_thread_op(self, thread_id: object) -> _Op[None]:
-        yield _Batch().add("eval", _DELETE_THREAD, 1, self._keys.thread(thread_id))
+        yield _Batch().add("eval", DELETE_THREAD, 1, self._keys.thread(thread_id))
         return None
 
     def _prune_op(self, thread_ids: Sequence[str], strategy: str, keep_last: int) -> _Op[None]:
@@ -669,7 +556,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
                 continue
             stored = self._decode_record(thread_id, ns, checkpoint_id, record)
             referenced.update(
-                _blob_field(channel, version).encode()
+                blob_field(channel, version).encode()
                 for channel, version in stored.checkpoint["channel_versions"].items()
             )
         stale = [name for name in blob_fields if name not in referenced]
@@ -681,15 +568,13 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             *(keys.writes(thread_id, ns, checkpoint_id) for checkpoint_id in dropped),
         ]
         args = [len(ids), ids[0], len(dropped), *dropped, *stale]
-        (done,) = yield _Batch().add(
-            "eval", _PRUNE_NAMESPACE, len(script_keys), *script_keys, *args
-        )
+        (done,) = yield _Batch().add("eval", PRUNE_NAMESPACE, len(script_keys), *script_keys, *args)
         return bool(done)
 
     # -- decoding ---------------------------------------------------------------------------
 
     def _decode_record(self, thread_id: Any, ns: str, checkpoint_id: str, record: bytes) -> _Stored:
-        ctype, cbody, mtype, mbody, parent = _unpack(record)
+        ctype, cbody, mtype, mbody, parent = unpack(record)
         return _Stored(
             thread_id=thread_id,
             ns=ns,
@@ -710,13 +595,13 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         for name, blob in zip(blob_names, blobs, strict=True):
             if blob is None:
                 continue
-            vtype, vbody = _unpack(blob)
+            vtype, vbody = unpack(blob)
             if vtype == b"empty":
                 continue
             values[name.split("\0", 1)[0]] = self.serde.loads_typed((vtype.decode(), vbody))
         entries = []
         for entry in writes.values():
-            task_id, channel, vtype, vbody, task_path, idx = _unpack(entry)
+            task_id, channel, vtype, vbody, task_path, idx = unpack(entry)
             # writes_sort_key order: the order live execution applies a superstep's writes in.
             sort_key = (task_path.decode(), task_id.decode(), int(idx))
             entries.append((sort_key, task_id.decode(), channel.decode(), vtype.decode(), vbody))

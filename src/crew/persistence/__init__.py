@@ -1,0 +1,16 @@
+"""Durable run state: a LangGraph checkpoint saver on plain Redis (6.2 or newer, no modules).
+
+`RedisCheckpointSaver` stores checkpoints, their channel values and pending writes in ordinary
+hashes and sorted sets, so any process that reaches the same Redis can resume a run. It passes the
+base capabilities of LangGraph's conformance suite (put, put_writes, get_tuple, list,
+delete_thread) through both its sync and async methods, and also implements `prune`.
+
+How the state is laid out in Redis (keys, records, scripts) is documented in `_layout`. There is no
+key shared by all threads: each thread's state is bounded by its own history, and `delete_thread`
+(or `prune`) removes it. With a Redis Cluster hash tag in the namespace (`crew:{board}:lg`), every
+key of a namespace lives in one slot.
+"""
+
+from crew.persistence._saver import RedisCheckpointSaver
+
+__all__ = ["RedisCheckpointSaver"]
