@@ -25,11 +25,14 @@ from crew.exceptions import (
 
 if TYPE_CHECKING:
     from crew.persistence import RedisCheckpointSaver
+    from crew.testing import OpenAIServer, ScriptedModel
 
 __version__ = "0.1.0"
 
 _LAZY = {
     "RedisCheckpointSaver": "crew.persistence",
+    "OpenAIServer": "crew.testing",
+    "ScriptedModel": "crew.testing",
 }
 
 __all__ = [
@@ -40,10 +43,12 @@ __all__ = [
     "CrewError",
     "LeaseLost",
     "NotAllowed",
+    "OpenAIServer",
     "Problem",
     "RedisCheckpointSaver",
     "RedisUnavailable",
     "RunError",
+    "ScriptedModel",
     "WrongStatus",
     "__version__",
 ]

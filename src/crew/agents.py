@@ -1,0 +1,206 @@
+"""One agent step: prompt the role's model, validate its structured output, retry invalid answers.
+
+    result = run_agent_step(role, profile, task, step="draft", responder=OpenAIResponder())
+    if result.ok: result.output          # the role's fields plus confidence and rationale
+    else: result.reason                  # one line, for the step's card
+
+An answer that fails validation is asked for again with the problems fed back, at most
+`max_invalid_retries` times. Transient HTTP errors are retried inside the responder (the profile's
+`max_retries`); when those run out the responder raises `ModelFailure` and the step ends not ok.
+Nothing from LangChain, openai or httpx escapes: errors crew raises on purpose (`CrewError`, e.g. a
+missing API key or a missing cassette entry) do, because they stop the run rather than the step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from crew.exceptions import CrewError
+from crew.models import ModelCall, ModelFailure, Responder
+from crew.outputs import (
+    CONFIDENCE,
+    InvalidOutput,
+    output_fields,
+    output_schema,
+    validate_output,
+)
+from crew.spec.models import FieldSpec, ModelProfile, RoleSpec
+
+__all__ = ["StepResult", "build_messages", "run_agent_step"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one agent step produced; `reason` says in one line why it is not ok."""
+
+    ok: bool
+    output: dict[str, Any] | None
+    confidence: float | None
+    reason: str | None
+    calls: int
+    raw: Any = None
+
+
+def build_messages(
+    role: RoleSpec,
+    task: str,
+    *,
+    guidance: str | None = None,
+    feedback: str | None = None,
+    step: str | None = None,
+) -> list[dict[str, str]]:
+    """The chat messages for one step: the role's system prompt, then the task.
+
+    `guidance` is a person's comment on a retry; `feedback` the validation problems of the previous
+    answer. `step` is written into the system prompt as `crew step: <id>` so logs, test servers and
+    humans reading a transcript can tell which step a request belongs to.
+    """
+    system = [f"You are the {role.title}.", f"Your goal: {role.goal}"]
+    if role.instructions.strip():
+        system.append(role.instructions.strip())
+    system.append(
+        "Answer with one JSON object and nothing else. Its fields:\n" + _describe_fields(role)
+    )
+    if step:
+        system.append(f"crew step: {step}")
+    messages = [
+        {"role": "system", "content": "\n\n".join(system)},
+        {"role": "user", "content": task},
+    ]
+    if guidance:
+        messages.append({"role": "user", "content": f"Guidance from a reviewer: {guidance}"})
+    if feedback:
+        messages.append(
+            {
+                "role": "user",
+                "content": (
+                    f"Your previous answer was invalid: {feedback}\n"
+                    "Answer again with one corrected JSON object."
+                ),
+            }
+        )
+    return messages
+
+
+def run_agent_step(
+    role: RoleSpec,
+    profile: ModelProfile,
+    task: str,
+    *,
+    step: str,
+    responder: Responder,
+    item: int | None = None,
+    items: int | None = None,
+    revision: int = 0,
+    guidance: str | None = None,
+    max_invalid_retries: int = 2,
+) -> StepResult:
+    """Ask the role's model to do `task`; return its validated output or why there is none.
+
+    `item`/`items` place a fan-out item, `revision` counts reruns of the step (a checkpoint's
+    revise, an owner's retry); both only matter to responders that replay recorded answers.
+    """
+    schema = output_schema(role)
+    attempts = 1 + max(0, max_invalid_retries)
+    feedback: str | None = None
+    raw: Any = None
+    problems = ""
+    for attempt in range(attempts):
+        call = ModelCall(
+            step=step,
+            role=role,
+            profile=profile,
+            messages=build_messages(role, task, guidance=guidance, feedback=feedback, step=step),
+            schema=schema,
+            item=item,
+            items=items,
+            revision=revision,
+            attempt=attempt,
+            max_attempts=attempts,
+        )
+        try:
+            raw = responder.respond(call)
+        except CrewError:
+            raise
+        except ModelFailure as failure:
+            times = "attempt" if failure.attempts == 1 else "attempts"
+            return StepResult(
+                ok=False,
+                output=None,
+                confidence=None,
+                reason=f"model call failed after {failure.attempts} {times}: {failure.reason}",
+                calls=attempt + 1,
+                raw=raw,
+            )
+        except Exception as error:  # a responder bug must not crash the run with a traceback
+            return StepResult(
+                ok=False,
+                output=None,
+                confidence=None,
+                reason=f"model call failed: {type(error).__name__}: {_one_line(str(error))}",
+                calls=attempt + 1,
+                raw=raw,
+            )
+        try:
+            output = validate_output(role, raw)
+        except InvalidOutput as invalid:
+            problems = "; ".join(invalid.problems)
+            feedback = f"{problems}. Your previous answer: {_shorten(raw)}"
+            continue
+        return StepResult(
+            ok=True,
+            output=output,
+            confidence=float(output[CONFIDENCE]),
+            reason=None,
+            calls=attempt + 1,
+            raw=raw,
+        )
+    times = "attempt" if attempts == 1 else "attempts"
+    return StepResult(
+        ok=False,
+        output=None,
+        confidence=None,
+        reason=f"output still invalid after {attempts} {times}: {problems}",
+        calls=attempts,
+        raw=raw,
+    )
+
+
+def _describe_fields(role: RoleSpec) -> str:
+    return "\n".join(_describe_field(name, spec, "") for name, spec in output_fields(role).items())
+
+
+def _describe_field(name: str, spec: FieldSpec, indent: str) -> str:
+    kind = spec.type.value
+    if spec.items is not None:
+        kind = f"array of {spec.items.type.value}"
+        if spec.items.enum is not None:
+            kind += " (one of " + ", ".join(map(str, spec.items.enum)) + ")"
+    details = [kind]
+    if spec.enum is not None:
+        details.append("one of " + ", ".join(map(str, spec.enum)))
+    if spec.minimum is not None:
+        details.append(f"minimum {spec.minimum:g}")
+    if spec.maximum is not None:
+        details.append(f"maximum {spec.maximum:g}")
+    if not spec.required:
+        details.append("optional, may be null")
+    line = f"{indent}- {name} ({', '.join(details)})"
+    if spec.description:
+        line += f": {spec.description}"
+    nested = spec.properties or (spec.items.properties if spec.items is not None else None)
+    for child, child_spec in (nested or {}).items():
+        line += "\n" + _describe_field(child, child_spec, indent + "  ")
+    return line
+
+
+def _shorten(raw: Any, limit: int = 500) -> str:
+    text = raw if isinstance(raw, str) else json.dumps(raw, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

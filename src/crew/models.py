@@ -1,0 +1,230 @@
+"""Model calls: the `Responder` extension interface and its live implementation.
+
+A responder answers one `ModelCall` (the prompt of one agent step, plus where the call sits in the
+run) with the model's raw structured answer. It is the one seam between crew and a model, like an
+httpx transport:
+
+    OpenAIResponder      live calls through langchain-openai `ChatOpenAI` (this module)
+    CassetteReplay       answers from `playbooks/<name>.cassette.yaml` (crew.cassettes)
+    CassetteRecorder     wraps another responder and writes the cassette (crew.cassettes)
+    ScriptedModel        a scripted test double (crew.testing)
+
+`respond` returns the answer as decoded JSON (usually a dict), or the raw text when the model's
+answer was not JSON; crew validates it afterwards (crew.outputs). A call that fails after the
+transport's own retries raises `ModelFailure` with a one-line reason.
+
+LangChain and openai load on the first live call, never at import.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from crew.exceptions import ConfigError
+from crew.outputs import InvalidOutput, parse_answer
+from crew.spec.models import ModelProfile, RoleSpec
+
+if TYPE_CHECKING:
+    from langchain_core.runnables import Runnable
+
+__all__ = [
+    "ModelCall",
+    "ModelFailure",
+    "OpenAIResponder",
+    "Responder",
+    "require_api_keys",
+]
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """One model call of one agent step: what to ask, and where the call sits in the run.
+
+    `(step, item, items, revision, attempt)` identify the call, so a cassette can place it without
+    depending on the order in which parallel fan-out items happen to run.
+    """
+
+    step: str
+    role: RoleSpec
+    profile: ModelProfile
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+    item: int | None = None
+    items: int | None = None
+    revision: int = 0
+    attempt: int = 0
+    max_attempts: int = 3
+
+
+class ModelFailure(Exception):
+    """The model call failed after the transport's own retries.
+
+    `reason` is one line ("HTTP 429 from http://…/v1: rate limited"); `attempts` how many HTTP
+    requests were made for it (1 + retries for transient errors).
+    """
+
+    def __init__(self, reason: str, *, attempts: int = 1) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.attempts = attempts
+
+
+class Responder(Protocol):
+    """Answers model calls. Implementations must be safe to call from several threads."""
+
+    def respond(self, call: ModelCall) -> Any:
+        """The raw structured answer (usually a dict); raise `ModelFailure(reason)` on failure."""
+        ...
+
+
+def require_api_keys(
+    profiles: Mapping[str, ModelProfile], env: Mapping[str, str] | None = None
+) -> None:
+    """Raise `ConfigError` naming the first profile whose API key env var is unset or empty."""
+    env = os.environ if env is None else env
+    for name, profile in profiles.items():
+        if not env.get(profile.api_key_env):
+            raise _missing_key(profile.api_key_env, f"model profile '{name}'")
+
+
+def _missing_key(variable: str, needed_by: str) -> ConfigError:
+    return ConfigError(
+        f"{variable} is not set ({needed_by} needs it).",
+        hint=(
+            f"Set {variable}, or run offline from a cassette with `crew run --replay` "
+            "(record one with `crew run --record`)."
+        ),
+    )
+
+
+class OpenAIResponder:
+    """Live model calls through langchain-openai `ChatOpenAI`, one client per profile.
+
+    The profile's `timeout` bounds each HTTP request and `max_retries` retries 408/409/429/5xx,
+    timeouts and connection errors with the openai client's exponential backoff (honouring
+    `Retry-After`). Structured output uses the profile's `structured_output` method.
+    """
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = env
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[ModelProfile, str, str], Runnable[Any, Any]] = {}
+
+    def respond(self, call: ModelCall) -> Any:
+        profile = call.profile
+        runnable = self._runnable(profile, call.schema)
+        try:
+            result = runnable.invoke(call.messages)
+        except Exception as error:
+            raise _failure(error, profile) from None
+        return _answer(result)
+
+    def _runnable(self, profile: ModelProfile, schema: dict[str, Any]) -> Runnable[Any, Any]:
+        env = os.environ if self._env is None else self._env
+        key = env.get(profile.api_key_env) or ""
+        if not key:
+            raise _missing_key(profile.api_key_env, f"model '{profile.model}'")
+        cache_key = (profile, key, json.dumps(schema, sort_keys=True))
+        with self._lock:
+            runnable = self._clients.get(cache_key)
+            if runnable is None:
+                runnable = _structured(_chat_model(profile, key), profile, schema)
+                self._clients[cache_key] = runnable
+            return runnable
+
+
+def _chat_model(profile: ModelProfile, api_key: str) -> Any:
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    options: dict[str, Any] = {
+        "model": profile.model,
+        "api_key": SecretStr(api_key),
+        "timeout": profile.timeout,
+        "max_retries": profile.max_retries,
+    }
+    if profile.base_url:
+        options["base_url"] = profile.base_url
+    if profile.temperature is not None:
+        options["temperature"] = profile.temperature
+    return ChatOpenAI(**options)
+
+
+def _structured(model: Any, profile: ModelProfile, schema: dict[str, Any]) -> Runnable[Any, Any]:
+    method = profile.structured_output.value
+    # Strict json_schema makes OpenAI enforce the schema; function calling stays non-strict because
+    # many OpenAI-compatible servers reject or ignore `strict` on tools. crew validates either way.
+    strict = True if method == "json_schema" else None
+    runnable: Runnable[Any, Any] = model.with_structured_output(
+        schema, method=method, include_raw=True, strict=strict
+    )
+    return runnable
+
+
+def _answer(result: Any) -> Any:
+    """The decoded answer in the raw message of `with_structured_output(..., include_raw=True)`.
+
+    LangChain's own parse is ignored on purpose: its JSON parser is lenient (`{bad` parses as
+    `{}`), which would hide the real problem from the validation message fed back to the model.
+    Text that is not JSON is returned as is, for validation to report.
+    """
+    raw = result.get("raw") if isinstance(result, dict) else result
+    tool_calls = getattr(raw, "tool_calls", None) or []
+    if tool_calls:
+        return tool_calls[0].get("args")
+    invalid = getattr(raw, "invalid_tool_calls", None) or []
+    if invalid:
+        return str(invalid[0].get("args") or "")
+    content = getattr(raw, "content", "")
+    text = content if isinstance(content, str) else json.dumps(content)
+    try:
+        return parse_answer(text)
+    except InvalidOutput:
+        return text
+
+
+_RETRIED_STATUSES = (408, 409, 429)
+
+
+def _failure(error: Exception, profile: ModelProfile) -> ModelFailure:
+    import openai
+
+    where = profile.base_url or "https://api.openai.com/v1"
+    retried = 1 + profile.max_retries
+    if isinstance(error, openai.APITimeoutError):
+        return ModelFailure(f"timed out after {profile.timeout:g}s ({where})", attempts=retried)
+    if isinstance(error, openai.APIConnectionError):
+        cause = error.__cause__ or error.__context__
+        detail = _one_line(str(cause)) if cause else error.message
+        return ModelFailure(f"could not connect to {where}: {detail}", attempts=retried)
+    if isinstance(error, openai.APIStatusError):
+        status = error.status_code
+        attempts = retried if status in _RETRIED_STATUSES or status >= 500 else 1
+        return ModelFailure(
+            f"HTTP {status} from {where}: {_status_message(error)}", attempts=attempts
+        )
+    if isinstance(error, openai.LengthFinishReasonError):
+        return ModelFailure("the answer was cut off at the model's output token limit")
+    return ModelFailure(f"{type(error).__name__}: {_one_line(str(error))}")
+
+
+def _status_message(error: Any) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        message = inner.get("message") if isinstance(inner, dict) else inner
+        if message:
+            return _one_line(str(message))
+    if isinstance(body, str) and body.strip():
+        return _one_line(body)
+    return _one_line(str(error.message))
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

@@ -1,0 +1,317 @@
+"""Public test doubles: `ScriptedModel` (a responder) and `OpenAIServer` (a loopback HTTP model).
+
+`ScriptedModel` stands in for the model inside crew: it answers each step from a script, no HTTP.
+
+    model = ScriptedModel({
+        "research": [{"summary": "...", "confidence": 0.9, "rationale": "..."}],
+        "draft": lambda call: {"brief": f"v{call.revision}", "confidence": 0.8, "rationale": ""},
+    })
+
+`OpenAIServer` is an OpenAI-compatible server on 127.0.0.1 for tests that go through the real
+langchain-openai client and its HTTP stack. It answers `POST /v1/chat/completions` in the wire
+shape of the request's structured-output method (a tool call when the request has `tools`, message
+content otherwise), from replies scripted per step, globally, or by a function:
+
+    with OpenAIServer() as server:
+        server.reply({"summary": "..."}, step="research")        # the structured output
+        server.reply("{not json", OpenAIServer.status(500), OpenAIServer.hang(5))
+        profile = ModelProfile(model="test", base_url=server.url, timeout=1, max_retries=1)
+        ...
+        assert server.calls[0].step == "research"
+
+A request's step is read from the `crew step: <id>` line crew puts in its system message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+from crew.exceptions import RunError
+from crew.models import ModelCall, ModelFailure
+
+__all__ = ["OpenAIServer", "Reply", "ScriptedModel", "ServerCall"]
+
+Script = Sequence[Any] | Callable[[ModelCall], Any]
+
+
+class ScriptedModel:
+    """A responder that answers each step from a script; records every call in `calls`.
+
+    Per step: a list of answers used in call order (an `Exception` in the list is raised as a
+    `ModelFailure`), or a function of the `ModelCall`. A step with no script, or with no answer
+    left, raises `crew.exceptions.RunError` naming the step. Thread-safe; for parallel fan-out
+    items, script with a function of `call.item` to get answers independent of timing.
+    """
+
+    def __init__(self, script: Mapping[str, Script]) -> None:
+        self._script = dict(script)
+        self._used: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self.calls: list[ModelCall] = []
+
+    def respond(self, call: ModelCall) -> Any:
+        with self._lock:
+            self.calls.append(call)
+            script = self._script.get(call.step)
+            if script is None:
+                steps = ", ".join(sorted(self._script)) or "none"
+                raise RunError(
+                    f"ScriptedModel has no script for step '{call.step}' (scripted steps: {steps})."
+                )
+            if callable(script):
+                answer = script
+            else:
+                used = self._used.get(call.step, 0)
+                if used >= len(script):
+                    raise RunError(
+                        f"ScriptedModel has no answer left for step '{call.step}': call "
+                        f"{used + 1}, but the script has {len(script)}."
+                    )
+                self._used[call.step] = used + 1
+                answer = script[used]
+        if callable(answer):
+            answer = answer(call)
+        if isinstance(answer, ModelFailure):
+            raise answer
+        if isinstance(answer, Exception):
+            raise ModelFailure(str(answer) or type(answer).__name__)
+        return answer
+
+
+@dataclass(frozen=True)
+class _Status:
+    code: int
+    message: str
+    retry_after: float | None
+
+
+@dataclass(frozen=True)
+class _Hang:
+    seconds: float
+    then: Any
+
+
+Reply = Any
+"""A scripted reply: a dict (the structured output), a str (raw text, e.g. invalid JSON),
+`OpenAIServer.status(...)` or `OpenAIServer.hang(...)`."""
+
+
+@dataclass
+class ServerCall:
+    """One request the server received: when, what, for which step, and what it answered."""
+
+    start: float
+    body: dict[str, Any]
+    step: str | None
+    end: float | None = None
+    status: int | None = None
+    reply: Any = None
+
+    @property
+    def method(self) -> str:
+        """The request's structured-output method: function_calling, json_schema or json_mode."""
+        if self.body.get("tools"):
+            return "function_calling"
+        kind = (self.body.get("response_format") or {}).get("type")
+        return "json_schema" if kind == "json_schema" else "json_mode"
+
+    @property
+    def text(self) -> str:
+        """Every message's content, joined: what the model was asked."""
+        return "\n".join(str(m.get("content") or "") for m in self.body.get("messages", []))
+
+
+_STEP = re.compile(r"crew step: (\S+)")
+
+
+class OpenAIServer:
+    """An OpenAI-compatible chat-completions server on 127.0.0.1, scripted per request.
+
+    Use as a context manager; `url` is the `base_url` for a model profile. Replies are taken from
+    the step's queue (`reply(..., step=...)`), then the global queue, then `handler(body)`; with
+    none of these the request gets HTTP 500 saying so (and the client is told not to retry).
+    Requests are served on parallel threads, so concurrent calls overlap.
+    """
+
+    def __init__(self, handler: Callable[[dict[str, Any]], Reply] | None = None) -> None:
+        self.handler = handler
+        self.calls: list[ServerCall] = []
+        self._queues: dict[str | None, deque[Reply]] = {}
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def status(code: int, message: str = "", *, retry_after: float | None = None) -> Reply:
+        """An HTTP error reply; `retry_after` (seconds) is sent as `retry-after-ms`."""
+        return _Status(code, message or HTTPStatus(code).phrase, retry_after)
+
+    @staticmethod
+    def hang(seconds: float, then: Reply = None) -> Reply:
+        """Wait `seconds` before answering (`then`, or HTTP 504), to make the client time out."""
+        return _Hang(seconds, then)
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("OpenAIServer is not started; use it as a context manager")
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def reply(self, *replies: Reply, step: str | None = None) -> None:
+        """Queue replies, used in order: for requests of `step`, or for any request."""
+        with self._lock:
+            self._queues.setdefault(step, deque()).extend(replies)
+
+    def calls_for(self, step: str) -> list[ServerCall]:
+        with self._lock:
+            return [call for call in self.calls if call.step == step]
+
+    def start(self) -> None:
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="OpenAIServer", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._closing.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- serving -------------------------------------------------------------------------------
+
+    def _next_reply(self, body: dict[str, Any], step: str | None) -> Reply:
+        with self._lock:
+            for key in (step, None):
+                queue = self._queues.get(key)
+                if key in self._queues and queue:
+                    return queue.popleft()
+        if self.handler is not None:
+            return self.handler(body)
+        return _Status(500, f"OpenAIServer has no scripted reply left (step {step!r})", None)
+
+    def _serve(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes, ServerCall]:
+        step = _step_of(body)
+        call = ServerCall(start=time.monotonic(), body=body, step=step)
+        with self._lock:
+            self.calls.append(call)
+        reply = self._next_reply(body, step)
+        call.reply = reply
+        if isinstance(reply, _Hang):
+            if self._closing.wait(reply.seconds):
+                reply = _Status(503, "OpenAIServer is shutting down", None)
+            else:
+                reply = reply.then if reply.then is not None else _Status(504, "hung", None)
+        if isinstance(reply, _Status):
+            headers = {"x-should-retry": "false"} if "no scripted reply" in reply.message else {}
+            if reply.retry_after is not None:
+                headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
+            error = {"error": {"message": reply.message, "type": "server_error", "code": None}}
+            return reply.code, headers, json.dumps(error).encode(), call
+        return 200, {}, json.dumps(_completion(body, reply)).encode(), call
+
+
+def _step_of(body: Mapping[str, Any]) -> str | None:
+    for message in body.get("messages", []):
+        match = _STEP.search(str(message.get("content") or ""))
+        if match:
+            return match.group(1)
+    return None
+
+
+def _completion(body: Mapping[str, Any], reply: Reply) -> dict[str, Any]:
+    text = reply if isinstance(reply, str) else json.dumps(reply)
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    finish = "stop"
+    tools: Iterable[Mapping[str, Any]] = body.get("tools") or []
+    if tools:
+        choice = body.get("tool_choice")
+        name = None
+        if isinstance(choice, dict):
+            name = choice.get("function", {}).get("name")
+        name = name or next(iter(tools))["function"]["name"]
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": f"call_{time.monotonic_ns()}",
+                    "type": "function",
+                    "function": {"name": name, "arguments": text},
+                }
+            ],
+        }
+        finish = "tool_calls"
+    return {
+        "id": f"chatcmpl-{time.monotonic_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "test"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _handler_class(owner: OpenAIServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except json.JSONDecodeError:
+                body = {}
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._send(404, {}, b'{"error": {"message": "not found"}}')
+                return
+            status, headers, payload, call = owner._serve(body)
+            try:
+                self._send(status, headers, payload)
+            except OSError:
+                pass  # the client gave up (timed out) while we hung
+            finally:
+                call.status = status
+                call.end = time.monotonic()
+
+        def _send(self, status: int, headers: Mapping[str, str], payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output clean; `OpenAIServer.calls` is the log
+
+    return Handler
