@@ -29,7 +29,6 @@ What a caller may rely on:
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypedDict, cast
@@ -94,8 +93,8 @@ class RunState(TypedDict, total=False):
     """Fan-out step id → {str(index): item output}, while the items run."""
     fanout: Annotated[dict[str, Any], _merge]
     """Fan-out step id → the list of items it runs over."""
-    revision: Annotated[int, operator.add]
-    """How many times a rejection sent the run back for a revision (all checkpoints)."""
+    ran: Annotated[dict[str, int], _merge]
+    """Step id → how many times the step has finished (its next execution's revision)."""
     revisions: Annotated[dict[str, int], _merge]
     """Checkpoint id → revisions it asked for."""
     feedback: Annotated[dict[str, str], _merge]
@@ -124,11 +123,13 @@ class AgentTask:
     task: str
     """The step's task template, rendered."""
     revision: int
-    """The run's revision counter when the step ran (0 before any rejection)."""
+    """How many times this step ran before in this run (0 the first time, 1 on a revision)."""
     feedback: str = ""
     """The rejection comment, when a checkpoint sent the run back to this step."""
     item: Any = None
     index: int | None = None
+    items: int | None = None
+    """How many items the for_each step runs over (None for a plain step)."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,7 @@ class CheckpointTask:
     question: str
     shown: dict[str, Any] = field(default_factory=dict)
     revision: int = 0
+    """How many times this checkpoint was opened before in this run."""
 
 
 class StepExecutor(Protocol):
@@ -372,19 +374,21 @@ def _agent_node(step: StepSpec, executor: StepExecutor) -> Callable[[RunState], 
     def run(state: RunState) -> dict[str, Any]:
         if state.get("outcome"):
             return {}
+        revision = state.get("ran", {}).get(step.id, 0)
         task = AgentTask(
             step=step,
             task=_render(step.task or "", _context(state, step.id)),
-            revision=state.get("revision", 0),
+            revision=revision,
             feedback=state.get("feedback", {}).get(step.id, ""),
         )
         result = executor.run_agent(task)
         if not result.ok:
             return _failed(step.id, result.reason)
+        done = {"outputs": {step.id: result.output}, "ran": {step.id: revision + 1}}
         problem = _route_problem(step, result.output)
         if problem:
-            return {"outputs": {step.id: result.output}, **_failed(step.id, problem)}
-        return {"outputs": {step.id: result.output}}
+            return {**done, **_failed(step.id, problem)}
+        return done
 
     run.__name__ = step.id
     return run
@@ -415,20 +419,15 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
             "inputs": state.get("inputs", {}),
             "outputs": state.get("outputs", {}),
             "feedback": state.get("feedback", {}),
-            "revision": state.get("revision", 0),
+            "revision": state.get("ran", {}).get(step.id, 0),
         }
         return [
-            Send(step.id + ITEM, {**shared, "item": item, "index": index})
+            Send(step.id + ITEM, {**shared, "item": item, "index": index, "items": len(items)})
             for index, item in enumerate(items)
         ]
 
     def run_item(arg: dict[str, Any]) -> dict[str, Any]:
-        state = RunState(
-            inputs=arg["inputs"],
-            outputs=arg["outputs"],
-            feedback=arg["feedback"],
-            revision=arg["revision"],
-        )
+        state = RunState(inputs=arg["inputs"], outputs=arg["outputs"], feedback=arg["feedback"])
         index: int = arg["index"]
         task = AgentTask(
             step=step,
@@ -437,6 +436,7 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
             feedback=arg["feedback"].get(step.id, ""),
             item=arg["item"],
             index=index,
+            items=arg["items"],
         )
         result = executor.run_agent(task)
         if not result.ok:
@@ -448,7 +448,11 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
             return {}
         count = len(state.get("fanout", {}).get(step.id, []))
         done = state.get("items", {}).get(step.id, {})
-        return {"outputs": {step.id: [done.get(str(index)) for index in range(count)]}}
+        revision = state.get("ran", {}).get(step.id, 0)
+        return {
+            "outputs": {step.id: [done.get(str(index)) for index in range(count)]},
+            "ran": {step.id: revision + 1},
+        }
 
     _add_node(graph, step.id, pick)
     _add_node(graph, step.id + ITEM, run_item)
@@ -491,14 +495,15 @@ def _add_checkpoint(
         if state.get("outcome"):
             return {}
         outputs = state.get("outputs", {})
+        revision = state.get("ran", {}).get(step.id, 0)
         task = CheckpointTask(
             step=step,
             question=_render(spec.question, _context(state, step.id)),
             shown={name: outputs.get(name) for name in spec.show},
-            revision=state.get("revision", 0),
+            revision=revision,
         )
         payload = executor.open_checkpoint(task)
-        return {"checkpoints": {step.id: payload}}
+        return {"checkpoints": {step.id: payload}, "ran": {step.id: revision + 1}}
 
     def gate(state: RunState) -> dict[str, Any]:
         if state.get("outcome"):
@@ -516,7 +521,6 @@ def _add_checkpoint(
             comment = str(decision.get("comment") or "")
             if spec.on_reject and used < spec.max_revisions:
                 update["revisions"] = {step.id: used + 1}
-                update["revision"] = 1
                 update["feedback"] = {spec.on_reject: comment}
             else:
                 by = decision.get("by") or spec.owner

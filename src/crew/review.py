@@ -1,0 +1,105 @@
+"""What a person sees and answers at a human checkpoint on a terminal (rich panels + a prompt).
+
+`show_checkpoint` draws the question and every output the checkpoint shows; `ask_decision` asks
+approve / reject (with a comment) / edit (the first shown output, in $EDITOR) and returns the
+answer. Nothing here touches the board: the caller records the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+__all__ = ["CheckpointView", "ReviewAnswer", "ask_decision", "show_checkpoint", "to_yaml"]
+
+_CHOICES = {"a": "approve", "r": "reject", "e": "edit"}
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    """A waiting checkpoint, as the person answering it needs to see it."""
+
+    card: str
+    run: str
+    playbook: str
+    step: str
+    question: str
+    owner: str
+    shown: Mapping[str, Any]
+    revision: int = 0
+
+
+@dataclass(frozen=True)
+class ReviewAnswer:
+    decision: str
+    """approve, reject or edit."""
+    comment: str = ""
+    edited: str | None = None
+    """On edit: the corrected output, as YAML text."""
+
+
+def to_yaml(value: Any) -> str:
+    """An output as block YAML, the way people read and edit it."""
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100).rstrip("\n")
+
+
+def show_checkpoint(console: Console, view: CheckpointView) -> None:
+    """The question, then one panel per shown step output."""
+    title = f"checkpoint [bold]{view.step}[/] · run {view.run} · card {view.card}"
+    if view.revision:
+        title += f" · revision {view.revision}"
+    console.print(Panel(Text(view.question, style="bold"), title=title, border_style="cyan"))
+    for step, output in view.shown.items():
+        body: Any
+        if output is None:
+            body = Text("(no output: the step was skipped or has not run)", style="dim")
+        else:
+            body = Syntax(to_yaml(output), "yaml", word_wrap=True, background_color="default")
+        console.print(Panel(Group(body), title=f"[bold]{step}[/]", border_style="blue"))
+
+
+def ask_decision(
+    console: Console,
+    view: CheckpointView,
+    *,
+    edit: Callable[[str], str | None] | None = None,
+) -> ReviewAnswer:
+    """Ask until the person gives a valid answer; `edit` opens an editor on the text (click's)."""
+    editable = next(iter(view.shown), None)
+    while True:
+        raw = console.input("[bold]approve[/], [bold]reject[/] or [bold]edit[/]? ").strip().lower()
+        decision = _CHOICES.get(raw, raw)
+        if decision == "approve":
+            return ReviewAnswer("approve", console.input("comment (optional): ").strip())
+        if decision == "reject":
+            comment = ""
+            while not comment:
+                comment = console.input("why? (the comment goes back to the step): ").strip()
+            return ReviewAnswer("reject", comment)
+        if decision == "edit":
+            if editable is None:
+                console.print("this checkpoint shows no output to edit; approve or reject")
+                continue
+            if edit is None:
+                import click
+
+                edit = click.edit
+            header = f"# Edit the output of step '{editable}' (YAML). Save and close to submit.\n"
+            text = edit(header + to_yaml(view.shown[editable]) + "\n")
+            if text is None:
+                console.print("no change saved; nothing submitted")
+                continue
+            try:
+                yaml.safe_load(text)
+            except yaml.YAMLError as error:
+                console.print(f"that is not valid YAML ({error}); try again")
+                continue
+            return ReviewAnswer("edit", console.input("comment (optional): ").strip(), text)
+        console.print(f"please type approve, reject or edit (not {raw!r})")
