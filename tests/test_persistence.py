@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import operator
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -233,3 +234,37 @@ def test_a_decoding_client_is_refused_with_the_fix(any_redis_url: str) -> None:
     with pytest.raises(ConfigError, match="decode_responses"):
         RedisCheckpointSaver(client)
     client.close()
+
+
+def test_one_saver_serves_several_event_loops(any_redis_url: str, namespace: str) -> None:
+    # A CLI may call asyncio.run more than once in a process with the same saver.
+    saver = RedisCheckpointSaver.from_url(any_redis_url, namespace=namespace)
+    checkpoint = generate_checkpoint()
+    asyncio.run(saver.aput(generate_config("loops"), checkpoint, generate_metadata(), {}))
+    read = asyncio.run(saver.aget_tuple(generate_config("loops")))
+    assert read is not None
+    assert read.checkpoint["id"] == checkpoint["id"]
+    saver.close()
+
+
+async def test_async_methods_work_with_only_a_sync_client(
+    any_redis_url: str, namespace: str
+) -> None:
+    client = redis.Redis.from_url(any_redis_url)
+    saver = RedisCheckpointSaver(client, namespace=namespace)
+    stored = await saver.aput(generate_config("t"), generate_checkpoint(), generate_metadata(), {})
+    await saver.aput_writes(stored, [("ch", "v")], "task")
+    listed = [t async for t in saver.alist(None, filter={"source": "loop"})]
+    assert [t.pending_writes for t in listed] == [[("task", "ch", "v")]]
+    await saver.adelete_thread("t")
+    assert await saver.aget_tuple(generate_config("t")) is None
+    saver.close()  # the client is the caller's: it stays usable
+    assert client.ping()
+    client.close()
+
+
+def test_bad_prune_arguments_name_the_fix(saver: RedisCheckpointSaver) -> None:
+    with pytest.raises(ConfigError, match="'keep_latest' or 'delete'"):
+        saver.prune(["t"], strategy="oldest")
+    with pytest.raises(ConfigError, match="keep_last"):
+        saver.prune(["t"], keep_last=0)
