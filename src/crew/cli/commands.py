@@ -1,5 +1,8 @@
 """Imports every command module so each registers its commands on the root app."""
 
 from crew.cli import (  # noqa: F401
+    new,
+    schema,
     server,
+    validate,
 )

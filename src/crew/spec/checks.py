@@ -1,15 +1,491 @@
-"""Checks across files (DESIGN §2): owners, people, profiles, roles, steps, templates, cycles."""
+"""Checks across files (DESIGN §2): people, profiles, roles, steps, routes, templates, cycles.
+
+Each file has already been validated on its own; here every reference from one file to another
+(or from one step to another) is resolved, and each one that does not resolve is a `Problem` at
+the line where it is written, with the names that would have worked.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from crew import templates
 from crew.exceptions import Problem
+from crew.spec import flow
+from crew.spec.inputs import Mismatch, conform
+from crew.spec.models import (
+    ConfidenceMethod,
+    CrewSpec,
+    FieldSpec,
+    FieldType,
+    PlaybookSpec,
+    RoleSpec,
+    StepSpec,
+)
+from crew.spec.project import OPENAI_PREFIX
+from crew.spec.suggest import did_you_mean
+from crew.spec.yamlfile import Loc, Located
 
 if TYPE_CHECKING:
-    from crew.spec.loader import Loaded
+    from crew.spec.loader import Loaded, Sourced
+
+# Every role's output carries these; crew adds them, authors must not declare them.
+ADDED_FIELDS = ("confidence", "rationale")
+TEMPLATE_NAMES = "inputs.<name>, steps.<id>, steps.<id>.<field>, item, index or feedback"
 
 
 def check_project(loaded: Loaded) -> list[Problem]:
-    """Every cross-file problem of a project whose files each parsed on their own."""
-    return []
+    """Every cross-file problem of the files that parsed on their own."""
+    problems: list[Problem] = []
+    crew = loaded.crew
+    if crew is not None:
+        problems.extend(_check_people(crew.spec, crew.source))
+    role_names = set(loaded.roles) | loaded.broken_roles
+    for stem, role in loaded.roles.items():
+        problems.extend(_check_role(role, stem, crew.spec if crew else None, role_names))
+    for stem, playbook in loaded.playbooks.items():
+        context = _PlaybookContext(
+            playbook=playbook.spec,
+            source=playbook.source,
+            crew=crew.spec if crew else None,
+            roles={name: r.spec for name, r in loaded.roles.items()},
+            role_names=role_names,
+        )
+        problems.extend(context.check(stem))
+    return problems
+
+
+def _problem(source: Located, loc: Loc, message: str, hint: str = "") -> Problem:
+    return Problem(source.file, source.line(loc), message, hint)
+
+
+def _check_people(crew: CrewSpec, source: Located) -> Iterator[Problem]:
+    people = crew.people
+    for key, person in people.items():
+        if person.backup is not None:
+            if person.backup not in people:
+                yield _problem(
+                    source,
+                    ("people", key, "backup"),
+                    f"backup of '{key}' is unknown person '{person.backup}'",
+                    did_you_mean(person.backup, people, kind="People"),
+                )
+            elif person.backup == key:
+                yield _problem(
+                    source,
+                    ("people", key, "backup"),
+                    f"'{key}' is their own backup",
+                    "Name someone else, or remove `backup`.",
+                )
+        for index, delegate in enumerate(person.delegates):
+            if delegate not in people:
+                yield _problem(
+                    source,
+                    ("people", key, "delegates", index),
+                    f"delegate of '{key}' is unknown person '{delegate}'",
+                    did_you_mean(delegate, people, kind="People"),
+                )
+
+
+def _check_role(
+    sourced: Sourced[RoleSpec], stem: str, crew: CrewSpec | None, role_names: set[str]
+) -> Iterator[Problem]:
+    role, source = sourced.spec, sourced.source
+    if role.name != stem:
+        yield _problem(
+            source,
+            ("name",),
+            f"name '{role.name}' does not match the file name {stem}.yaml",
+            f"Set `name: {stem}`, or rename the file to {role.name}.yaml.",
+        )
+    for field_name in role.output:
+        if field_name in ADDED_FIELDS:
+            yield _problem(
+                source,
+                ("output", field_name),
+                f"output field '{field_name}' is added by crew to every role",
+                "Remove it: every output already carries confidence and rationale.",
+            )
+    yield from _check_defaults(source, ("output",), role.output, "output field")
+    confidence = role.confidence
+    judge = confidence.judge
+    if confidence.method is ConfidenceMethod.JUDGE and judge and judge not in role_names:
+        yield _problem(
+            source,
+            ("confidence", "judge"),
+            f"judge '{judge}' is not a role",
+            did_you_mean(judge, role_names, kind="Roles"),
+        )
+    if crew is None:
+        return  # crew.yaml is broken: its own problems are reported; people are unknown
+    people = crew.people
+    if role.owner not in people:
+        yield _problem(
+            source,
+            ("owner",),
+            f"unknown owner '{role.owner}'",
+            did_you_mean(role.owner, people, kind="People"),
+        )
+    for index, person in enumerate(role.escalation.chain or []):
+        if person not in people:
+            yield _problem(
+                source,
+                ("escalation", "chain", index),
+                f"unknown person '{person}' in the escalation chain",
+                did_you_mean(person, people, kind="People"),
+            )
+    model = role.model
+    if model not in crew.models:
+        if model.startswith(OPENAI_PREFIX):
+            if not model[len(OPENAI_PREFIX) :]:
+                yield _problem(
+                    source, ("model",), "'openai:' names no model", "Write openai:<model>."
+                )
+        else:
+            yield _problem(
+                source,
+                ("model",),
+                f"unknown model profile '{model}'",
+                did_you_mean(model, crew.models, kind="Profiles (crew.yaml models)")
+                + "; or write openai:<model>",
+            )
+
+
+def _check_defaults(
+    source: Located, loc: tuple[str | int, ...], fields: dict[str, FieldSpec], what: str
+) -> Iterator[Problem]:
+    for name, spec in fields.items():
+        if spec.default is None:
+            continue
+        try:
+            conform(spec, spec.default, f"the default of {what} '{name}'")
+        except Mismatch as exc:
+            yield _problem(source, (*loc, name, "default"), str(exc), "Fix the default value.")
+
+
+@dataclass
+class _PlaybookContext:
+    playbook: PlaybookSpec
+    source: Located
+    crew: CrewSpec | None
+    roles: dict[str, RoleSpec]
+    role_names: set[str]
+    ids: set[str] = field(default_factory=set)
+
+    def check(self, stem: str) -> Iterator[Problem]:
+        playbook = self.playbook
+        if playbook.name != stem:
+            yield self._at(
+                ("name",),
+                f"name '{playbook.name}' does not match the file name {stem}.yaml",
+                f"Set `name: {stem}`, or rename the file to {playbook.name}.yaml.",
+            )
+        yield from _check_defaults(self.source, ("inputs",), playbook.inputs, "input")
+        self.ids = {step.id for step in playbook.steps}
+        yield from self._check_unique_ids()
+        for index, step in enumerate(playbook.steps):
+            yield from self._check_step(index, step)
+        yield from self._check_cycles()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _at(self, loc: Loc, message: str, hint: str = "") -> Problem:
+        return _problem(self.source, loc, message, hint)
+
+    def _unknown_step(self, loc: Loc, name: str, what: str, exclude: str = "") -> Problem:
+        return self._at(
+            loc,
+            f"{what} '{name}' is not a step of this playbook",
+            did_you_mean(name, self.ids - {exclude}, kind="Steps"),
+        )
+
+    def _role_of(self, step: StepSpec) -> RoleSpec | None:
+        return self.roles.get(step.role) if step.role is not None else None
+
+    def _step(self, step_id: str) -> StepSpec | None:
+        return next((s for s in self.playbook.steps if s.id == step_id), None)
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def _check_unique_ids(self) -> Iterator[Problem]:
+        first: dict[str, int] = {}
+        for index, step in enumerate(self.playbook.steps):
+            line = self.source.line(("steps", index, "id"))
+            if step.id in first:
+                yield Problem(
+                    self.source.file,
+                    line,
+                    f"step id '{step.id}' is used twice (first on line {first[step.id]})",
+                    "Give every step its own id.",
+                )
+            else:
+                first[step.id] = line
+
+    def _check_step(self, index: int, step: StepSpec) -> Iterator[Problem]:
+        here: tuple[str | int, ...] = ("steps", index)
+        if step.role is not None and step.role not in self.role_names:
+            yield self._at(
+                (*here, "role"),
+                f"unknown role '{step.role}' in step '{step.id}'",
+                did_you_mean(step.role, self.role_names, kind="Roles (agents/)"),
+            )
+        for i, need in enumerate(step.needs or []):
+            if need == step.id:
+                yield self._at(
+                    (*here, "needs", i), f"step '{step.id}' needs itself", "Remove it from needs."
+                )
+            elif need not in self.ids:
+                yield self._unknown_step((*here, "needs", i), need, "needs:", exclude=step.id)
+        if step.for_each is not None:
+            yield from self._check_for_each(here, step)
+        if step.route is not None:
+            yield from self._check_route(here, step)
+        if step.checkpoint is not None:
+            yield from self._check_checkpoint(here, step)
+        if step.task is not None:
+            yield from self._check_template((*here, "task"), step.task, step)
+        if step.checkpoint is not None:
+            yield from self._check_template(
+                (*here, "checkpoint", "question"), step.checkpoint.question, step
+            )
+
+    def _check_for_each(self, here: Loc, step: StepSpec) -> Iterator[Problem]:
+        loc = (*here, "for_each")
+        source = step.for_each or ""
+        parts = source.split(".")
+        usage = "Fan out over inputs.<array input> or steps.<id>.<array field>."
+        if parts[0] == "inputs" and len(parts) == 2:
+            spec = self.playbook.inputs.get(parts[1])
+            if spec is None:
+                yield self._at(
+                    loc,
+                    f"for_each names unknown input '{parts[1]}'",
+                    did_you_mean(parts[1], self.playbook.inputs, kind="Inputs"),
+                )
+            elif spec.type is not FieldType.ARRAY:
+                yield self._at(
+                    loc,
+                    f"for_each over input '{parts[1]}', which is a {spec.type.value}, not an array",
+                    f"Declare it `{parts[1]}: {{type: array, items: {{type: string}}}}`.",
+                )
+            return
+        if parts[0] != "steps" or len(parts) not in (2, 3):
+            yield self._at(loc, f"for_each '{source}' is not a list crew can fan out over", usage)
+            return
+        producer = self._step(parts[1])
+        if producer is None or producer.id == step.id:
+            yield self._unknown_step(loc, parts[1], "for_each:", exclude=step.id)
+            return
+        if producer.id not in flow.ancestors(self.playbook, step.id):
+            yield self._at(
+                loc,
+                f"for_each reads step '{producer.id}', which does not run before '{step.id}'",
+                f"Add `needs: [{producer.id}]` to step '{step.id}'.",
+            )
+        if len(parts) == 2:
+            if producer.for_each is None:
+                yield self._at(
+                    loc,
+                    f"for_each over step '{producer.id}', whose output is a mapping, not a list",
+                    f"Name an array field: steps.{producer.id}.<field>.",
+                )
+            return
+        if producer.for_each is not None:
+            yield self._at(
+                loc,
+                f"step '{producer.id}' runs for_each: its output is a list of outputs",
+                f"Fan out over steps.{producer.id} itself.",
+            )
+            return
+        role = self._role_of(producer)
+        if role is None:
+            return  # a checkpoint or an unknown/broken role: reported elsewhere
+        field = role.output.get(parts[2])
+        if field is None:
+            yield self._at(
+                loc,
+                f"role '{role.name}' (step '{producer.id}') has no output field '{parts[2]}'",
+                did_you_mean(parts[2], role.output, kind="Fields"),
+            )
+        elif field.type is not FieldType.ARRAY:
+            yield self._at(
+                loc,
+                f"for_each over '{source}', which is a {field.type.value}, not an array",
+                usage,
+            )
+
+    def _check_route(self, here: Loc, step: StepSpec) -> Iterator[Problem]:
+        route = step.route
+        assert route is not None
+        loc = (*here, "route")
+        for key, target in [*route.cases.items(), ("default", route.default)]:
+            if target is None:
+                continue
+            where = (*loc, "cases", key) if key != "default" else (*loc, "default")
+            if target == step.id:
+                yield self._at(
+                    where, f"step '{step.id}' routes to itself", "Route to another step."
+                )
+            elif target not in self.ids:
+                yield self._unknown_step(where, target, "route target", exclude=step.id)
+        if step.for_each is not None:
+            yield self._at(
+                loc,
+                f"step '{step.id}' runs for_each, so it has no single output to route on",
+                "Route from a step after it.",
+            )
+            return
+        role = self._role_of(step)
+        if role is None:
+            return
+        field = role.output.get(route.field)
+        if field is None:
+            yield self._at(
+                (*loc, "field"),
+                f"role '{role.name}' has no output field '{route.field}' to route on",
+                did_you_mean(route.field, role.output, kind="Fields"),
+            )
+            return
+        if field.enum is None:
+            yield self._at(
+                (*loc, "field"),
+                f"route field '{route.field}' of role '{role.name}' has no enum",
+                f"Route on a field with `enum: [...]`, or add one to {route.field}.",
+            )
+            return
+        values = [str(v) for v in field.enum]
+        for key in route.cases:
+            if key not in values:
+                yield self._at(
+                    (*loc, "cases", key),
+                    f"route case '{key}' is not a value of {role.name}.{route.field}",
+                    did_you_mean(key, values, kind="Values"),
+                )
+        missing = [v for v in values if v not in route.cases]
+        if missing and route.default is None:
+            listed = ", ".join(missing)
+            yield self._at(
+                (*loc, "cases"),
+                f"route does not cover {route.field} value(s) {listed}",
+                f"Add a case for {listed}, or `default: <step>` under route.",
+            )
+
+    def _check_checkpoint(self, here: Loc, step: StepSpec) -> Iterator[Problem]:
+        checkpoint = step.checkpoint
+        assert checkpoint is not None
+        loc = (*here, "checkpoint")
+        if self.crew is not None and checkpoint.owner not in self.crew.people:
+            yield self._at(
+                (*loc, "owner"),
+                f"unknown checkpoint owner '{checkpoint.owner}'",
+                did_you_mean(checkpoint.owner, self.crew.people, kind="People"),
+            )
+        for i, shown in enumerate(checkpoint.show):
+            if shown not in self.ids or shown == step.id:
+                yield self._unknown_step((*loc, "show", i), shown, "show:", exclude=step.id)
+        target = checkpoint.on_reject
+        if target is None:
+            return
+        if target not in self.ids:
+            yield self._unknown_step((*loc, "on_reject"), target, "on_reject:", exclude=step.id)
+            return
+        before = flow.ancestors(self.playbook, step.id)
+        if target not in before:
+            earlier = ", ".join(s.id for s in self.playbook.steps if s.id in before) or "none"
+            yield self._at(
+                (*loc, "on_reject"),
+                f"on_reject '{target}' is not a step that runs before '{step.id}'",
+                f"Name a step the checkpoint follows (earlier steps: {earlier}).",
+            )
+
+    def _check_template(self, loc: Loc, text: str, step: StepSpec) -> Iterator[Problem]:
+        try:
+            parts = templates.parse(text)
+        except templates.TemplateSyntaxError as exc:
+            yield Problem(
+                self.source.file, self.source.text_line(loc, exc.offset), exc.message, exc.hint
+            )
+            return
+        for part in parts:
+            if isinstance(part, templates.Reference):
+                problem = self._check_reference(part.name, step)
+                if problem is not None:
+                    message, hint = problem
+                    line = self.source.text_line(loc, part.offset)
+                    yield Problem(self.source.file, line, message, hint)
+
+    def _check_reference(self, name: str, step: StepSpec) -> tuple[str, str] | None:
+        parts = name.split(".")
+        head = parts[0]
+        shown = "{{" + name + "}}"
+        if head == "inputs":
+            inputs = self.playbook.inputs
+            if len(parts) < 2:
+                return f"{shown} names no input", did_you_mean("", inputs, kind="Use inputs.<name>")
+            if parts[1] not in inputs:
+                return (
+                    f"template uses unknown input '{parts[1]}' ({shown})",
+                    did_you_mean(parts[1], inputs, kind="Inputs"),
+                )
+            return None
+        if head == "steps":
+            return self._check_step_reference(parts, shown)
+        if head in ("item", "index"):
+            if step.for_each is None:
+                return (
+                    f"{shown} is only defined in a for_each step, and '{step.id}' has no for_each",
+                    "Add `for_each: inputs.<array input>` or remove the reference.",
+                )
+            if head == "index" and len(parts) > 1:
+                return f"{shown}: index is a number and has no fields", "Use {{index}}."
+            return None
+        if head == "feedback" and len(parts) == 1:
+            return None
+        return f"template uses unknown name {shown}", f"Use {TEMPLATE_NAMES}."
+
+    def _check_step_reference(self, parts: list[str], shown: str) -> tuple[str, str] | None:
+        if len(parts) < 2:
+            return f"{shown} names no step", did_you_mean("", self.ids, kind="Use steps.<id>")
+        target = self._step(parts[1])
+        if target is None:
+            return (
+                f"template uses unknown step '{parts[1]}' ({shown})",
+                did_you_mean(parts[1], self.ids, kind="Steps"),
+            )
+        if len(parts) == 2:
+            return None
+        if target.for_each is not None:
+            return (
+                f"{shown}: step '{target.id}' runs for_each, so its output is a list",
+                f"Use {{{{steps.{target.id}}}}} (the whole list, rendered as YAML).",
+            )
+        role = self._role_of(target)
+        if role is None:
+            return None  # a checkpoint's decision, or a role reported elsewhere
+        fields = [*role.output, *ADDED_FIELDS]
+        if parts[2] not in fields:
+            return (
+                f"template uses unknown field '{parts[2]}' of step '{target.id}' ({shown})",
+                did_you_mean(parts[2], fields, kind=f"Fields of role {role.name}"),
+            )
+        return None
+
+    def _check_cycles(self) -> Iterator[Problem]:
+        if len(self.ids) != len(self.playbook.steps):
+            return  # duplicate ids make the order ambiguous; they are reported first
+        positions = {step.id: i for i, step in enumerate(self.playbook.steps)}
+        for loop in flow.cycles(self.playbook):
+            if len(loop) == 2:
+                continue  # a step that needs itself is reported with its needs
+            first = min(loop, key=positions.__getitem__)
+            index = positions[first]
+            step = self.playbook.steps[index]
+            key = "needs" if step.needs is not None else "id"
+            yield self._at(
+                ("steps", index, key),
+                f"steps form a cycle: {' -> '.join(loop)}",
+                "Steps may only go back through a checkpoint's on_reject; "
+                "remove one of these needs or route targets.",
+            )

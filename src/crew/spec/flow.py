@@ -1,0 +1,96 @@
+"""The order of a playbook's steps, as DESIGN §2.3 defines it (shared by validation and the graph).
+
+- `needs` lists what a step waits for. Without `needs` a step follows the step listed before it,
+  except a route target: it runs when a route selects it (and after its explicit `needs`, if any).
+- `on_reject` goes back to an earlier step; it is a revision loop, not an ordering edge.
+"""
+
+from __future__ import annotations
+
+from crew.spec.models import PlaybookSpec
+
+
+def needs(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
+    """Step id -> the steps it waits for (explicit `needs`, else the step listed before it)."""
+    targets = routes_into(playbook)
+    result: dict[str, tuple[str, ...]] = {}
+    previous: str | None = None
+    for step in playbook.steps:
+        if step.needs is not None:
+            result[step.id] = tuple(step.needs)
+        elif step.id in targets or previous is None:
+            result[step.id] = ()
+        else:
+            result[step.id] = (previous,)
+        previous = step.id
+    return result
+
+
+def routes_into(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
+    """Route target id -> the steps whose `route` may select it."""
+    result: dict[str, list[str]] = {}
+    for step in playbook.steps:
+        if step.route is None:
+            continue
+        chosen = [*step.route.cases.values()]
+        if step.route.default is not None:
+            chosen.append(step.route.default)
+        for target in dict.fromkeys(chosen):
+            result.setdefault(target, []).append(step.id)
+    return {target: tuple(sources) for target, sources in result.items()}
+
+
+def upstream(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
+    """Step id -> every step that leads to it directly (its needs and the routes into it)."""
+    routed = routes_into(playbook)
+    return {
+        step_id: tuple(dict.fromkeys([*waits_for, *routed.get(step_id, ())]))
+        for step_id, waits_for in needs(playbook).items()
+    }
+
+
+def ancestors(playbook: PlaybookSpec, step_id: str) -> set[str]:
+    """Every step that runs (or may run) before `step_id` on the way to it."""
+    edges = upstream(playbook)
+    seen: set[str] = set()
+    todo = list(edges.get(step_id, ()))
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        todo.extend(edges.get(current, ()))
+    return seen
+
+
+def cycles(playbook: PlaybookSpec) -> list[list[str]]:
+    """Each ordering cycle once, as the step ids along it (first step repeated at the end)."""
+    edges = upstream(playbook)
+    order = [step.id for step in playbook.steps]
+    found: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for before in edges.get(node, ()):
+            if before not in edges:
+                continue  # an unknown step: reported elsewhere
+            if state.get(before) == 1:
+                loop = path[path.index(before) :]
+                if frozenset(loop) not in seen_sets:
+                    seen_sets.add(frozenset(loop))
+                    # Edges point backwards (step -> what it waits for); tell it forwards.
+                    forwards = list(reversed(loop))
+                    found.append([*forwards, forwards[0]])
+            elif state.get(before) is None:
+                visit(before)
+        path.pop()
+        state[node] = 2
+
+    for step_id in order:
+        if state.get(step_id) is None:
+            visit(step_id)
+    return found
