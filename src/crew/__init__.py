@@ -24,12 +24,14 @@ from crew.exceptions import (
 )
 
 if TYPE_CHECKING:
+    from crew.board import Board
     from crew.persistence import RedisCheckpointSaver
     from crew.testing import OpenAIServer, ScriptedModel
 
 __version__ = "0.1.0"
 
 _LAZY = {
+    "Board": "crew.board",
     "RedisCheckpointSaver": "crew.persistence",
     "OpenAIServer": "crew.testing",
     "ScriptedModel": "crew.testing",
@@ -37,6 +39,7 @@ _LAZY = {
 
 __all__ = [
     "AlreadyDecided",
+    "Board",
     "BoardError",
     "CardNotFound",
     "ConfigError",

@@ -1,0 +1,30 @@
+"""The shared Redis task board: cards, their transitions, runs, and the audit trail.
+
+The only code that talks to Redis for the board. `Board` is the API; the value types are
+`Card`, `Lease`, `Answer`, `Event` and `Run`, with statuses as `StrEnum`s.
+"""
+
+from crew.board.board import RETENTION_SECONDS, Board
+from crew.board.cards import Answer, Card, CardKind, CardStatus, Decision, Lease, iso
+from crew.board.events import Event
+from crew.board.keys import BoardKeys
+from crew.board.runs import Run, RunStatus
+from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN
+
+__all__ = [
+    "EVENTS_MAXLEN",
+    "RETENTION_SECONDS",
+    "RUN_EVENTS_MAXLEN",
+    "Answer",
+    "Board",
+    "BoardKeys",
+    "Card",
+    "CardKind",
+    "CardStatus",
+    "Decision",
+    "Event",
+    "Lease",
+    "Run",
+    "RunStatus",
+    "iso",
+]

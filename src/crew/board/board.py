@@ -1,0 +1,670 @@
+"""`Board`: the shared Redis task board's Python API (DESIGN §4).
+
+Every transition is one Lua script (one round trip) that validates first (the card's status,
+version, lease token, who is acting), then writes the card, its indexes and an audit event
+atomically. A refusal raises a `BoardError` subclass and changes nothing. Reads go through
+per-status, per-run and per-person indexes, so they stay bounded on a board of any size.
+
+Times are seconds since the epoch (floats). With no `clock`, the scripts use the Redis server's
+clock, so leases and due times do not depend on any client's clock; an injected `clock` (tests,
+SLA simulation) is passed to every script instead.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from crew.board.cards import (
+    ACTIVE,
+    FINISHED,
+    Card,
+    CardKind,
+    CardStatus,
+    Decision,
+    Lease,
+    iso,
+)
+from crew.board.events import Event
+from crew.board.keys import BoardKeys
+from crew.board.runs import Run, RunStatus, run_event_name
+from crew.board.scripts import Scripts
+from crew.exceptions import (
+    AlreadyDecided,
+    BoardError,
+    CardNotFound,
+    ConfigError,
+    LeaseLost,
+    NotAllowed,
+    WrongStatus,
+)
+
+if TYPE_CHECKING:
+    import redis
+
+# Finished cards and runs are deleted (with their index entries and the run's event stream)
+# this long after they finished; see `Board.purge`.
+RETENTION_SECONDS = 7 * 86400
+_DONE_TO = {
+    "claim": "claimed",
+    "answer": "answered",
+    "reassign": "reassigned",
+    "requeue": "requeued",
+    "cancel": "cancelled",
+}
+
+
+class Board:
+    """One board (a name) on one Redis. Cheap to create; safe to share within a thread."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        name: str,
+        *,
+        clock: Callable[[], float] | None = None,
+        retention_seconds: float = RETENTION_SECONDS,
+    ) -> None:
+        self.client = client
+        # redis-py's return types cover bytes and str; this client decodes (str), so reads go
+        # through an untyped handle rather than a cast at every call.
+        self._db: Any = client
+        self.name = name
+        self.keys = BoardKeys(name)
+        self.clock = clock
+        self.retention_seconds = retention_seconds
+        self._scripts = Scripts(client, self.keys, clock)
+
+    @classmethod
+    def from_url(
+        cls, url: str, name: str, *, clock: Callable[[], float] | None = None
+    ) -> Board:
+        """A board on the Redis at `url` (checked: reachable, version >= 6.2)."""
+        from crew.connection import connect
+
+        return cls(connect(url), name, clock=clock)
+
+    def now(self) -> float:
+        """The board's time: the injected clock, else the Redis server's clock."""
+        if self.clock is not None:
+            return self.clock()
+        seconds, micros = self._db.time()
+        return float(seconds) + float(micros) / 1_000_000
+
+    # -- cards -------------------------------------------------------------------------------
+
+    def create_card(
+        self,
+        *,
+        run: str,
+        playbook: str,
+        step: str,
+        kind: CardKind | str,
+        role: str | None = None,
+        assignee: str,
+        owner: str,
+        status: CardStatus | str = CardStatus.QUEUED,
+        max_attempts: int = 3,
+        due: float | None = None,
+        item: Any = None,
+        revision: int = 0,
+        detail: dict[str, Any] | None = None,
+        allowed: Sequence[str] | None = None,
+        reason: str | None = None,
+        output: Any = None,
+        confidence: float | None = None,
+    ) -> Card:
+        """Put a new card on the board and return it (its id is short: c1, c2, ... c1f).
+
+        `status` is queued (agent work), or waiting / escalated for a card that waits on a
+        person from the start; then `allowed` lists who may answer (default: the assignee).
+        """
+        card_kind = _enum(CardKind, kind, "card kind")
+        card_status = _enum(CardStatus, status, "card status")
+        if card_status not in (CardStatus.QUEUED, CardStatus.WAITING, CardStatus.ESCALATED):
+            raise ConfigError(
+                f"a new card cannot start as {card_status}",
+                hint="Create it queued, waiting or escalated.",
+            )
+        if max_attempts < 1:
+            raise ConfigError(f"max_attempts must be at least 1, not {max_attempts}")
+        waits = card_status.waits_on_person
+        fields = {
+            "run": run,
+            "playbook": playbook,
+            "step": step,
+            "kind": str(card_kind),
+            "role": role or "",
+            "assignee": assignee,
+            "owner": owner,
+            "status": str(card_status),
+            "max_attempts": str(max_attempts),
+            "due": _time(due),
+            "item": _dumps(item) if item is not None else "",
+            "revision": str(revision),
+            "detail": _dumps(detail or {}),
+            "allowed": _dumps(list(allowed or [assignee])) if waits else "",
+            "reason": reason or "",
+            "output": _dumps(output) if output is not None else "",
+            "confidence": _number(confidence),
+            "waiting_since": "",
+        }
+        event = {"step": step, "kind": str(card_kind), "assignee": assignee, "role": role}
+        if waits:
+            event["reason"] = reason
+        argv: list[str] = [_dumps(event)]
+        for key, value in fields.items():
+            argv += [key, value]
+        reply = self._scripts.call("create", *argv)
+        return Card.from_hash(_hash(reply[1:]))
+
+    def claim(self, card_id: str, worker: str, lease_seconds: float) -> Lease:
+        """Take a queued card: it becomes running under a lease with a new fencing token.
+
+        Exactly one of many concurrent claimers wins; the others get WrongStatus.
+        """
+        _positive(lease_seconds, "lease_seconds")
+        reply = self._call("claim", card_id, worker, lease_seconds, wanted="queued")
+        return Lease(card=card_id, token=reply[1], deadline=float(reply[2]), version=int(reply[3]))
+
+    def heartbeat(self, card_id: str, token: str, lease_seconds: float) -> float:
+        """Extend the lease to now + `lease_seconds`; return the deadline. LeaseLost if stale."""
+        _positive(lease_seconds, "lease_seconds")
+        reply = self._call("heartbeat", card_id, token, lease_seconds)
+        return float(reply[1])
+
+    def complete(
+        self,
+        card_id: str,
+        token: str,
+        *,
+        output: Any,
+        confidence: float | None = None,
+        actor: str,
+    ) -> Card:
+        """running -> done with `output` (LeaseLost if `token` is stale)."""
+        detail = {"confidence": confidence}
+        reply = self._call(
+            "complete", card_id, token, actor, _dumps(output), _number(confidence), _dumps(detail)
+        )
+        return Card.from_hash(_hash(reply[1:]))
+
+    def fail(
+        self, card_id: str, token: str, *, reason: str, actor: str, retry: bool = False
+    ) -> Card:
+        """running -> failed; with `retry`, back to queued while attempts remain."""
+        reply = self._call("fail", card_id, token, actor, reason, "1" if retry else "0")
+        return Card.from_hash(_hash(reply[1:]))
+
+    def wait(
+        self,
+        card_id: str,
+        token: str,
+        *,
+        kind: CardKind | str = CardKind.CHECKPOINT,
+        assignee: str,
+        allowed: Sequence[str],
+        due: float | None,
+        reason: str,
+        output: Any = None,
+        confidence: float | None = None,
+        actor: str | None = None,
+    ) -> Card:
+        """running -> waiting (kind checkpoint) or escalated (kind escalation).
+
+        The card's kind becomes `kind`; `allowed` is who may answer (the assignee, plus the
+        owner's delegates for checkpoints), stored on the card so `answer` checks it atomically.
+        """
+        card_kind = _enum(CardKind, kind, "waiting kind")
+        if card_kind is CardKind.AGENT:
+            raise ConfigError("a card waits as a checkpoint or an escalation, not as an agent")
+        people = _people(assignee, allowed)
+        detail = {"assignee": assignee, "allowed": people, "due": iso(due), "reason": reason}
+        reply = self._call(
+            "wait",
+            card_id,
+            token,
+            str(card_kind),
+            assignee,
+            _dumps(people),
+            _time(due),
+            reason,
+            _dumps(output) if output is not None else "",
+            _number(confidence),
+            actor or assignee,
+            _dumps(detail),
+        )
+        return Card.from_hash(_hash(reply[1:]))
+
+    def answer(
+        self,
+        card_id: str,
+        *,
+        person: str,
+        decision: Decision | str,
+        comment: str | None = None,
+        edited_output: Any = None,
+        expected_version: int | None = None,
+    ) -> Card:
+        """Record `person`'s answer to a waiting/escalated card, once.
+
+        approve/edit -> done, reject -> rejected, retry -> queued. Refusals (nothing changes):
+        NotAllowed (names who may), AlreadyDecided (names who answered first and when),
+        WrongStatus (not waiting, or `expected_version` is not the card's version).
+        """
+        choice = _enum(Decision, decision, "decision")
+        if choice is Decision.EDIT and edited_output is None:
+            raise ConfigError(
+                f"an 'edit' answer to card {card_id} needs the edited output",
+                hint="Pass the corrected output (crew answer CARD edit --file EDITED.yaml).",
+            )
+        detail = {"decision": str(choice), "comment": comment, "status": str(choice.next_status)}
+        reply = self._call(
+            "answer",
+            card_id,
+            person,
+            str(choice),
+            comment or "",
+            _dumps(edited_output) if edited_output is not None else "",
+            "" if expected_version is None else str(expected_version),
+            str(choice.next_status),
+            _dumps(detail),
+            person=person,
+            wanted="waiting or escalated",
+        )
+        return Card.from_hash(_hash(reply[1:]))
+
+    def reassign(
+        self,
+        card_id: str,
+        *,
+        to: str,
+        actor: str,
+        reason: str,
+        allowed: Sequence[str] | None = None,
+        due: float | None = None,
+        expected_version: int | None = None,
+    ) -> Card:
+        """Hand a waiting/escalated card to `to` (e.g. the next person of an escalation chain)."""
+        current = self.get(card_id) if expected_version is None else None
+        people = _people(to, allowed or [to])
+        detail = {
+            "from": current.assignee if current else None,
+            "to": to,
+            "allowed": people,
+            "due": iso(due),
+            "reason": reason,
+        }
+        reply = self._call(
+            "reassign",
+            card_id,
+            to,
+            actor,
+            reason,
+            _dumps(people),
+            _time(due),
+            "" if expected_version is None else str(expected_version),
+            _dumps(detail),
+            wanted="waiting or escalated",
+        )
+        return Card.from_hash(_hash(reply[1:]))
+
+    def requeue(self, card_id: str, *, actor: str, reason: str) -> Card:
+        """waiting | escalated | rejected -> queued (run the step again: retry or revise)."""
+        reply = self._call(
+            "requeue", card_id, actor, reason, wanted="waiting, escalated or rejected"
+        )
+        return Card.from_hash(_hash(reply[1:]))
+
+    def cancel(self, card_id: str, *, actor: str, reason: str) -> Card:
+        """Any unfinished card -> cancelled."""
+        reply = self._call("cancel", card_id, actor, reason, wanted="not finished")
+        return Card.from_hash(_hash(reply[1:]))
+
+    def reap(self, limit: int = 100) -> list[str]:
+        """Expired leases: back to queued (attempt counted) or failed after max_attempts.
+
+        Returns the ids of the cards it moved. Call it periodically (workers do).
+        """
+        reply = self._scripts.call("reap", limit)
+        return [str(card_id) for card_id in reply[1:]]
+
+    def purge(self, limit: int = 500) -> tuple[int, int]:
+        """Retention: delete cards and runs finished more than `retention_seconds` ago.
+
+        Returns (cards deleted, runs deleted); at most `limit` of each per call.
+        """
+        reply = self._scripts.call("purge", f"{self.retention_seconds:.6f}", limit)
+        return int(reply[1]), int(reply[2])
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, card_id: str) -> Card:
+        """The card with this id (CardNotFound if there is none)."""
+        h = self._db.hgetall(self.keys.card(card_id)) if card_id else {}
+        if not h:
+            raise self._not_found(card_id)
+        return Card.from_hash(h)
+
+    def cards(
+        self,
+        *,
+        run: str | None = None,
+        status: CardStatus | str | Iterable[CardStatus | str] | None = None,
+        limit: int = 200,
+        finished_since: float | None = None,
+    ) -> list[Card]:
+        """Cards in creation order: of one run, or the newest `limit` per status.
+
+        `finished_since` drops finished cards that finished before that time.
+        """
+        statuses = _statuses(status)
+        if run is not None:
+            ids = self._db.zrange(self.keys.run_cards(run), 0, limit - 1)
+            found = self._fetch(ids)
+            found = [c for c in found if c.status in statuses]
+        else:
+            pipe = self._db.pipeline(transaction=False)
+            for each in statuses:
+                key = self.keys.status(each)
+                if each in FINISHED and finished_since is not None:
+                    pipe.zrevrangebyscore(key, "+inf", f"{finished_since:.6f}", start=0, num=limit)
+                else:
+                    pipe.zrevrange(key, 0, limit - 1)
+            ids = [card_id for batch in pipe.execute() for card_id in batch]
+            found = self._fetch(ids)
+        if finished_since is not None:
+            found = [
+                c for c in found if not (c.status.finished and c.updated < finished_since)
+            ]
+        return sorted(found, key=lambda c: (c.created, _id_order(c.id)))
+
+    def counts(self, run: str | None = None) -> dict[CardStatus, int]:
+        """How many cards are in each status (of the whole board; cheap: ZCARD per status)."""
+        if run is not None:
+            counted: dict[CardStatus, int] = dict.fromkeys(CardStatus, 0)
+            for card in self.cards(run=run, limit=100_000):
+                counted[card.status] += 1
+            return counted
+        pipe = self._db.pipeline(transaction=False)
+        for each in CardStatus:
+            pipe.zcard(self.keys.status(each))
+        return dict(zip(CardStatus, (int(n) for n in pipe.execute()), strict=True))
+
+    def inbox(self, person: str, limit: int = 200) -> list[Card]:
+        """Cards waiting on `person` (assignee or allowed to answer), oldest first."""
+        ids = self._db.zrange(self.keys.inbox(person), 0, limit - 1)
+        return [
+            c
+            for c in self._fetch(ids)
+            if c.status.waits_on_person and person in [*c.may_answer, c.assignee]
+        ]
+
+    def overdue(self, limit: int = 100) -> list[Card]:
+        """Waiting/escalated cards whose due time has passed, most overdue first."""
+        now = self.now()
+        ids = self._db.zrangebyscore(self.keys.due(), "-inf", f"{now:.6f}", start=0, num=limit)
+        found = [
+            c
+            for c in self._fetch(ids)
+            if c.status.waits_on_person and c.due is not None and c.due <= now
+        ]
+        return sorted(found, key=lambda c: c.due or 0.0)
+
+    def events(
+        self, run: str | None = None, *, after: str | None = None, limit: int = 1000
+    ) -> list[Event]:
+        """Audit events, oldest first: of one run (its own stream) or of the whole board.
+
+        `after` is an event id (exclusive): pass the last id you saw to read only newer ones.
+        """
+        key = self.keys.run_events(run) if run is not None else self.keys.events()
+        start = f"({after}" if after else "-"
+        entries = self._db.xrange(key, min=start, max="+", count=limit)
+        return [Event.from_entry(entry_id, fields) for entry_id, fields in entries]
+
+    def last_events(self, run: str | None = None, *, limit: int = 100) -> list[Event]:
+        """The newest `limit` audit events, oldest first."""
+        key = self.keys.run_events(run) if run is not None else self.keys.events()
+        entries = self._db.xrevrange(key, max="+", min="-", count=limit)
+        return [Event.from_entry(entry_id, fields) for entry_id, fields in reversed(entries)]
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def create_run(
+        self, run_id: str, *, playbook: str, inputs: dict[str, Any], started_by: str
+    ) -> Run:
+        """Record a new run (status running). BoardError if the id is taken."""
+        if not run_id:
+            raise ConfigError("a run needs a non-empty id")
+        detail = {"playbook": playbook, "inputs": inputs}
+        reply = self._scripts.call(
+            "run_create", run_id, playbook, _dumps(inputs), started_by, _dumps(detail)
+        )
+        if reply[0] == "err":
+            raise BoardError(
+                f"run {run_id!r} already exists on board {self.name!r}",
+                hint="Use a new run id.",
+            )
+        return Run.from_hash(_hash(reply[1:]))
+
+    def set_run_status(
+        self,
+        run_id: str,
+        status: RunStatus | str,
+        *,
+        waiting_on: list[dict[str, Any]] | None = None,
+        actor: str,
+        reason: str | None = None,
+    ) -> Run:
+        """Move a run to `status`; a finished run is final (WrongStatus)."""
+        run_status = _enum(RunStatus, status, "run status")
+        detail: dict[str, Any] = {"status": str(run_status)}
+        if reason:
+            detail["reason"] = reason
+        if waiting_on:
+            detail["waiting_on"] = waiting_on
+        reply = self._scripts.call(
+            "run_status",
+            run_id,
+            str(run_status),
+            _dumps(waiting_on or []),
+            actor,
+            reason or "",
+            run_event_name(run_status),
+            _dumps(detail),
+        )
+        if reply[0] == "err":
+            if reply[1] == "not_found":
+                raise self._run_not_found(run_id)
+            raise WrongStatus(
+                f"run {run_id} is already {reply[3]}; a finished run cannot become {run_status}"
+            )
+        return Run.from_hash(_hash(reply[1:]))
+
+    def get_run(self, run_id: str) -> Run:
+        h = self._db.hgetall(self.keys.run(run_id)) if run_id else {}
+        if not h:
+            raise self._run_not_found(run_id)
+        return Run.from_hash(h)
+
+    def runs(self, limit: int = 20) -> list[Run]:
+        """The newest runs first."""
+        ids = self._db.zrevrange(self.keys.runs(), 0, limit - 1)
+        pipe = self._db.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hgetall(self.keys.run(run_id))
+        return [Run.from_hash(h) for h in pipe.execute() if h]
+
+    def cards_of_run(self, run_id: str) -> list[Card]:
+        """Every card of a run, in creation order."""
+        return self.cards(run=run_id, limit=100_000)
+
+    def acquire_run(self, run_id: str, holder: str, lease_seconds: float) -> str | None:
+        """Take the run's lease: a fencing token, or None while another holder's lease is live.
+
+        An expired lease is taken over (the audit log records from whom).
+        """
+        _positive(lease_seconds, "lease_seconds")
+        reply = self._scripts.call("run_acquire", run_id, holder, lease_seconds)
+        if reply[0] == "err":
+            raise self._run_not_found(run_id)
+        return str(reply[1]) or None
+
+    def renew_run(self, run_id: str, token: str, lease_seconds: float) -> float:
+        """Extend the run lease; return the new deadline. LeaseLost if `token` is stale."""
+        _positive(lease_seconds, "lease_seconds")
+        reply = self._scripts.call("run_renew", run_id, token, lease_seconds)
+        if reply[0] == "err":
+            if reply[1] == "not_found":
+                raise self._run_not_found(run_id)
+            raise LeaseLost(
+                f"lease on run {run_id} lost: {reply[4] or 'nobody'} holds it now "
+                f"(token {reply[5] or '-'}); token {token} is stale",
+                hint="Stop driving this run; another process took it over.",
+            )
+        return float(reply[1])
+
+    def release_run(self, run_id: str, token: str) -> bool:
+        """Give the run lease back; False (and no change) if `token` is not the current one."""
+        reply = self._scripts.call("run_release", run_id, token)
+        return bool(int(reply[1]))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _call(
+        self, script: str, card_id: str, *argv: object, person: str = "", wanted: str = ""
+    ) -> list[Any]:
+        reply = self._scripts.call(script, card_id, *argv)
+        if reply[0] == "err":
+            raise self._refusal(script, reply[1:], person=person, wanted=wanted)
+        return reply
+
+    def _refusal(self, script: str, err: list[Any], *, person: str, wanted: str) -> BoardError:
+        code, card_id = err[0], err[1]
+        if code == "not_found":
+            return self._not_found(card_id)
+        if code == "lease_lost":
+            status, worker, token = err[2], err[3], err[4]
+            holder = f" by {worker}" if status == "running" and worker else ""
+            return LeaseLost(
+                f"lease on card {card_id} lost: it is {status}{holder} now "
+                f"(current token {token or '-'})",
+                hint="Stop working on it; the reaper requeued it or another worker has it.",
+            )
+        if code == "not_allowed":
+            allowed = json.loads(err[2]) if err[2] else []
+            may = _people(err[3], allowed) if err[3] else allowed
+            return NotAllowed(
+                f"{person} may not answer card {card_id} ({err[4]} {err[5]}): "
+                f"only {_or(may)} may",
+                hint="Ask them, or answer as one of them with --as PERSON.",
+            )
+        if code == "decided":
+            return AlreadyDecided(
+                f"card {card_id} was already answered: {err[3]} by {err[2]} at "
+                f"{iso(float(err[4]))} (card version {err[5]})",
+                hint="Nothing changed.",
+            )
+        if code == "version":
+            return WrongStatus(
+                f"card {card_id} changed since it was read (version {err[2]} now, "
+                f"{err[3]} expected)",
+                hint="Read it again and retry.",
+            )
+        status, worker = err[2], err[3]
+        holder = f" (claimed by {worker})" if status == "running" and worker else ""
+        what = _DONE_TO.get(script, script)
+        return WrongStatus(
+            f"card {card_id} is {status}{holder}; only a card that is {wanted} can be {what}"
+        )
+
+    def _not_found(self, card_id: str) -> CardNotFound:
+        return CardNotFound(
+            f"no card {card_id!r} on board {self.name!r}",
+            hint="See `crew inbox` or `crew board` for card ids.",
+        )
+
+    def _run_not_found(self, run_id: str) -> BoardError:
+        return BoardError(
+            f"no run {run_id!r} on board {self.name!r}", hint="See `crew runs` for run ids."
+        )
+
+    def _fetch(self, ids: Sequence[str]) -> list[Card]:
+        if not ids:
+            return []
+        pipe = self._db.pipeline(transaction=False)
+        for card_id in ids:
+            pipe.hgetall(self.keys.card(card_id))
+        return [Card.from_hash(h) for h in pipe.execute() if h]
+
+
+def _hash(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"cannot store {type(value).__name__} value on the board: {exc}",
+            hint="Card outputs, inputs and details must be JSON-compatible.",
+        ) from None
+
+
+def _time(seconds: float | None) -> str:
+    return "" if seconds is None else f"{float(seconds):.6f}"
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _positive(value: float, name: str) -> None:
+    if not value > 0:
+        raise ConfigError(f"{name} must be a positive number of seconds, not {value!r}")
+
+
+_E = TypeVar("_E", CardKind, CardStatus, Decision, RunStatus)
+
+
+def _enum(enum: type[_E], value: object, what: str) -> _E:
+    try:
+        return enum(str(value))
+    except ValueError:
+        choices = ", ".join(str(member) for member in enum)
+        raise ConfigError(f"unknown {what} {value!r}", hint=f"Use one of: {choices}.") from None
+
+
+def _statuses(
+    status: CardStatus | str | Iterable[CardStatus | str] | None,
+) -> list[CardStatus]:
+    if status is None:
+        return list(CardStatus)
+    if isinstance(status, str):
+        return [_enum(CardStatus, status, "card status")]
+    return [_enum(CardStatus, each, "card status") for each in status]
+
+
+def _people(assignee: str, allowed: Iterable[str]) -> list[str]:
+    people = [assignee]
+    for person in allowed:
+        if person not in people:
+            people.append(person)
+    return people
+
+
+def _or(people: Sequence[str]) -> str:
+    if len(people) <= 1:
+        return people[0] if people else "nobody"
+    return ", ".join(people[:-1]) + " or " + people[-1]
+
+
+def _id_order(card_id: str) -> tuple[int, str]:
+    """Card ids are c + base36 of a counter: sort c9 before c10."""
+    return len(card_id), card_id
+
+
+__all__ = ["ACTIVE", "RETENTION_SECONDS", "Board"]

@@ -1,0 +1,210 @@
+"""Cards: the value types of the board (DESIGN §4).
+
+A card is one agent step execution or one human decision. `Card.from_hash` reads the Redis hash
+the scripts write; `Card.to_json` is the stable JSON of `crew board --json` / `crew inbox --json`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class CardKind(StrEnum):
+    AGENT = "agent"
+    CHECKPOINT = "checkpoint"
+    ESCALATION = "escalation"
+
+
+class CardStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING = "waiting"
+    ESCALATED = "escalated"
+    DONE = "done"
+    REJECTED = "rejected"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in FINISHED
+
+    @property
+    def waits_on_person(self) -> bool:
+        return self in (CardStatus.WAITING, CardStatus.ESCALATED)
+
+
+FINISHED = frozenset(
+    {CardStatus.DONE, CardStatus.REJECTED, CardStatus.FAILED, CardStatus.CANCELLED}
+)
+ACTIVE = (CardStatus.QUEUED, CardStatus.RUNNING, CardStatus.WAITING, CardStatus.ESCALATED)
+
+
+class Decision(StrEnum):
+    """What a person answers to a waiting card."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    EDIT = "edit"
+    RETRY = "retry"
+
+    @property
+    def next_status(self) -> CardStatus:
+        """approve/edit accept the output (done); reject ends it; retry queues the step again."""
+        return {
+            Decision.APPROVE: CardStatus.DONE,
+            Decision.EDIT: CardStatus.DONE,
+            Decision.REJECT: CardStatus.REJECTED,
+            Decision.RETRY: CardStatus.QUEUED,
+        }[self]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A recorded decision: who answered what, when, to which card version."""
+
+    by: str
+    decision: Decision
+    comment: str | None
+    at: float
+    version: int
+    edited_output: Any = None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A claim on a running card: pass `token` to heartbeat/complete/fail/wait (the fence)."""
+
+    card: str
+    token: str
+    deadline: float
+    version: int
+
+
+@dataclass(frozen=True)
+class Card:
+    id: str
+    run: str
+    playbook: str
+    step: str
+    kind: CardKind
+    status: CardStatus
+    assignee: str
+    owner: str
+    version: int
+    created: float
+    updated: float
+    role: str | None = None
+    attempt: int = 0
+    max_attempts: int = 3
+    confidence: float | None = None
+    output: Any = None
+    decision: Answer | None = None
+    due: float | None = None
+    item: Any = None
+    revision: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+    allowed: list[str] = field(default_factory=list)
+    reason: str | None = None
+    worker: str | None = None
+    lease_deadline: float | None = None
+    waiting_since: float | None = None
+    finished: float | None = None
+
+    @property
+    def may_answer(self) -> list[str]:
+        """Who may answer this card: everyone allowed, else the assignee."""
+        return self.allowed or [self.assignee]
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> Card:
+        answer = None
+        if h.get("decided_by"):
+            answer = Answer(
+                by=h["decided_by"],
+                decision=Decision(h["decision"]),
+                comment=h.get("comment") or None,
+                at=float(h["decided_at"]),
+                version=int(h["decided_version"]),
+                edited_output=_json(h.get("edited_output")),
+            )
+        return cls(
+            id=h["id"],
+            run=h["run"],
+            playbook=h["playbook"],
+            step=h["step"],
+            kind=CardKind(h["kind"]),
+            status=CardStatus(h["status"]),
+            assignee=h.get("assignee", ""),
+            owner=h.get("owner", ""),
+            version=int(h["version"]),
+            created=float(h["created"]),
+            updated=float(h["updated"]),
+            role=h.get("role") or None,
+            attempt=int(h.get("attempt") or 0),
+            max_attempts=int(h.get("max_attempts") or 1),
+            confidence=_float(h.get("confidence")),
+            output=_json(h.get("output")),
+            decision=answer,
+            due=_float(h.get("due")),
+            item=_json(h.get("item")),
+            revision=int(h.get("revision") or 0),
+            detail=_json(h.get("detail")) or {},
+            allowed=_json(h.get("allowed")) or [],
+            reason=h.get("reason") or None,
+            worker=h.get("worker") or None,
+            lease_deadline=_float(h.get("lease_deadline")),
+            waiting_since=_float(h.get("waiting_since")),
+            finished=_float(h.get("finished")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """DESIGN §3's card shape, extended with attempt, version, times and the decision."""
+        return {
+            "card": self.id,
+            "run": self.run,
+            "playbook": self.playbook,
+            "step": self.step,
+            "kind": str(self.kind),
+            "status": str(self.status),
+            "assignee": self.assignee,
+            "owner": self.owner,
+            "confidence": self.confidence,
+            "due": iso(self.due),
+            "role": self.role,
+            "allowed": self.may_answer if self.status.waits_on_person else [],
+            "reason": self.reason,
+            "attempt": self.attempt,
+            "version": self.version,
+            "created": iso(self.created),
+            "updated": iso(self.updated),
+            "decision": None
+            if self.decision is None
+            else {
+                "by": self.decision.by,
+                "decision": str(self.decision.decision),
+                "comment": self.decision.comment,
+                "at": iso(self.decision.at),
+                "version": self.decision.version,
+            },
+        }
+
+
+def iso(seconds: float | None) -> str | None:
+    """ISO 8601 in UTC, to the second: 2026-11-23T14:03:00Z."""
+    if seconds is None:
+        return None
+    stamp = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+    return stamp.replace("+00:00", "Z")
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value else None
+
+
+def _json(value: str | None) -> Any:
+    return json.loads(value) if value else None

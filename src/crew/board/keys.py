@@ -1,0 +1,134 @@
+"""Every Redis key of a board, built in this one module.
+
+All keys of board `B` start with `crew:{B}:`; the `{B}` hash tag puts them in one cluster slot,
+so each transition script can touch any of them atomically, and boards sharing a Redis never see
+each other. The layout (`<P>` = `crew:{B}:`):
+
+    <P>seq                    counter behind card ids (c1, c2, ... c1f in base36)
+    <P>card:<id>              hash: one card (fields in `crew.board.cards`)
+    <P>status:<status>        zset card id -> time it entered that status
+    <P>run:<run>:cards        zset card id -> created time (the cards of one run)
+    <P>inbox:<person>         zset card id -> time it started waiting on that person
+    <P>leases                 zset card id -> lease deadline (running cards; the reaper's index)
+    <P>due                    zset card id -> due time (waiting/escalated cards with an SLA)
+    <P>finished               zset card id -> time it finished (retention)
+    <P>events                 stream: the board's audit log (approximately trimmed)
+    <P>run:<run>:events       stream: the same events, for one run (so `crew log RUN` is bounded)
+    <P>run:<run>              hash: one run record and its driver lease
+    <P>runs                   zset run id -> started time
+    <P>runs:finished          zset run id -> finished time (retention)
+
+The Lua scripts receive the prefix as KEYS[1] and build keys with functions generated from the
+same templates (`LUA_KEYS`), so the layout above is written down exactly once.
+"""
+
+from __future__ import annotations
+
+import string
+
+from crew.exceptions import ConfigError
+
+_TEMPLATES: dict[str, str] = {
+    "seq": "seq",
+    "card": "card:{card}",
+    "status": "status:{status}",
+    "run_cards": "run:{run}:cards",
+    "inbox": "inbox:{person}",
+    "leases": "leases",
+    "due": "due",
+    "finished": "finished",
+    "events": "events",
+    "run_events": "run:{run}:events",
+    "run": "run:{run}",
+    "runs": "runs",
+    "runs_finished": "runs:finished",
+}
+
+
+def check_board_name(name: str) -> str:
+    """Return `name` if it can name a board (no braces, which would break the hash tag)."""
+    if not name or any(ch in name for ch in "{}") or any(ch.isspace() for ch in name):
+        raise ConfigError(
+            f"invalid board name {name!r}",
+            hint="Use letters, digits, '-', '_' (settings.board in crew.yaml or CREW_BOARD).",
+        )
+    return name
+
+
+class BoardKeys:
+    """The keys of one board."""
+
+    def __init__(self, board: str) -> None:
+        self.board = check_board_name(board)
+        self.prefix = f"crew:{{{board}}}:"
+
+    def _key(self, kind: str, **parts: str) -> str:
+        return self.prefix + _TEMPLATES[kind].format(**parts)
+
+    def seq(self) -> str:
+        return self._key("seq")
+
+    def card(self, card: str) -> str:
+        return self._key("card", card=card)
+
+    def status(self, status: str) -> str:
+        return self._key("status", status=status)
+
+    def run_cards(self, run: str) -> str:
+        return self._key("run_cards", run=run)
+
+    def inbox(self, person: str) -> str:
+        return self._key("inbox", person=person)
+
+    def leases(self) -> str:
+        return self._key("leases")
+
+    def due(self) -> str:
+        return self._key("due")
+
+    def finished(self) -> str:
+        return self._key("finished")
+
+    def events(self) -> str:
+        return self._key("events")
+
+    def run_events(self, run: str) -> str:
+        return self._key("run_events", run=run)
+
+    def run(self, run: str) -> str:
+        return self._key("run", run=run)
+
+    def runs(self) -> str:
+        return self._key("runs")
+
+    def runs_finished(self) -> str:
+        return self._key("runs_finished")
+
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this board (tests and admin only)."""
+        escaped = "".join(f"\\{ch}" if ch in "*?[]\\" else ch for ch in self.prefix)
+        return escaped + "*"
+
+
+def _lua_function(kind: str, template: str) -> str:
+    pieces: list[str] = []
+    params: list[str] = []
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        if literal:
+            pieces.append(repr(literal).replace('"', "'"))
+        if field:
+            params.append(field)
+            pieces.append(f"tostring({field})")
+    body = " .. ".join(["PREFIX", *pieces])
+    return f"function K.{kind}({', '.join(params)}) return {body} end"
+
+
+# Prepended to every board script: KEYS[1] is the board's prefix, K.<kind>(...) builds a key.
+LUA_KEYS = "\n".join(
+    [
+        "local PREFIX = KEYS[1]",
+        "local K = {}",
+        *(_lua_function(kind, template) for kind, template in _TEMPLATES.items()),
+        "",
+    ]
+)

@@ -1,0 +1,20 @@
+-- Change a run's status. A finished run (done, failed, rejected, cancelled) is final.
+-- KEYS[1] board prefix; ARGV[1] now or ''
+-- ARGV[2] run id; ARGV[3] status; ARGV[4] waiting_on JSON; ARGV[5] actor; ARGV[6] reason;
+-- ARGV[7] event name; ARGV[8] event detail JSON
+-- Returns {'ok', field, value, ...}; errors: not_found, status.
+local run, status = ARGV[2], ARGV[3]
+local old = redis.call('HGET', K.run(run), 'status')
+if not old then return {'err', 'not_found', run} end
+if TERMINAL[old] then return {'err', 'status', run, old, ''} end
+local version = tonumber(redis.call('HGET', K.run(run), 'version')) + 1
+redis.call('HSET', K.run(run), 'status', status, 'waiting_on', ARGV[4], 'reason', ARGV[6],
+           'updated', NOW_S, 'version', tostring(version))
+if TERMINAL[status] then
+  redis.call('HSET', K.run(run), 'finished', NOW_S)
+  redis.call('ZADD', K.runs_finished(), NOW_S, run)
+end
+log_event(run, '', ARGV[7], ARGV[5], version, ARGV[8])
+local flat = redis.call('HGETALL', K.run(run))
+table.insert(flat, 1, 'ok')
+return flat
