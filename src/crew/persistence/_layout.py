@@ -33,6 +33,16 @@ redis.call('DEL', KEYS[1])
 return #keys
 """
 
+# KEYS[1]: ids, KEYS[2]: checkpoints. Returns {id, record} of the latest checkpoint, or nil:
+# resolving "latest" and reading it in one round trip.
+LATEST_CHECKPOINT = """
+local id = redis.call('ZREVRANGEBYLEX', KEYS[1], '+', '-', 'LIMIT', 0, 1)[1]
+if not id then
+  return false
+end
+return {id, redis.call('HGET', KEYS[2], id)}
+"""
+
 # KEYS: index, ids, checkpoints, blobs, then the writes keys of the dropped checkpoints.
 # ARGV: expected ZCARD of ids, expected greatest id, number of dropped ids, the dropped ids,
 #       then the blob fields no kept checkpoint refers to.

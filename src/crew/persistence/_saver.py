@@ -28,6 +28,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 from crew.exceptions import ConfigError
 from crew.persistence._layout import (
     DELETE_THREAD,
+    LATEST_CHECKPOINT,
     PRUNE_NAMESPACE,
     Keys,
     blob_field,
@@ -301,18 +302,25 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         thread_id = configurable["thread_id"]
         ns: str = configurable.get("checkpoint_ns", "") or ""
         checkpoint_id = get_checkpoint_id(config)
+        checkpoints_key = self._keys.checkpoints(thread_id, ns)
         if not checkpoint_id:
-            (latest,) = yield _Batch().add(
-                "zrevrangebylex", self._keys.ids(thread_id, ns), "+", "-", 0, 1
+            (found,) = yield _Batch().add(
+                "eval", LATEST_CHECKPOINT, 2, self._keys.ids(thread_id, ns), checkpoints_key
             )
-            if not latest:
+            if not found or found[1] is None:
                 return None
-            checkpoint_id = latest[0].decode()
-        (record,) = yield _Batch().add("hget", self._keys.checkpoints(thread_id, ns), checkpoint_id)
+            stored = self._decode_record(thread_id, ns, found[0].decode(), found[1])
+            (loaded,) = yield from self._load_op([stored])
+            return loaded
+        record, writes = (
+            yield _Batch()
+            .add("hget", checkpoints_key, checkpoint_id)
+            .add("hgetall", self._keys.writes(thread_id, ns, checkpoint_id))
+        )
         if record is None:
             return None
         stored = self._decode_record(thread_id, ns, checkpoint_id, record)
-        (loaded,) = yield from self._load_op([stored])
+        (loaded,) = yield from self._load_op([stored], writes=[writes])
         return loaded
 
     def _list_op(
@@ -416,8 +424,11 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         pairs.sort(key=lambda pair: pair[1], reverse=True)
         return pairs
 
-    def _load_op(self, stored: Sequence[_Stored]) -> _Op[_Tuples]:
-        """Fetch the channel values and pending writes of `stored`, in one round trip."""
+    def _load_op(
+        self, stored: Sequence[_Stored], writes: Sequence[dict[bytes, bytes]] | None = None
+    ) -> _Op[_Tuples]:
+        """Fetch the channel values (and, unless given, the pending writes) of `stored`, in at
+        most one round trip."""
         batch = _Batch()
         fields: _NameLists = []
         for item in stored:
@@ -426,13 +437,15 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             fields.append(names)
             if names:
                 batch.add("hmget", self._keys.blobs(item.thread_id, item.ns), names)
-            batch.add("hgetall", self._keys.writes(item.thread_id, item.ns, item.checkpoint_id))
-        replies = iter((yield batch))
+            if writes is None:
+                batch.add("hgetall", self._keys.writes(item.thread_id, item.ns, item.checkpoint_id))
+        replies = iter((yield batch) if batch.commands else [])
+        known_writes = iter(writes or [])
         tuples: _Tuples = []
         for item, names in zip(stored, fields, strict=True):
             blobs = next(replies) if names else []
-            writes = next(replies)
-            tuples.append(self._build_tuple(item, names, blobs, writes))
+            item_writes = next(replies) if writes is None else next(known_writes)
+            tuples.append(self._build_tuple(item, names, blobs, item_writes))
         return tuples
 
     def _put_op(
