@@ -132,7 +132,9 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         self._loop_clients = weakref.WeakKeyDictionary()
 
     @classmethod
-    def from_url(cls, url: str, *, namespace: str = "crew") -> RedisCheckpointSaver:
+    def from_url(
+        cls, url: str, *, namespace: str = "crew", serde: SerializerProtocol | None = None
+    ) -> RedisCheckpointSaver:
         """A saver with its own sync and async clients for `url` (connections open lazily)."""
         try:
             client = redis.Redis.from_url(url, decode_responses=False)
@@ -141,7 +143,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
                 f"invalid Redis URL {url!r}: {exc}",
                 hint="Use redis://host:6379/0, rediss://... or unix:///path/to/redis.sock.",
             ) from None
-        saver = cls(client, namespace=namespace)
+        saver = cls(client, namespace=namespace, serde=serde)
         saver._url = url
         return saver
 
