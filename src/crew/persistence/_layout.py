@@ -95,6 +95,12 @@ class Keys:
     def writes(self, thread_id: object, ns: str, checkpoint_id: str) -> str:
         return f"{self.namespace}:writes:{encode(thread_id)}:{encode(ns)}:{encode(checkpoint_id)}"
 
+    def for_thread(self, key: str, thread_id: object) -> str:
+        """`key` (any key of some thread, as built above) renamed for another thread."""
+        kind, _, rest = key[len(self.namespace) + 1 :].partition(":")
+        _, sep, tail = rest.partition(":")
+        return f"{self.namespace}:{kind}:{encode(thread_id)}{sep}{tail}"
+
     def thread_pattern(self) -> str:
         """A SCAN pattern matching the index keys of every thread in this namespace."""
         escaped = "".join("\\" + ch if ch in "*?[]\\" else ch for ch in self.namespace)

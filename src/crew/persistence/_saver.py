@@ -220,6 +220,14 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         """Delete every key of the thread, in all its checkpoint namespaces, atomically."""
         self._run(self._delete_thread_op(thread_id))
 
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint and pending write of a thread to another thread, server side.
+
+        The target's checkpoints with the same ids (in the same checkpoint namespace) are
+        replaced; its others stay.
+        """
+        self._run(self._copy_thread_op(source_thread_id, target_thread_id))
+
     def prune(
         self,
         thread_ids: Sequence[str],
@@ -286,6 +294,10 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
     async def adelete_thread(self, thread_id: str) -> None:
         """Async `delete_thread`."""
         await self._arun(self._delete_thread_op(thread_id))
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Async `copy_thread`."""
+        await self._arun(self._copy_thread_op(source_thread_id, target_thread_id))
 
     async def aprune(
         self,
@@ -529,6 +541,21 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
 
     def _delete_thread_op(self, thread_id: object) -> _Op[None]:
         yield _Batch().add("eval", DELETE_THREAD, 1, self._keys.thread(thread_id))
+        return None
+
+    def _copy_thread_op(self, source: object, target: object) -> _Op[None]:
+        keys = self._keys
+        (index,) = yield _Batch().add("hgetall", keys.thread(source))
+        if not index:
+            return None
+        batch = _Batch(transaction=True)
+        target_index: dict[str, bytes] = {}
+        for raw_key, ns in index.items():
+            copy = keys.for_thread(raw_key.decode(), target)
+            batch.add("copy", raw_key, copy, None, True)
+            target_index[copy] = ns
+        batch.add("hset", keys.thread(target), None, None, target_index)
+        yield batch
         return None
 
     def _prune_op(self, thread_ids: Sequence[str], strategy: str, keep_last: int) -> _Op[None]:
