@@ -77,9 +77,7 @@ class Board:
         self._scripts = Scripts(client, self.keys, clock)
 
     @classmethod
-    def from_url(
-        cls, url: str, name: str, *, clock: Callable[[], float] | None = None
-    ) -> Board:
+    def from_url(cls, url: str, name: str, *, clock: Callable[[], float] | None = None) -> Board:
         """A board on the Redis at `url` (checked: reachable, version >= 6.2)."""
         from crew.connection import connect
 
@@ -375,9 +373,7 @@ class Board:
             ids = [card_id for batch in pipe.execute() for card_id in batch]
             found = self._fetch(ids)
         if finished_since is not None:
-            found = [
-                c for c in found if not (c.status.finished and c.updated < finished_since)
-            ]
+            found = [c for c in found if not (c.status.finished and c.updated < finished_since)]
         return sorted(found, key=lambda c: (c.created, _id_order(c.id)))
 
     def counts(self, run: str | None = None) -> dict[CardStatus, int]:
@@ -557,8 +553,7 @@ class Board:
             allowed = json.loads(err[2]) if err[2] else []
             may = _people(err[3], allowed) if err[3] else allowed
             return NotAllowed(
-                f"{person} may not answer card {card_id} ({err[4]} {err[5]}): "
-                f"only {_or(may)} may",
+                f"{person} may not answer card {card_id} ({err[4]} {err[5]}): only {_or(may)} may",
                 hint="Ask them, or answer as one of them with --as PERSON.",
             )
         if code == "decided":
