@@ -182,7 +182,13 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
-        """Checkpoints newest first: of one thread (and namespace, if the config names one)."""
+        """Checkpoints, newest first (by id) within a thread.
+
+        `config` names the thread (None: every thread of the namespace, one after another); its
+        `checkpoint_ns` and `checkpoint_id`, when present, narrow the listing to that checkpoint
+        namespace and checkpoint. `filter` keeps checkpoints whose metadata has those exact
+        values; `before` keeps ids older than its checkpoint's; `limit` caps the count.
+        """
         op = self._list_op(config, filter, before, limit)
         reply: _Replies | None = None
         while True:
