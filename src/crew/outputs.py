@@ -204,12 +204,15 @@ def _article(kind: str) -> str:
 
 
 def _describe(value: Any) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
-    for kind, name in names.items():
-        if isinstance(value, kind):
-            return f"{name} {_shorten(value)}" if kind in (str, bool) else name
-    if value is None:
-        return "null"
+    """The value as JSON would call it: `an object`, `a string 'x'`, `true`, `the number 3`."""
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return f"a string {_shorten(value)}"
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
     if isinstance(value, int | float):
         return f"the number {value!r}"
     return type(value).__name__

@@ -181,8 +181,9 @@ class OpenAIServer:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
         server.daemon_threads = True
         self._server = server
+        # A short poll interval: shutdown() waits for it, and tests open many servers.
         self._thread = threading.Thread(
-            target=server.serve_forever, name="OpenAIServer", daemon=True
+            target=server.serve_forever, args=(0.05,), name="OpenAIServer", daemon=True
         )
         self._thread.start()
 
