@@ -8,9 +8,13 @@ board names / namespaces (`unique_name`) and delete only their own keys.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -74,3 +78,41 @@ def project_dir(
     monkeypatch.setenv("CREW_BOARD", unique_name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@dataclass(frozen=True)
+class CliResult:
+    """What a user sees from one `crew` command: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def crew_cli() -> Callable[..., CliResult]:
+    """Run `crew ARGS...` in-process through its real entry point, `crew.cli.main`.
+
+    `main` is what turns a CrewError into one line and an exit code, so this tests what a user
+    sees (unlike invoking the bare Typer app).
+    """
+
+    def run(*args: str) -> CliResult:
+        from crew.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        argv = sys.argv
+        sys.argv = ["crew", *args]
+        code = 0
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                try:
+                    main()
+                except SystemExit as exit_:
+                    # SystemExit(None) is success; a message (str) is a failure.
+                    code = exit_.code if isinstance(exit_.code, int) else int(bool(exit_.code))
+        finally:
+            sys.argv = argv
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    return run

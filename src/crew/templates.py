@@ -64,7 +64,7 @@ def parse(template: str) -> list[str | Reference]:
         end = template.find(closer, start + len(closer))
         if end < 0:
             raise TemplateSyntaxError(
-                f"'{{{{' at offset {start} is never closed",
+                f"'{_snippet(template, start)}' is never closed",
                 offset=start,
                 hint=f"Close it with '{closer}', e.g. {{{{inputs.name}}}}.",
             )
@@ -89,6 +89,11 @@ def parse(template: str) -> list[str | Reference]:
                 "or {{item}}.",
             )
         parts.append(Reference(inner, start))
+
+
+def _snippet(template: str, start: int) -> str:
+    text = template[start:].split("\n", 1)[0]
+    return text if len(text) <= 30 else text[:27] + "..."
 
 
 def references(template: str) -> list[str]:

@@ -51,8 +51,26 @@ def describe(value: Any) -> str:
 
 
 def problems_from(error: ValidationError, source: Located, model: type[BaseModel]) -> list[Problem]:
-    """One problem per pydantic error, at the line of the key it concerns."""
-    return [_problem(detail, source, model) for detail in error.errors()]
+    """One problem per pydantic error, at the line of the key it concerns.
+
+    A missing key and an unknown key that is close to it (`ownr` for `owner`) are one typo: only
+    the unknown key is reported, with the fix.
+    """
+    details = error.errors()
+    missing = {tuple(d["loc"]) for d in details if d["type"] == "missing"}
+    mistyped: set[tuple[str | int, ...]] = set()
+    for detail in details:
+        loc = tuple(detail["loc"])
+        if detail["type"] == "extra_forbidden" and loc:
+            candidates = [m[-1] for m in missing if m[:-1] == loc[:-1]]
+            match = closest(str(loc[-1]), [str(c) for c in candidates])
+            if match is not None:
+                mistyped.add((*loc[:-1], match))
+    return [
+        _problem(detail, source, model)
+        for detail in details
+        if not (detail["type"] == "missing" and tuple(detail["loc"]) in mistyped)
+    ]
 
 
 def _problem(detail: ErrorDetails, source: Located, model: type[BaseModel]) -> Problem:
@@ -110,7 +128,12 @@ def _problem(detail: ErrorDetails, source: Located, model: type[BaseModel]) -> P
         )
     if kind == "value_error":
         message = detail["msg"].removeprefix("Value error, ")
-        return Problem(source.file, line, f"{where}: {message}", _hint_for(message))
+        hint = _hint_for(message)
+        if not hint and "; " in message:
+            # Validators say "what is wrong; how to fix it": split it into message and hint.
+            message, fix = message.split("; ", 1)
+            hint = fix[:1].upper() + fix[1:].rstrip(".") + "."
+        return Problem(source.file, line, f"{where}: {message}", hint)
     return Problem(source.file, line, f"{where}: {detail['msg'].rstrip('.')}", "")
 
 
@@ -133,8 +156,6 @@ def _type_hint(kind: str, value: Any, expected: str) -> str:
 
 
 def _hint_for(message: str) -> str:
-    if "duration" in message:
-        return ""  # the message already lists the accepted forms
     if "not both" in message:
         return "Split it into two steps: one with role + task, one with checkpoint."
     if "needs 'role'" in message:
