@@ -1,7 +1,11 @@
 """Imports every command module so each registers its commands on the root app."""
 
 from crew.cli import (  # noqa: F401
+    answer,
+    board,
     new,
+    run,
+    runs,
     schema,
     server,
     validate,

@@ -1,0 +1,380 @@
+"""`crew run`, `crew resume`, `crew cancel`, `crew graph`: drive playbooks from the terminal.
+
+Progress goes to stderr, one line per step as it starts and finishes; the result (a summary, or
+with `--json` the run's JSON of DESIGN §3) goes to stdout. Exit codes: 0 done, 1 failed, rejected
+or cancelled, 2 usage/config error, 3 waiting on a human. LangGraph loads inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+import yaml
+from rich.markup import escape
+
+from crew.cli._app import app, console, current_person, err_console, print_json, project_option
+from crew.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from crew.board.cards import Card
+    from crew.runtime import RunReport, Session
+    from crew.spec.models import PlaybookSpec
+    from crew.spec.project import Project
+
+__all__ = ["continue_run", "finish", "open_session"]
+
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="Act as this person (default: CREW_USER, else your login).", show_default=False
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the run as JSON on stdout.")]
+
+
+def load() -> Project:
+    from crew.spec.loader import find_project_root, load_project
+
+    return load_project(find_project_root(project_option()))
+
+
+def open_session(project: Project, person: str | None, *, quiet: bool = False) -> Session:
+    """A runtime session for this terminal: progress lines on stderr (unless `quiet`)."""
+    from crew.runtime import Session
+
+    return Session.open(project, person=person, observer=_progress(quiet))
+
+
+def _progress(quiet: bool) -> Any:
+    from crew.runtime import Observer
+
+    class Progress(Observer):
+        lock = threading.Lock()
+
+        def _line(self, text: str) -> None:
+            if not quiet:
+                with self.lock:
+                    err_console.print(text, highlight=False)
+
+        def step_started(self, card: Card) -> None:
+            self._line(f"[cyan]▸[/] {_name(card)} [dim]started · {escape(card.role or '')}[/]")
+
+        def step_finished(self, card: Card) -> None:
+            if card.status == "done":
+                confidence = (
+                    "" if card.confidence is None else f" · confidence {card.confidence:.2f}"
+                )
+                self._line(f"[green]✓[/] {_name(card)} [dim]done{confidence}[/]")
+            else:
+                self._line(f"[red]✗[/] {_name(card)} {card.status}: {escape(card.reason or '')}")
+
+        def step_reused(self, card: Card) -> None:
+            self._line(
+                f"[green]✓[/] {_name(card)} [dim]done before (card {card.id}), not run again[/]"
+            )
+
+        def checkpoint_opened(self, card: Card) -> None:
+            self._line(f"[yellow]⏸[/] {_name(card)} [dim]waits on {escape(card.assignee)}[/]")
+
+    return Progress()
+
+
+def _name(card: Card) -> str:
+    item = "" if card.item is None else f" [{escape(_short(card.item))}]"
+    revision = f" (revision {card.revision})" if card.revision else ""
+    return f"[bold]{escape(card.step)}[/]{item}{revision}"
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    text = (
+        value if isinstance(value, str) else yaml.safe_dump(value, default_flow_style=True).strip()
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def parse_inputs(pairs: list[str], file: Path | None) -> dict[str, Any]:
+    """`--inputs FILE` (YAML or JSON mapping), then each `-i key=value` (value parsed as YAML)."""
+    given: dict[str, Any] = {}
+    if file is not None:
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError(
+                f"cannot read --inputs file '{file}': {error.strerror}",
+                hint="Pass an existing YAML or JSON file.",
+            ) from None
+        except yaml.YAMLError as error:
+            raise ConfigError(
+                f"--inputs file '{file}' is not valid YAML/JSON: {str(error).splitlines()[0]}",
+                hint="Write a mapping of input names to values, e.g. product: Solar kettle.",
+            ) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(
+                f"--inputs file '{file}' holds {type(loaded).__name__}, not a mapping",
+                hint="Write a mapping of input names to values, e.g. product: Solar kettle.",
+            )
+        given.update(loaded or {})
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"-i {pair!r} is not key=value", hint='Write e.g. -i product="Solar kettle".'
+            )
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw  # not YAML: the plain string the user typed
+        given[key.strip()] = value
+    return given
+
+
+def _ask(session: Session) -> Any:
+    """The interactive checkpoint prompt: panels, then approve / reject / edit."""
+    from crew.review import CheckpointView, ask_decision, show_checkpoint
+
+    def ask(card: Card, payload: dict[str, Any]) -> bool:
+        view = CheckpointView(
+            card=card.id,
+            run=card.run,
+            playbook=card.playbook,
+            step=card.step,
+            question=str(payload.get("question") or card.reason or ""),
+            owner=card.owner,
+            shown=card.output if isinstance(card.output, dict) else {},
+            revision=card.revision,
+        )
+        show_checkpoint(err_console, view)
+        answer = ask_decision(err_console, view)
+        edited: Path | None = None
+        if answer.edited is not None:
+            with tempfile.NamedTemporaryFile(
+                "w", suffix=".yaml", prefix=f"crew-{card.id}-", delete=False, encoding="utf-8"
+            ) as handle:
+                handle.write(answer.edited)
+            edited = Path(handle.name)
+        try:
+            _record(session, card, answer.decision, answer.comment or None, edited)
+        finally:
+            if edited is not None:
+                edited.unlink(missing_ok=True)
+        return True
+
+    return ask
+
+
+def _record(
+    session: Session, card: Card, decision: str, comment: str | None, edited: Path | None
+) -> None:
+    from crew.cli.answer import record_answer
+
+    record_answer(
+        session.project, session.board, card.id, session.person or "", decision, comment, edited
+    )
+
+
+def finish(report: RunReport, *, as_json: bool) -> None:
+    """Print the result of driving a run and exit with its code."""
+    if as_json:
+        print_json(report.to_json())
+    else:
+        _summary(report)
+    raise typer.Exit(report.exit_code)
+
+
+def _summary(report: RunReport) -> None:
+    head = f"run [bold]{report.run}[/] ({escape(report.playbook)})"
+    if report.status == "done":
+        console.print(f"{head} [green]done[/]")
+    elif report.status == "waiting":
+        for waiting in report.waiting_on:
+            console.print(
+                f"{head} [yellow]waits on {escape(waiting.assignee)}[/] at "
+                f"[bold]{escape(waiting.step)}[/] (card {waiting.card}): {escape(waiting.reason)}"
+            )
+            console.print(
+                f"  answer with: [bold]crew answer {waiting.card} approve --as "
+                f"{escape(waiting.assignee)}[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
+            console.print(
+                f'  or: crew answer {waiting.card} reject -m "why" --as {escape(waiting.assignee)}'
+                f"  ·  crew answer {waiting.card} edit --file EDITED.yaml --as "
+                f"{escape(waiting.assignee)}",
+                highlight=False,
+                soft_wrap=True,
+                style="dim",
+            )
+    else:
+        where = f" at [bold]{escape(report.step)}[/]" if report.step else ""
+        reason = f": {escape(report.reason)}" if report.reason else ""
+        console.print(f"{head} [red]{report.status}[/]{where}{reason}", soft_wrap=True)
+
+
+def continue_run(project: Project, run_id: str, *, person: str | None, as_json: bool) -> None:
+    """Resume `run_id` in this process (after an answer was recorded) and exit like `crew run`.
+
+    Used by `crew answer`. When another process drives the run right now, that process acts on
+    the answer; this one says so and exits 3.
+    """
+    from crew.runtime import resume_run
+
+    session = open_session(project, person, quiet=as_json)
+    try:
+        report = resume_run(session, run_id)
+    finally:
+        session.close()
+    finish(report, as_json=as_json)
+
+
+def _interactive(as_json: bool) -> bool:
+    return not as_json and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@app.command("run")
+def run(
+    playbook: Annotated[str, typer.Argument(help="A playbook name, or the path to its file.")],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-i",
+            "--input",
+            help="An input as key=value (value parsed as YAML).",
+            show_default=False,
+        ),
+    ] = None,
+    inputs_file: Annotated[
+        Path | None,
+        typer.Option("--inputs", help="A YAML or JSON file of inputs.", show_default=False),
+    ] = None,
+    replay: Annotated[
+        bool, typer.Option("--replay", help="Answer every model call from the playbook's cassette.")
+    ] = False,
+    record: Annotated[
+        bool, typer.Option("--record", help="Call the real models and write the cassette.")
+    ] = False,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a playbook in this process until it finishes or waits on a person."""
+    from crew.runtime import LIVE, RECORD, REPLAY, start_run
+    from crew.spec.inputs import check_inputs
+
+    if replay and record:
+        raise ConfigError(
+            "--replay and --record exclude each other",
+            hint="--replay answers from the cassette; --record calls the models and writes it.",
+        )
+    project = load()
+    spec: PlaybookSpec = project.playbook(playbook)
+    given = check_inputs(spec, parse_inputs(inputs or [], inputs_file))
+    person = current_person(as_, dict(project.crew.people))
+    session = open_session(project, person, quiet=as_json)
+    if _interactive(as_json) and person:
+        session.ask = _ask(session)
+    mode = REPLAY if replay else RECORD if record else LIVE
+    try:
+        report = start_run(session, spec, given, mode=mode)
+    finally:
+        session.close()
+    finish(report, as_json=as_json)
+
+
+@app.command("resume")
+def resume(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to continue.")],
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Continue a run: act on a recorded answer, or take over after its driver stopped."""
+    from crew.runtime import resume_run
+
+    project = load()
+    person = current_person(as_, dict(project.crew.people))
+    session = open_session(project, person, quiet=as_json)
+    if _interactive(as_json) and person:
+        session.ask = _ask(session)
+    try:
+        report = resume_run(session, run_id)
+    finally:
+        session.close()
+    finish(report, as_json=as_json)
+
+
+@app.command("cancel")
+def cancel(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to cancel.")],
+    message: Annotated[
+        str | None, typer.Option("-m", "--message", help="Why (kept in the audit log).")
+    ] = None,
+    as_: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Cancel a running or waiting run and every open card of it."""
+    from crew.runtime import cancel_run
+
+    project = load()
+    person = current_person(as_, dict(project.crew.people))
+    session = open_session(project, person, quiet=True)
+    try:
+        report = cancel_run(session, run_id, message)
+    finally:
+        session.close()
+    if as_json:
+        print_json(report.to_json())
+    else:
+        console.print(f"run [bold]{run_id}[/] cancelled: {escape(report.reason or '')}")
+
+
+@app.command("graph")
+def graph(
+    playbook: Annotated[str, typer.Argument(help="A playbook name, or the path to its file.")],
+) -> None:
+    """Print the playbook's compiled LangGraph graph as Mermaid (stdout) and a sketch (stderr)."""
+    from crew.graph import mermaid
+
+    spec = load().playbook(playbook)
+    typer.echo(mermaid(spec))
+    err_console.print(sketch(spec), highlight=False)
+
+
+def sketch(playbook: PlaybookSpec) -> str:
+    """One line per step: who does it, what it waits for, where it can go next."""
+    lines = [f"[bold]{escape(playbook.name)}[/]"]
+    previous: str | None = None
+    targets = {
+        t
+        for s in playbook.steps
+        if s.route
+        for t in [*s.route.cases.values(), s.route.default]
+        if t
+    }
+    for step in playbook.steps:
+        if step.checkpoint is not None:
+            what = f"checkpoint · {step.checkpoint.owner}"
+        else:
+            what = f"{step.role}" + (f" × {step.for_each}" if step.for_each else "")
+        if step.needs is not None:
+            after = ", ".join(step.needs) or "start"
+        elif step.id in targets:
+            after = "its route"
+        else:
+            after = previous or "start"
+        notes = [f"after {after}"]
+        if step.route is not None:
+            cases = ", ".join(f"{k}→{v}" for k, v in step.route.cases.items())
+            notes.append(f"routes on {step.route.field}: {cases}")
+        if step.checkpoint is not None and step.checkpoint.on_reject:
+            notes.append(
+                f"reject → {step.checkpoint.on_reject} (max {step.checkpoint.max_revisions})"
+            )
+        lines.append(
+            f"  [bold]{escape(step.id)}[/] {escape(what)} [dim]· {escape('; '.join(notes))}[/]"
+        )
+        previous = step.id
+    return "\n".join(lines)

@@ -1,0 +1,248 @@
+"""`crew runs` (recent runs) and `crew status RUN` (one run's step timeline).
+
+`crew runs` reads only the board (no LangGraph), so it is instant. `crew status` also reads the
+run's saved state for its outputs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from crew.cli._app import app, console, print_json, project_option
+
+if TYPE_CHECKING:
+    from crew.board.board import Board
+    from crew.board.cards import Card
+    from crew.board.runs import Run
+    from crew.spec.models import PlaybookSpec
+    from crew.spec.project import Project
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
+
+_STYLE = {
+    "done": "green",
+    "running": "cyan",
+    "waiting": "yellow",
+    "escalated": "yellow",
+    "queued": "dim",
+    "failed": "red",
+    "rejected": "red",
+    "cancelled": "dim",
+    "skipped": "dim",
+    "pending": "dim",
+}
+
+
+def _project() -> Project:
+    from crew.spec.loader import find_project_root, load_project
+
+    return load_project(find_project_root(project_option()))
+
+
+def _board(project: Project) -> Board:
+    from crew.board.board import Board
+
+    return Board.from_url(project.redis_url(), project.board_name)
+
+
+def _iso(seconds: float | None) -> str | None:
+    from crew.board.cards import iso
+
+    return iso(seconds)
+
+
+def age(seconds: float, now: float | None = None) -> str:
+    """How long ago, in the largest whole unit: 5s, 3m, 2h, 4d."""
+    elapsed = max(0.0, (now if now is not None else time.time()) - seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if elapsed >= size:
+            return f"{int(elapsed // size)}{unit}"
+    return f"{int(elapsed)}s"
+
+
+def _clock(stamp: str | None) -> str:
+    """The time of day of an ISO stamp (the table is narrow; --json has the full stamp)."""
+    return stamp[11:19] if stamp else ""
+
+
+def _waiting_names(run: Run) -> str:
+    names = [str(w.get("assignee", "")) for w in run.waiting_on if isinstance(w, dict)]
+    return ", ".join(n for n in names if n)
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    return {
+        "run": run.id,
+        "playbook": run.playbook,
+        "status": str(run.status),
+        "waiting_on": run.waiting_on if str(run.status) == "waiting" else [],
+        "started_by": run.started_by,
+        "created": _iso(run.created),
+        "updated": _iso(run.updated),
+        "reason": run.reason,
+    }
+
+
+@app.command("runs")
+def runs(
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs, newest first.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Recent runs: playbook, status, who they wait on, age."""
+    board = _board(_project())
+    found = board.runs(limit=limit)
+    if as_json:
+        print_json([run_json(run) for run in found])
+        return
+    if not found:
+        console.print("no runs yet on this board; start one with `crew run PLAYBOOK`")
+        return
+    now = board.now()
+    table = Table(box=None, pad_edge=False)
+    for column in ("run", "playbook", "status", "waiting on", "age"):
+        table.add_column(column)
+    for run in found:
+        status = str(run.status)
+        table.add_row(
+            run.id,
+            escape(run.playbook),
+            f"[{_STYLE.get(status, '')}]{status}[/]",
+            escape(_waiting_names(run)) if status == "waiting" else "",
+            age(run.created, now),
+        )
+    console.print(table)
+
+
+def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list[dict[str, Any]]:
+    """Every card of the run in order, then the playbook's steps that have no card: `pending`
+    while the run goes on, `skipped` once it has ended."""
+    rows: list[dict[str, Any]] = []
+    for card in cards:
+        decision = card.decision
+        rows.append(
+            {
+                "step": card.step,
+                "card": card.id,
+                "kind": str(card.kind),
+                "status": str(card.status),
+                "item": card.item,
+                "revision": card.revision,
+                "role": card.role,
+                "assignee": card.assignee,
+                "owner": card.owner,
+                "confidence": card.confidence,
+                "reason": card.reason,
+                "created": _iso(card.created),
+                "updated": _iso(card.updated),
+                "decision": None
+                if decision is None
+                else {
+                    "by": decision.by,
+                    "decision": str(decision.decision),
+                    "comment": decision.comment,
+                    "at": _iso(decision.at),
+                },
+            }
+        )
+    seen = {card.step for card in cards}
+    rest = "skipped" if run.status.finished else "pending"
+    for step in playbook.steps if playbook else []:
+        if step.id not in seen:
+            rows.append(
+                {
+                    "step": step.id,
+                    "card": None,
+                    "kind": "checkpoint" if step.checkpoint else "agent",
+                    "status": rest,
+                    "item": None,
+                    "revision": 0,
+                    "role": step.role,
+                    "assignee": step.checkpoint.owner if step.checkpoint else step.role,
+                    "owner": None,
+                    "confidence": None,
+                    "reason": None,
+                    "created": None,
+                    "updated": None,
+                    "decision": None,
+                }
+            )
+    return rows
+
+
+@app.command("status")
+def status(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to show.")],
+    as_json: JsonOption = False,
+) -> None:
+    """One run: its step timeline (status, who, when, confidence, decisions) and outputs."""
+    from crew.runtime import Session, report_of
+
+    project = _project()
+    session = Session.open(project)
+    try:
+        run = session.board.get_run(run_id)
+        report = report_of(session, run)
+        cards = session.board.cards_of_run(run_id)
+    finally:
+        session.close()
+    playbook = project.playbooks.get(run.playbook)
+    steps = timeline(playbook, run, cards)
+    if as_json:
+        data = report.to_json()
+        data.update(
+            {
+                "started_by": run.started_by,
+                "created": _iso(run.created),
+                "updated": _iso(run.updated),
+                "inputs": run.inputs,
+                "steps": steps,
+            }
+        )
+        print_json(data)
+        return
+    style = _STYLE.get(str(run.status), "")
+    console.print(
+        f"run [bold]{run.id}[/] · {escape(run.playbook)} · [{style}]{run.status}[/] · "
+        f"started by {escape(run.started_by or '?')} {_iso(run.created)}",
+        highlight=False,
+    )
+    table = Table(box=None, pad_edge=False)
+    for column in ("step", "card", "status", "who", "when", "confidence", "decision"):
+        table.add_column(column)
+    for row in steps:
+        name = row["step"] + (f" [{row['item']}]" if row["item"] is not None else "")
+        if row["revision"]:
+            name += f" (rev {row['revision']})"
+        decision = row["decision"]
+        said = ""
+        if decision:
+            said = f"{decision['decision']} by {decision['by']} at {_clock(decision['at'])}"
+            if decision["comment"]:
+                said += f': "{decision["comment"]}"'
+        elif row["reason"] and row["status"] in ("failed", "cancelled"):
+            said = row["reason"]
+        confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
+        table.add_row(
+            escape(name),
+            row["card"] or "",
+            f"[{_STYLE.get(row['status'], '')}]{row['status']}[/]",
+            escape(str(row["assignee"] or "")),
+            _clock(row["updated"]),
+            confidence,
+            escape(said),
+        )
+    console.print(table)
+    if report.reason:
+        console.print(f"[red]{escape(report.reason)}[/]", soft_wrap=True)
+    for waiting in report.waiting_on:
+        console.print(
+            f"waits on [bold]{escape(waiting.assignee)}[/] at {escape(waiting.step)}: "
+            f"crew answer {waiting.card} approve --as {escape(waiting.assignee)}",
+            highlight=False,
+            soft_wrap=True,
+        )

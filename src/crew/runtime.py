@@ -1,0 +1,760 @@
+"""Drive runs: start, resume and cancel them, keeping the board in step with the run's state.
+
+A run is a LangGraph thread (the run id is the thread id) whose state lives in Redis next to the
+board (`RedisCheckpointSaver`, namespace `crew:{<board>}:lg`), so any process reaching the same
+Redis can resume it. What a caller may rely on:
+
+- **One driver at a time.** A process drives a run only while it holds the board's run lease; a
+  thread renews it (and the leases of the cards being worked on) every third of its length.
+  When the lease is lost, the driver stops before its next step (`LeaseLost`). A crashed driver's
+  lease expires after `lease_seconds` (env `CREW_RUN_LEASE`, default 30s); then any process may
+  `resume` the run from its last checkpoint.
+- **Every step execution is a card.** An agent step (or fan-out item) is a card created queued,
+  claimed, then completed with its output and confidence, or failed with the reason. A checkpoint
+  is a card waiting on its owner (and the owner's delegates). Cards are looked up by (step,
+  revision, item) before they are created, so a node LangGraph runs again after a crash never
+  makes a second card, and a step whose card is already done is not executed again.
+- **Nothing finished is lost.** Runs are driven with `durability="sync"`: each finished step is
+  in Redis before the next starts.
+- **Waiting.** At a checkpoint the run is `waiting`; `RunReport.waiting_on` says on whom. An
+  answer recorded on the card (from any process) is acted on by the next `resume` (which
+  `crew answer` calls), through `Command(resume={interrupt id: decision})`.
+
+The decision of what an agent step that is not ok does to the run is `_step_not_ok` (for now: its
+card fails and the run ends `failed` with the reason).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from crew.board.board import Board
+from crew.board.cards import Card, CardKind, CardStatus
+from crew.board.runs import Run, RunStatus
+from crew.exceptions import BoardError, ConfigError, CrewError, LeaseLost, RunError, WrongStatus
+from crew.spec.models import PlaybookSpec, StepSpec
+from crew.spec.project import Project
+
+if TYPE_CHECKING:
+    from crew.graph import AgentTask, CheckpointTask, StepOutcome
+    from crew.models import Responder
+    from crew.persistence import RedisCheckpointSaver
+
+__all__ = [
+    "LEASE_ENV",
+    "Observer",
+    "RunReport",
+    "Session",
+    "Waiting",
+    "cancel_run",
+    "lease_seconds",
+    "read_outputs",
+    "resume_run",
+    "start_run",
+]
+
+LEASE_ENV = "CREW_RUN_LEASE"
+DEFAULT_LEASE_SECONDS = 30.0
+REPLAY, RECORD, LIVE = "replay", "record", "live"
+
+
+def lease_seconds() -> float:
+    """How long a driver's run lease lasts without renewal (env CREW_RUN_LEASE, seconds)."""
+    raw = os.environ.get(LEASE_ENV)
+    if not raw:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"{LEASE_ENV}={raw!r} is not a number of seconds", hint="Unset it or use e.g. 30."
+        ) from None
+    if value <= 0:
+        raise ConfigError(f"{LEASE_ENV}={raw!r} must be positive", hint="Use e.g. 30.")
+    return value
+
+
+# --- what a run reports ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A card a run waits on (DESIGN §3's `waiting_on` entries)."""
+
+    card: str
+    step: str
+    kind: str
+    assignee: str
+    reason: str
+    allowed: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "card": self.card,
+            "step": self.step,
+            "kind": self.kind,
+            "assignee": self.assignee,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """Where a run stands after driving it (or reading it)."""
+
+    run: str
+    playbook: str
+    status: str
+    waiting_on: list[Waiting] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    step: str | None = None
+    """The step that failed or was rejected, when the run ended that way."""
+
+    @property
+    def exit_code(self) -> int:
+        """DESIGN §3: 0 finished, 1 failed/rejected/cancelled, 3 waiting on a human."""
+        if self.status == RunStatus.DONE:
+            return 0
+        if self.status in (RunStatus.WAITING, RunStatus.RUNNING):
+            return 3
+        return 1
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "run": self.run,
+            "playbook": self.playbook,
+            "status": self.status,
+            "waiting_on": [w.to_json() for w in self.waiting_on],
+            "outputs": self.outputs,
+        }
+        if self.reason:
+            data["reason"] = self.reason
+        return data
+
+
+class Observer:
+    """Progress of a run as it is driven; override what you want to show. Called from the
+    threads that run parallel steps, so implementations must be thread-safe."""
+
+    def step_started(self, card: Card) -> None:
+        """An agent step (or fan-out item) started; the card is running."""
+
+    def step_finished(self, card: Card) -> None:
+        """An agent step finished: the card is done (or failed, with `card.reason`)."""
+
+    def step_reused(self, card: Card) -> None:
+        """A step that had finished before a crash: its output is reused, no model call."""
+
+    def checkpoint_opened(self, card: Card) -> None:
+        """A checkpoint card now waits on a person."""
+
+
+Ask = Callable[[Card, dict[str, Any]], bool]
+"""The interactive hook: shown a waiting card the current person may answer (and its
+interrupt payload), record an answer on the board and return True, or return False."""
+
+
+# --- a session: one project's board, run state and identity -----------------------------------
+
+
+@dataclass
+class Session:
+    """What driving runs of one project needs: its board, its run-state saver, who acts."""
+
+    project: Project
+    board: Board
+    saver: RedisCheckpointSaver
+    person: str | None = None
+    observer: Observer = field(default_factory=Observer)
+    ask: Ask | None = None
+    lease_seconds: float = field(default_factory=lease_seconds)
+    holder: str = field(
+        default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
+    )
+
+    @classmethod
+    def open(cls, project: Project, *, person: str | None = None, **options: Any) -> Session:
+        """Connect to the project's Redis (the embedded one when none is configured)."""
+        from crew.persistence import RedisCheckpointSaver
+
+        url = project.redis_url()
+        board = Board.from_url(url, project.board_name)
+        saver = RedisCheckpointSaver.from_url(url, namespace=f"crew:{{{project.board_name}}}:lg")
+        return cls(project=project, board=board, saver=saver, person=person, **options)
+
+    def close(self) -> None:
+        self.saver.close()
+
+    @property
+    def actor(self) -> str:
+        return self.person or "crew"
+
+
+# --- public entry points -------------------------------------------------------------------------
+
+
+def start_run(
+    session: Session,
+    playbook: PlaybookSpec,
+    inputs: dict[str, Any],
+    *,
+    mode: str = LIVE,
+    run_id: str | None = None,
+) -> RunReport:
+    """Start a new run of `playbook` (inputs already checked) and drive it until it finishes or
+    waits. `mode` is live, replay (answers from the cassette) or record (live, written to it)."""
+    from crew.graph import initial_state
+
+    responder = _responder(session.project, playbook, mode)
+    if run_id is None:
+        run_id = _new_run_id(session.board, playbook.name, inputs, session.actor)
+    else:
+        session.board.create_run(
+            run_id, playbook=playbook.name, inputs=inputs, started_by=session.actor
+        )
+
+    first = initial_state(inputs, {"mode": mode, "playbook": playbook.name})
+    return _Driver(session, playbook, run_id, responder).drive(first)
+
+
+def resume_run(session: Session, run_id: str) -> RunReport:
+    """Continue a run: act on answers recorded on its checkpoint cards, or carry on from the last
+    checkpoint after a crash. A run that still waits with no answer just reports waiting."""
+    run = session.board.get_run(run_id)
+    if run.status.finished:
+        return _finished_report(session, run)
+    playbook = session.project.playbook(run.playbook)
+    mode = _meta(session, run_id).get("mode", LIVE)
+    responder = _responder(session.project, playbook, str(mode), resume=True)
+    return _Driver(session, playbook, run_id, responder).drive(None)
+
+
+def cancel_run(session: Session, run_id: str, reason: str | None = None) -> RunReport:
+    """Cancel a run and its open cards. A driver holding it stops before its next step."""
+    run = session.board.get_run(run_id)
+    if run.status.finished:
+        raise WrongStatus(
+            f"run {run_id} is already {run.status}; only a running or waiting run can be cancelled"
+        )
+    why = reason or f"cancelled by {session.actor}"
+    session.board.set_run_status(run_id, RunStatus.CANCELLED, actor=session.actor, reason=why)
+    for card in session.board.cards_of_run(run_id):
+        if not card.status.finished:
+            with contextlib.suppress(BoardError):
+                session.board.cancel(card.id, actor=session.actor, reason=why)
+    return RunReport(
+        run=run_id,
+        playbook=run.playbook,
+        status=str(RunStatus.CANCELLED),
+        outputs=read_outputs(session, run_id),
+        reason=why,
+    )
+
+
+def read_outputs(session: Session, run_id: str) -> dict[str, Any]:
+    """The outputs of a run's steps so far, from its saved state (empty before the first step)."""
+    return dict(_values(session, run_id).get("outputs") or {})
+
+
+def report_of(session: Session, run: Run) -> RunReport:
+    """A run's report as the board and its saved state tell it, without driving it."""
+    values = _values(session, run.id)
+    outcome = values.get("outcome") or {}
+    waiting = [
+        _waiting_of(session.board.get(w["card"]))
+        for w in run.waiting_on
+        if isinstance(w, dict) and w.get("card")
+    ]
+    return RunReport(
+        run=run.id,
+        playbook=run.playbook,
+        status=str(run.status),
+        waiting_on=waiting if run.status is RunStatus.WAITING else [],
+        outputs=dict(values.get("outputs") or {}),
+        reason=run.reason or outcome.get("reason"),
+        step=outcome.get("step"),
+    )
+
+
+# --- internals -------------------------------------------------------------------------------
+
+
+def _new_run_id(board: Board, playbook: str, inputs: dict[str, Any], actor: str) -> str:
+    """A short, typeable run id, recorded on the board (retried on the rare collision)."""
+    for _ in range(20):
+        run_id = "r" + secrets.token_hex(3)
+        try:
+            board.create_run(run_id, playbook=playbook, inputs=inputs, started_by=actor)
+        except BoardError as error:
+            if "already exists" in str(error):
+                continue
+            raise
+        return run_id
+    raise RunError("could not find a free run id after 20 tries")
+
+
+def _config(run_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": run_id, "checkpoint_ns": ""}}
+
+
+def _values(session: Session, run_id: str) -> dict[str, Any]:
+    saved = session.saver.get_tuple(_config(run_id))  # type: ignore[arg-type]
+    if saved is None:
+        return {}
+    return dict(saved.checkpoint.get("channel_values") or {})
+
+
+def _meta(session: Session, run_id: str) -> dict[str, Any]:
+    return dict(_values(session, run_id).get("meta") or {})
+
+
+def _finished_report(session: Session, run: Run) -> RunReport:
+    return report_of(session, run)
+
+
+def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: bool = False) -> Any:
+    from crew.cassettes import CassetteRecorder, CassetteReplay
+    from crew.models import OpenAIResponder, require_api_keys
+
+    path = project.cassette_path(playbook.name)
+    if mode == REPLAY:
+        if not path.is_file():
+            raise ConfigError(
+                f"no cassette for playbook '{playbook.name}' ({path})",
+                hint="Record one with `crew run --record`, or run live without --replay.",
+            )
+        return CassetteReplay(path)
+    roles = {project.role(s.role) for s in playbook.steps if s.role}
+    profiles = {role.model: project.profile_for(role) for role in roles}
+    require_api_keys(profiles)
+    live = OpenAIResponder()
+    if mode == RECORD:
+        return CassetteRecorder(live, path, resume=resume)
+    return live
+
+
+class _Heartbeat(threading.Thread):
+    """Renews the run lease and the leases of the cards being worked on; notices cancellation."""
+
+    def __init__(self, board: Board, run_id: str, token: str, seconds: float) -> None:
+        super().__init__(name=f"crew-lease-{run_id}", daemon=True)
+        self.board, self.run_id, self.token, self.seconds = board, run_id, token, seconds
+        self.cards: dict[str, str] = {}  # card id -> lease token
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.lost: str | None = None
+        self.cancelled: str | None = None
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.seconds / 3):
+            self.beat()
+
+    def beat(self) -> None:
+        try:
+            self.board.renew_run(self.run_id, self.token, self.seconds)
+        except LeaseLost as error:
+            self.lost = str(error)
+            self.stopped.set()
+            return
+        except Exception:  # Redis blips: the next beat retries; the lease has 2/3 left
+            return
+        with self.lock:
+            cards = dict(self.cards)
+        for card_id, token in cards.items():
+            with contextlib.suppress(Exception):
+                self.board.heartbeat(card_id, token, self.seconds)
+        with contextlib.suppress(Exception):
+            run = self.board.get_run(self.run_id)
+            if run.status is RunStatus.CANCELLED:
+                self.cancelled = run.reason or "cancelled"
+
+    def check(self) -> None:
+        """Raise if this process may no longer drive the run."""
+        if self.lost:
+            raise LeaseLost(self.lost, hint="Another process drives this run now.")
+        if self.cancelled:
+            raise _Cancelled(self.cancelled)
+
+    def track(self, card_id: str, token: str | None) -> None:
+        with self.lock:
+            if token is None:
+                self.cards.pop(card_id, None)
+            else:
+                self.cards[card_id] = token
+
+    def stop(self) -> None:
+        self.stopped.set()
+
+
+class _Cancelled(RunError):
+    """The run was cancelled while this process drove it."""
+
+
+_CardKey = tuple[str, str, int, int | None]  # kind, step, revision, item index
+
+
+class _Steps:
+    """The `StepExecutor` of a driven run: cards on the board, agents through the responder."""
+
+    def __init__(
+        self,
+        session: Session,
+        playbook: PlaybookSpec,
+        run_id: str,
+        responder: Responder,
+        heartbeat: _Heartbeat,
+    ) -> None:
+        self.session, self.board = session, session.board
+        self.playbook, self.run_id, self.responder = playbook, run_id, responder
+        self.heartbeat = heartbeat
+        self.lock = threading.Lock()
+        # We hold the run lease, so no other process creates cards of this run meanwhile: one
+        # read at the start is enough to find the cards of executions that happened before.
+        self.known: dict[_CardKey, str] = {}
+        for card in self.board.cards_of_run(run_id):
+            self.known[_key_of(card)] = card.id
+
+    def _find(self, key: _CardKey) -> Card | None:
+        with self.lock:
+            card_id = self.known.get(key)
+        return self.board.get(card_id) if card_id else None
+
+    def _remember(self, key: _CardKey, card: Card) -> None:
+        with self.lock:
+            self.known[key] = card.id
+
+    # StepExecutor ---------------------------------------------------------------------------
+
+    def run_agent(self, task: AgentTask) -> StepOutcome:
+        from crew.graph import StepOutcome
+
+        self.heartbeat.check()
+        step = task.step
+        key: _CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
+        card = self._find(key)
+        if card is not None and card.status is CardStatus.DONE:
+            self.session.observer.step_reused(card)
+            return StepOutcome(ok=True, output=card.output, confidence=card.confidence)
+        if card is not None and card.status is CardStatus.FAILED:
+            return StepOutcome(ok=False, reason=card.reason or "failed")
+        if card is not None and card.status is not CardStatus.QUEUED:
+            # A crashed driver's execution: close its card honestly and run the step again.
+            with contextlib.suppress(BoardError):
+                self.board.cancel(
+                    card.id, actor=self.session.holder, reason="driver stopped; step runs again"
+                )
+            card = None
+        role = self.session.project.role(step.role or "")
+        if card is None:
+            card = self.board.create_card(
+                run=self.run_id,
+                playbook=self.playbook.name,
+                step=step.id,
+                kind=CardKind.AGENT,
+                role=role.name,
+                assignee=role.name,
+                owner=role.owner,
+                item=task.item,
+                revision=task.revision,
+                detail={"index": task.index, "items": task.items} if task.index is not None else {},
+            )
+            self._remember(key, card)
+        lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
+        self.heartbeat.track(card.id, lease.token)
+        try:
+            self.session.observer.step_started(card)
+            result = self._call_model(step, task, role)
+            self.heartbeat.check()
+            if result.ok:
+                done = self.board.complete(
+                    card.id,
+                    lease.token,
+                    output=result.output,
+                    confidence=result.confidence,
+                    actor=role.name,
+                )
+                self.session.observer.step_finished(done)
+                return StepOutcome(ok=True, output=result.output, confidence=result.confidence)
+            return self._step_not_ok(card, lease.token, role.name, result.reason or "not ok")
+        except CrewError as error:
+            if not isinstance(error, LeaseLost | _Cancelled):
+                with contextlib.suppress(BoardError):
+                    self.board.fail(card.id, lease.token, reason=str(error), actor=role.name)
+            raise
+        finally:
+            self.heartbeat.track(card.id, None)
+
+    def _call_model(self, step: StepSpec, task: AgentTask, role: Any) -> Any:
+        from crew.agents import run_agent_step
+
+        return run_agent_step(
+            role,
+            self.session.project.profile_for(role),
+            task.task,
+            step=step.id,
+            responder=self.responder,
+            item=task.index,
+            items=task.items,
+            revision=task.revision,
+            guidance=task.feedback or None,
+        )
+
+    def _step_not_ok(self, card: Card, token: str, actor: str, reason: str) -> StepOutcome:
+        """What an agent step that produced no acceptable output does to the run. For now its
+        card fails and the run ends failed with the reason (escalation will route it later)."""
+        from crew.graph import StepOutcome
+
+        failed = self.board.fail(card.id, token, reason=reason, actor=actor)
+        self.session.observer.step_finished(failed)
+        return StepOutcome(ok=False, reason=reason)
+
+    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
+        self.heartbeat.check()
+        spec = task.step.checkpoint
+        assert spec is not None
+        key: _CardKey = (str(CardKind.CHECKPOINT), task.step.id, task.revision, None)
+        card = self._find(key)
+        if card is None:
+            due = self.board.now() + self.session.project.crew.settings.sla
+            card = self.board.create_card(
+                run=self.run_id,
+                playbook=self.playbook.name,
+                step=task.step.id,
+                kind=CardKind.CHECKPOINT,
+                assignee=spec.owner,
+                owner=spec.owner,
+                status=CardStatus.WAITING,
+                allowed=self.session.project.may_answer_checkpoint(spec.owner),
+                due=due,
+                reason=task.question,
+                output=task.shown,
+                revision=task.revision,
+                detail={"question": task.question, "show": list(spec.show)},
+            )
+            self._remember(key, card)
+            self.session.observer.checkpoint_opened(card)
+        return {
+            "card": card.id,
+            "step": task.step.id,
+            "owner": spec.owner,
+            "question": task.question,
+            "revision": task.revision,
+        }
+
+
+def _key_of(card: Card) -> _CardKey:
+    index = card.detail.get("index") if card.kind is CardKind.AGENT else None
+    kind = CardKind.AGENT if card.kind is CardKind.AGENT else CardKind.CHECKPOINT
+    return (str(kind), card.step, card.revision, index if isinstance(index, int) else None)
+
+
+def _waiting_of(card: Card) -> Waiting:
+    return Waiting(
+        card=card.id,
+        step=card.step,
+        kind=str(card.kind),
+        assignee=card.assignee,
+        reason=card.reason or "",
+        allowed=card.may_answer,
+    )
+
+
+def _decision_of(card: Card) -> dict[str, Any] | None:
+    """The resume value for a checkpoint gate, from the answer recorded on its card."""
+    answer = card.decision
+    if answer is None:
+        return None
+    value: dict[str, Any] = {
+        "decision": str(answer.decision),
+        "comment": answer.comment or "",
+        "by": answer.by,
+        "card": card.id,
+    }
+    if answer.edited_output is not None:
+        value["output"] = answer.edited_output
+    return value
+
+
+class _Driver:
+    """Drives one run under its lease until it finishes or waits with nothing to act on."""
+
+    def __init__(
+        self, session: Session, playbook: PlaybookSpec, run_id: str, responder: Responder
+    ) -> None:
+        self.session, self.board = session, session.board
+        self.playbook, self.run_id, self.responder = playbook, run_id, responder
+
+    def drive(self, first: Any) -> RunReport:
+        token = self.board.acquire_run(self.run_id, self.session.holder, self.session.lease_seconds)
+        if token is None:
+            run = self.board.get_run(self.run_id)
+            left = max(0.0, (run.lease_deadline or 0.0) - self.board.now())
+            raise BoardError(
+                f"run {self.run_id} is being driven by {run.driver or 'another process'} "
+                f"(its lease runs {left:.0f}s more)",
+                hint=f"Wait for it, or run `crew resume {self.run_id}` once that process is gone.",
+            )
+        heartbeat = _Heartbeat(self.board, self.run_id, token, self.session.lease_seconds)
+        heartbeat.start()
+        try:
+            return self._drive(first, heartbeat)
+        finally:
+            heartbeat.stop()
+            with contextlib.suppress(Exception):
+                self.board.release_run(self.run_id, token)
+            close = getattr(self.responder, "close", None)
+            if callable(close):
+                close()
+
+    def _drive(self, first: Any, heartbeat: _Heartbeat) -> RunReport:
+        from langgraph.types import Command
+
+        from crew.graph import compile_playbook
+
+        steps = _Steps(self.session, self.playbook, self.run_id, self.responder, heartbeat)
+        graph = compile_playbook(self.playbook, steps, self.session.saver)
+        config = _config(self.run_id)
+        payload: Any = first
+        if payload is None:
+            payload = self._pending_answers(graph, config)
+        while True:
+            run = self.board.get_run(self.run_id)
+            if run.status.finished:
+                return report_of(self.session, run)
+            if run.status is not RunStatus.RUNNING and payload is not None:
+                self.board.set_run_status(self.run_id, RunStatus.RUNNING, actor=self.session.actor)
+            try:
+                if payload is not None or self._interrupted_mid_step(graph, config):
+                    graph.invoke(payload, config, durability="sync")
+                heartbeat.check()
+            except _Cancelled as cancelled:
+                run = self.board.get_run(self.run_id)
+                return RunReport(
+                    run=self.run_id,
+                    playbook=self.playbook.name,
+                    status=str(RunStatus.CANCELLED),
+                    outputs=read_outputs(self.session, self.run_id),
+                    reason=run.reason or str(cancelled),
+                )
+            except LeaseLost:
+                raise
+            except CrewError as error:
+                self._end(RunStatus.FAILED, str(error))
+                raise
+            state = graph.get_state(config)
+            report = self._settle(state)
+            if report.status != RunStatus.WAITING:
+                return report
+            answers = self._answers(state)
+            if not answers and self.session.ask is not None:
+                answers = self._ask(state)
+            if not answers:
+                return report
+            payload = Command(resume=answers)
+
+    @staticmethod
+    def _interrupted_mid_step(graph: Any, config: dict[str, Any]) -> bool:
+        """Steps were left unfinished (a crashed driver), none of them waiting on a person."""
+        state = graph.get_state(config)
+        return bool(state.next) and not state.interrupts
+
+    def _pending_answers(self, graph: Any, config: dict[str, Any]) -> Any:
+        from langgraph.types import Command
+
+        state = graph.get_state(config)
+        if not state.values:
+            raise RunError(
+                f"run {self.run_id} has no saved state to resume from",
+                hint="It was created but never started; start a new run with `crew run`.",
+            )
+        answers = self._answers(state)
+        return Command(resume=answers) if answers else None
+
+    def _answers(self, state: Any) -> dict[str, Any]:
+        """Interrupt id → decision, for every pending checkpoint whose card has an answer."""
+        answers: dict[str, Any] = {}
+        for pending in state.interrupts:
+            card_id = (pending.value or {}).get("card")
+            if not card_id:
+                continue
+            decision = _decision_of(self.board.get(card_id))
+            if decision is not None:
+                answers[pending.id] = decision
+        return answers
+
+    def _ask(self, state: Any) -> dict[str, Any]:
+        ask = self.session.ask
+        person = self.session.person
+        if ask is None or person is None:
+            return {}
+        for pending in state.interrupts:
+            card_id = (pending.value or {}).get("card")
+            if not card_id:
+                continue
+            card = self.board.get(card_id)
+            if card.status.waits_on_person and person in card.may_answer:
+                with contextlib.suppress(BoardError):  # e.g. someone else answered first
+                    ask(card, dict(pending.value))
+                return self._answers(state)
+        return {}
+
+    def _settle(self, state: Any) -> RunReport:
+        """Bring the run record in line with the graph's state after `invoke` returned."""
+        values = state.values
+        outputs = dict(values.get("outputs") or {})
+        outcome = values.get("outcome") or {}
+        if outcome:
+            status = RunStatus(outcome.get("status", "failed"))
+            reason = str(outcome.get("reason") or status)
+            self._end(status, reason)
+            return RunReport(
+                self.run_id,
+                self.playbook.name,
+                str(status),
+                [],
+                outputs,
+                reason,
+                outcome.get("step"),
+            )
+        if state.interrupts:
+            waiting = []
+            for pending in state.interrupts:
+                card_id = (pending.value or {}).get("card")
+                if card_id:
+                    waiting.append(_waiting_of(self.board.get(card_id)))
+            waiting.sort(key=lambda w: w.card)
+            run = self.board.get_run(self.run_id)
+            if run.status is not RunStatus.WAITING or run.waiting_on != [
+                w.to_json() for w in waiting
+            ]:
+                self.board.set_run_status(
+                    self.run_id,
+                    RunStatus.WAITING,
+                    waiting_on=[w.to_json() for w in waiting],
+                    actor=self.session.actor,
+                )
+            return RunReport(
+                self.run_id, self.playbook.name, str(RunStatus.WAITING), waiting, outputs
+            )
+        if state.next:
+            raise RunError(f"run {self.run_id} stopped before its end (next: {state.next})")
+        self._end(RunStatus.DONE, None)
+        return RunReport(self.run_id, self.playbook.name, str(RunStatus.DONE), [], outputs)
+
+    def _end(self, status: RunStatus, reason: str | None) -> None:
+        with contextlib.suppress(WrongStatus):
+            self.board.set_run_status(self.run_id, status, actor=self.session.actor, reason=reason)
+        if status is not RunStatus.DONE:
+            # Nothing of a run that ended stays open on anyone's board.
+            for card in self.board.cards_of_run(self.run_id):
+                if not card.status.finished:
+                    with contextlib.suppress(BoardError):
+                        self.board.cancel(card.id, actor=self.session.actor, reason=f"run {status}")
