@@ -17,8 +17,9 @@ from langgraph.checkpoint.conformance.test_utils import (
     generate_config,
     generate_metadata,
 )
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Send, interrupt
 
 from crew import ConfigError, RedisCheckpointSaver
 
@@ -284,3 +285,68 @@ def test_a_copied_thread_outlives_its_source(saver: RedisCheckpointSaver) -> Non
     done = graph.invoke(Command(resume="ok"), copy)
     assert done["notes"] == ["draft about forks", "reviewed: ok", "published (ok)"]
     assert saver.get_tuple(source) is None
+
+
+class _ItemState(TypedDict):
+    item: str
+    results: Annotated[list[str], operator.add]
+
+
+class _FanState(TypedDict):
+    items: list[str]
+    results: Annotated[list[str], operator.add]
+
+
+def _item_work(state: _ItemState) -> dict[str, Any]:
+    return {"results": [state["item"].upper()]}
+
+
+def _item_gate(state: _ItemState) -> dict[str, Any]:
+    answer = interrupt(f"ok {state['item']}?")
+    return {"results": [f"{state['item']}:{answer}"]}
+
+
+def _fan_out(state: _FanState) -> list[Send]:
+    return [Send("item", {"item": item, "results": []}) for item in state["items"]]
+
+
+def _fan_graph(checkpointer: BaseCheckpointSaver[str]) -> Any:
+    item = StateGraph(_ItemState)
+    item.add_node("work", _item_work)
+    item.add_node("gate", _item_gate)
+    item.add_edge(START, "work")
+    item.add_edge("work", "gate")
+    item.add_edge("gate", END)
+    builder = StateGraph(_FanState)
+    builder.add_node("start", lambda state: {})
+    builder.add_node("item", item.compile())
+    builder.add_node("done", lambda state: {"results": ["done"]})
+    builder.add_edge(START, "start")
+    builder.add_conditional_edges("start", _fan_out, ["item"])
+    builder.add_edge("item", "done")
+    builder.add_edge("done", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+def _drive_fan_graph(checkpointer: BaseCheckpointSaver[str]) -> tuple[Any, ...]:
+    """Subgraphs, Send fan-out, three interrupts answered in two goes, then a fork."""
+    graph = _fan_graph(checkpointer)
+    config = {"configurable": {"thread_id": "fan"}}
+    paused = graph.invoke({"items": ["a", "b", "c"], "results": []}, config)
+    asked = sorted(i.value for i in paused["__interrupt__"])
+    first = next(i.id for i in graph.get_state(config).interrupts if i.value == "ok a?")
+    graph.invoke(Command(resume={first: "yes"}), config)
+    rest = {i.id: "no" for i in graph.get_state(config).interrupts}
+    done = graph.invoke(Command(resume=rest), config)
+    history = list(graph.get_state_history(config))
+    graph.update_state(history[-2].config, {"results": ["forked"]})
+    forked = graph.get_state(config)
+    return asked, sorted(done["results"]), len(history), forked.values["results"]
+
+
+def test_a_graph_with_subgraphs_and_fan_out_runs_as_with_the_in_memory_saver(
+    saver: RedisCheckpointSaver, any_redis_url: str, namespace: str
+) -> None:
+    assert _drive_fan_graph(saver) == _drive_fan_graph(InMemorySaver())
+    saver.delete_thread("fan")
+    assert _keys_of(any_redis_url, f"{namespace}:*") == []
