@@ -3,6 +3,8 @@
 from crew.cli import (  # noqa: F401
     answer,
     board,
+    answer,
+    board,
     new,
     run,
     runs,

@@ -17,5 +17,5 @@ redis.call('HSET', K.card(id), 'status', 'running', 'worker', worker, 'lease_tok
 set_status(id, c.status, 'running')
 redis.call('ZADD', K.leases(), deadline, id)
 log_event(c.run, id, 'claimed', worker, version,
-          cjson.encode({worker = worker, attempt = attempt, lease_deadline = deadline}))
+          cjson.encode({worker = worker, attempt = attempt, lease_seconds = tonumber(ARGV[4])}))
 return {'ok', token, deadline, version}

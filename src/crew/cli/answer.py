@@ -1,0 +1,167 @@
+"""`crew answer CARD approve|reject|edit|retry`: record a person's decision on a waiting card.
+
+Recording is one atomic board transition (a second answer is refused, naming who answered
+first). `record_answer` is the part the runtime calls before resuming the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from crew.cli._app import app, console, print_json
+from crew.cli.board import AsOption, JsonOption, card_line, identify, open_board, open_project
+from crew.exceptions import CardNotFound, ConfigError
+
+if TYPE_CHECKING:
+    from crew.board import Board, Card
+    from crew.spec.project import Project
+
+DECISIONS = ("approve", "reject", "edit", "retry")
+
+
+@app.command("answer")
+def answer_command(
+    card: Annotated[
+        str, typer.Argument(help="The card id (see `crew inbox`), or the step id of your card.")
+    ],
+    decision: Annotated[str, typer.Argument(help="approve | reject | edit | retry")],
+    comment: Annotated[
+        str | None,
+        typer.Option(
+            "-m", "--comment", help="Why (feedback for a retry or a revision).", show_default=False
+        ),
+    ] = None,
+    edited: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="The corrected output (YAML or JSON mapping), for edit.",
+            show_default=False,
+        ),
+    ] = None,
+    as_person: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record your decision on a card waiting on you."""
+    project = open_project()
+    person = identify(as_person, project)
+    board = open_board(project)
+    answered = record_answer(project, board, card, person, decision, comment, edited)
+    if as_json:
+        print_json(answer_json(board, answered))
+        return
+    assert answered.decision is not None
+    console.print(
+        f"Recorded: {answered.decision.decision} by {person} on card {answered.id} "
+        f"({card_line(answered)}); the card is now {answered.status}.",
+        highlight=False,
+    )
+
+
+def record_answer(
+    project: Project,
+    board: Board,
+    card_ref: str,
+    person: str,
+    decision: str,
+    comment: str | None,
+    edited_file: Path | None,
+) -> Card:
+    """Check the input, then record `person`'s decision atomically; return the answered card.
+
+    `card_ref` is a card id, or a step id when exactly one waiting card of that step is in
+    `person`'s inbox. Raises ConfigError for bad input and BoardError subclasses for refusals
+    (unknown card, not allowed, already answered, not waiting); nothing changes in either case.
+    """
+    if decision not in DECISIONS:
+        raise ConfigError(
+            f"unknown decision '{decision}'", hint=f"Use one of: {', '.join(DECISIONS)}."
+        )
+    if decision == "edit" and edited_file is None:
+        raise ConfigError(
+            "'edit' needs the corrected output", hint="Pass --file EDITED.yaml (a mapping)."
+        )
+    if decision != "edit" and edited_file is not None:
+        raise ConfigError(
+            f"--file goes with 'edit', not '{decision}'",
+            hint="Use `crew answer CARD edit --file EDITED.yaml`, or drop --file.",
+        )
+    edited_output = read_edited(edited_file) if edited_file is not None else None
+    card = find_card(board, card_ref, person)
+    return board.answer(
+        card.id, person=person, decision=decision, comment=comment, edited_output=edited_output
+    )
+
+
+def find_card(board: Board, card_ref: str, person: str) -> Card:
+    """The card with id `card_ref`, else the one card of step `card_ref` waiting on `person`."""
+    try:
+        return board.get(card_ref)
+    except CardNotFound as not_found:
+        matches = [c for c in board.inbox(person) if c.step == card_ref]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            ids = ", ".join(c.id for c in matches)
+            raise ConfigError(
+                f"several cards of step '{card_ref}' wait on {person}: {ids}",
+                hint="Name one card id.",
+            ) from None
+        raise not_found from None
+
+
+def read_edited(path: Path) -> dict[str, Any]:
+    """The edited output from a YAML or JSON file; it must be a mapping."""
+    import yaml
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read --file {path}: {exc.strerror or exc}",
+            hint="Pass an existing YAML or JSON file.",
+        ) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(
+            f"{path}{line}: {problem}", hint="--file must hold a YAML or JSON mapping."
+        ) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise ConfigError(
+            f"{path}: the edited output must be a mapping of output fields, not {kind}",
+            hint="Write it as `field: value` lines (YAML) or a JSON object.",
+        )
+    return data
+
+
+def answer_json(board: Board, card: Card) -> dict[str, Any]:
+    """DESIGN §3's run shape as far as the board knows it, plus the answered card."""
+    from crew.exceptions import BoardError
+
+    try:
+        run = board.get_run(card.run)
+    except BoardError:
+        return {
+            "run": card.run,
+            "playbook": card.playbook,
+            "status": None,
+            "waiting_on": [],
+            "outputs": {},
+            "card": card.to_json(),
+        }
+    return {
+        "run": run.id,
+        "playbook": run.playbook,
+        "status": str(run.status),
+        "waiting_on": [w for w in run.waiting_on if w.get("card") != card.id],
+        "outputs": {},
+        "card": card.to_json(),
+    }

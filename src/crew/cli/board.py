@@ -1,0 +1,233 @@
+"""`crew board`, `crew inbox`, `crew log`: what is on the board, what waits on me, who did what.
+
+These read bounded index ranges (per status, per person, per run), never the whole board, and
+import nothing heavy: they must answer instantly on a board of any size.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from crew.cli._app import app, console, current_person, print_json, project_option
+
+if TYPE_CHECKING:
+    from crew.board import Board, Card, Event
+    from crew.spec.project import Project
+
+# Finished cards stay on `crew board` this long; `--all` shows older ones too.
+RECENT_SECONDS = 86400
+_STATUS_STYLE = {
+    "queued": "cyan",
+    "running": "blue",
+    "waiting": "yellow",
+    "escalated": "bold red",
+    "done": "green",
+    "rejected": "magenta",
+    "failed": "red",
+    "cancelled": "dim",
+}
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout for scripts.")]
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", help="Who you are (default: CREW_USER, else your login).", show_default=False
+    ),
+]
+
+
+def open_project() -> Project:
+    """The project found from --project / CREW_PROJECT / the current directory."""
+    from crew.spec.loader import find_project_root, load_project
+
+    return load_project(find_project_root(project_option()))
+
+
+def open_board(project: Project) -> Board:
+    """The project's board (CREW_BOARD / settings.board) on its Redis."""
+    from crew.board import Board
+
+    return Board.from_url(project.redis_url(), project.board_name)
+
+
+def identify(explicit: str | None, project: Project) -> str:
+    """The acting person: --as, CREW_USER or the login; one clear error if unknown."""
+    from crew.exceptions import ConfigError
+    from crew.spec.suggest import did_you_mean
+
+    people = project.crew.people
+    person = current_person(explicit, people)
+    if person is None:
+        raise ConfigError(
+            "who are you? crew could not tell which person of crew.yaml you are",
+            hint="Pass --as PERSON or set CREW_USER.",
+        )
+    if people and person not in people:
+        raise ConfigError(
+            f"unknown person '{person}' (from {'--as' if explicit else 'CREW_USER'})",
+            hint=did_you_mean(person, people, kind="People"),
+        )
+    return person
+
+
+@app.command("board")
+def board_command(
+    run: Annotated[
+        str | None, typer.Option("--run", help="Only the cards of this run.", show_default=False)
+    ] = None,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Also show cards that finished more than a day ago.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="At most this many cards per status.")
+    ] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """The board: cards grouped by status, one row per card."""
+    from crew.board import CardStatus
+
+    board = open_board(open_project())
+    since = None if show_all or run is not None else board.now() - RECENT_SECONDS
+    cards = board.cards(run=run, limit=limit if run is None else 100_000, finished_since=since)
+    if as_json:
+        print_json([card.to_json() for card in cards])
+        return
+    if run is not None and not cards:
+        board.get_run(run)  # an unknown run is an error, a run with no cards yet is not
+    counts = board.counts(run) if run is not None else board.counts()
+    now = board.now()
+    shown = 0
+    for status in CardStatus:
+        group = [c for c in cards if c.status is status]
+        if not group:
+            continue
+        shown += len(group)
+        more = counts[status] - len(group)
+        title = f"{status} ({counts[status]})" if more <= 0 or since else f"{status}"
+        table = Table(title=title, title_style=_STATUS_STYLE[status], title_justify="left")
+        for column in ("card", "run", "step", "kind", "assignee", "owner", "conf", "since", "due"):
+            table.add_column(column, no_wrap=column in ("card", "run", "step", "kind"))
+        for card in group:
+            table.add_row(
+                Text(card.id, style="bold"),
+                card.run,
+                card.step,
+                str(card.kind),
+                card.assignee,
+                card.owner,
+                "" if card.confidence is None else f"{card.confidence:.2f}",
+                ago(now - card.updated),
+                due_text(card.due, now) if status.waits_on_person else "",
+            )
+        console.print(table)
+        if more > 0 and not status.finished:
+            console.print(f"  … and {more} more {status} (use --limit to see more)")
+    if not shown:
+        console.print("The board is empty." if run is None else f"Run {run} has no cards yet.")
+
+
+@app.command("inbox")
+def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> None:
+    """Cards waiting on me (checkpoints and escalations), oldest first."""
+    project = open_project()
+    person = identify(as_person, project)
+    board = open_board(project)
+    cards = board.inbox(person)
+    if as_json:
+        print_json([card.to_json() for card in cards])
+        return
+    if not cards:
+        console.print(f"Nothing waiting on {person}.")
+        return
+    now = board.now()
+    table = Table(title=f"waiting on {person} ({len(cards)})", title_justify="left")
+    for column in ("card", "kind", "run", "step", "assignee", "waiting", "due", "reason"):
+        table.add_column(column, no_wrap=column in ("card", "run", "step", "kind"))
+    for card in cards:
+        table.add_row(
+            Text(card.id, style="bold"),
+            str(card.kind),
+            card.run,
+            card.step,
+            card.assignee,
+            ago(now - (card.waiting_since or card.updated)),
+            due_text(card.due, now),
+            card.reason or "",
+        )
+    console.print(table)
+    who = f" --as {person}" if as_person else ""
+    console.print("Answer with:")
+    for card in cards:
+        console.print(
+            f"  crew answer {card.id} approve|reject|edit|retry{who}", highlight=False, markup=False
+        )
+
+
+@app.command("log")
+def log_command(
+    run: Annotated[str, typer.Argument(help="The run id (see `crew runs`).")],
+    as_json: JsonOption = False,
+) -> None:
+    """The audit trail of a run: every transition, who, what, when."""
+    from crew.board import RUN_EVENTS_MAXLEN
+
+    board = open_board(open_project())
+    events = board.events(run, limit=RUN_EVENTS_MAXLEN)
+    if not events:
+        board.get_run(run)  # no such run: one clear error
+    if as_json:
+        print_json([event.to_json() for event in events])
+        return
+    table = Table(title=f"run {run}", title_justify="left")
+    for column in ("at", "card", "event", "actor", "detail"):
+        table.add_column(column, no_wrap=column != "detail")
+    for event in events:
+        table.add_row(
+            _iso(event),
+            event.card or "",
+            event.event,
+            event.actor,
+            _detail(event.detail),
+        )
+    console.print(table)
+
+
+def ago(seconds: float) -> str:
+    """A short age: 42s, 5m, 3h, 2d."""
+    seconds = max(0.0, seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return f"{int(seconds)}s"
+
+
+def due_text(due: float | None, now: float) -> str:
+    if due is None:
+        return ""
+    from crew.board import iso
+
+    left = due - now
+    relative = f"overdue {ago(-left)}" if left < 0 else f"in {ago(left)}"
+    return f"{relative} ({iso(due)})"
+
+
+def _iso(event: Event) -> str:
+    from crew.board import iso
+
+    return iso(event.at) or ""
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    def show(value: Any) -> str:
+        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+    return ", ".join(f"{k}={show(v)}" for k, v in detail.items() if v not in (None, "", [], {}))
+
+
+def card_line(card: Card) -> str:
+    """`checkpoint legal_review of run r12`: how messages name a card."""
+    return f"{card.kind} {card.step} of run {card.run}"
