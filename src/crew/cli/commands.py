@@ -3,8 +3,6 @@
 from crew.cli import (  # noqa: F401
     answer,
     board,
-    answer,
-    board,
     new,
     run,
     runs,
