@@ -3,7 +3,7 @@
 `RedisCheckpointSaver` stores checkpoints, their channel values and pending writes in ordinary
 hashes and sorted sets, so any process that reaches the same Redis can resume a run. It passes the
 base capabilities of LangGraph's conformance suite (put, put_writes, get_tuple, list,
-delete_thread) through both its sync and async methods, and also implements `prune`.
+delete_thread) through both its sync and async methods, and implements `prune` and `copy_thread`.
 
 How the state is laid out in Redis (keys, records, scripts) is documented in `_layout`. There is no
 key shared by all threads: each thread's state is bounded by its own history, and `delete_thread`

@@ -551,6 +551,8 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
 
     def _copy_thread_op(self, source: object, target: object) -> _Op[None]:
         keys = self._keys
+        if str(source) == str(target):
+            return None
         (index,) = yield _Batch().add("hgetall", keys.thread(source))
         if not index:
             return None
