@@ -62,7 +62,9 @@ async def test_conformance_suite_passes_all_base_capabilities(
 ) -> None:
     @checkpointer_test(name=f"RedisCheckpointSaver[{any_redis_url}]")
     async def redis_saver() -> AsyncIterator[BaseCheckpointSaver[str]]:
-        instance = RedisCheckpointSaver.from_url(any_redis_url, namespace=namespace)
+        # A fresh namespace per capability suite (under the test's, which is cleaned up).
+        fresh = f"{namespace}:{uuid.uuid4().hex[:8]}"
+        instance = RedisCheckpointSaver.from_url(any_redis_url, namespace=fresh)
         yield instance
         await instance.aclose()
         instance.close()
