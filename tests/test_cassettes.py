@@ -248,3 +248,31 @@ def test_the_recorder_can_continue_a_resumed_run(project: Path) -> None:
 
     assert yaml.safe_load(path.read_text()) == {"draft": [answer("v1"), answer("v2")]}
     assert step(CassetteReplay(path), "draft", revision=1).output == answer("v2")
+
+
+def test_samples_of_a_fan_out_item_follow_each_other(project: Path) -> None:
+    path = write(
+        project / "playbooks/p.cassette.yaml",
+        {"triage": [answer(f"item {i} sample {s}") for i in range(2) for s in range(3)]},
+    )
+    replay = CassetteReplay(path)
+
+    def sample(item: int, number: int) -> str | None:
+        result = run_agent_step(
+            ROLE,
+            OFFLINE,
+            "t",
+            step="triage",
+            responder=replay,
+            item=item,
+            items=2,
+            sample=number,
+            samples=3,
+        )
+        return result.output["summary"] if result.output else result.reason
+
+    assert [sample(1, 2), sample(0, 0), sample(1, 0)] == [
+        "item 1 sample 2",
+        "item 0 sample 0",
+        "item 1 sample 0",
+    ]

@@ -96,11 +96,14 @@ def run_agent_step(
     revision: int = 0,
     guidance: str | None = None,
     max_invalid_retries: int = 2,
+    sample: int = 0,
+    samples: int = 1,
 ) -> StepResult:
     """Ask the role's model to do `task`; return its validated output or why there is none.
 
     `item`/`items` place a fan-out item, `revision` counts reruns of the step (a checkpoint's
-    revise, an owner's retry); both only matter to responders that replay recorded answers.
+    revise, an owner's retry), `sample` of `samples` numbers the runs of a step sampled several
+    times for `consistency`; they only matter to responders that replay recorded answers.
     """
     schema = output_schema(role)
     attempts = 1 + max(0, max_invalid_retries)
@@ -119,6 +122,8 @@ def run_agent_step(
             revision=revision,
             attempt=attempt,
             max_attempts=attempts,
+            sample=sample,
+            samples=samples,
         )
         try:
             raw = responder.respond(call)

@@ -8,15 +8,16 @@
     draft:
       - "{not json"                 # a raw text answer: invalid, so the step asks again
       - {brief: "...", confidence: 0.88, rationale: "..."}       # the retry's answer
-      - {$failure: "HTTP 500 from https://api.openai.com/v1"}    # a model call that failed
+      - {$failure: "HTTP 500 from https://api.openai.com/v1"}    # revision 1: the call failed
 
 How calls find their answer (the rule both replay and record follow): a step's calls are taken in
 the order (revision, attempt, item). The first pass asks every item once, in item order; the items
 whose answer was invalid ask again, in item order; and so on until every item has a valid answer,
 a failure, or no attempts left. A revision of the step (a checkpoint's revise, an owner's retry)
-asks every item again the same way, after all earlier calls. So an entry's position depends only on
-the call and the entries before it, never on timing: parallel items and a run resumed in another
-process get the same answers.
+asks every item again the same way, after all earlier calls. A step sampled N times (the
+`consistency` confidence method) counts as N items per item: item 0's samples, then item 1's.
+So an entry's position depends only on the call and the entries before it, never on timing:
+parallel items and a run resumed in another process get the same answers.
 
 `CassetteReplay` answers from the file (no network, no API key); `CassetteRecorder` wraps a live
 responder and writes the file after every call.
@@ -77,8 +78,8 @@ def position(
     `entry_at(i)` is the i-th entry (None past the end); `settles(entry)` says whether that answer
     ended its item's attempts.
     """
-    count = call.items or 1
-    target = (call.revision, call.attempt, call.item or 0)
+    count = (call.items or 1) * call.samples
+    target = (call.revision, call.attempt, _slot(call))
     index = 0
     for revision in range(call.revision + 1):
         asking = list(range(count))
@@ -97,6 +98,11 @@ def position(
     # The entries before it say this call should not happen (e.g. an earlier answer was valid,
     # yet the step asked again): place it after everything that did.
     return index
+
+
+def _slot(call: ModelCall) -> int:
+    """The call's place among the step's parallel calls of one attempt: item, then sample."""
+    return (call.item or 0) * call.samples + call.sample
 
 
 class CassetteReplay:
@@ -160,7 +166,7 @@ class CassetteRecorder:
 
     def _record(self, call: ModelCall, entry: Any) -> None:
         with self._lock:
-            key = (call.revision, call.attempt, call.item or 0)
+            key = (call.revision, call.attempt, _slot(call))
             self._calls.setdefault(call.step, {})[key] = entry
             self._write()
 

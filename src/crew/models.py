@@ -45,8 +45,11 @@ __all__ = [
 class ModelCall:
     """One model call of one agent step: what to ask, and where the call sits in the run.
 
-    `(step, item, items, revision, attempt)` identify the call, so a cassette can place it without
-    depending on the order in which parallel fan-out items happen to run.
+    `(step, item, items, revision, attempt, sample)` identify the call, so a cassette can place it
+    without depending on the order in which parallel fan-out items happen to run. `max_attempts` is
+    1 + the step's invalid-output retries; `sample`/`samples` number the calls of a step sampled
+    several times (the `consistency` confidence method). A judge's call uses the step id
+    `<step>.judge`, so its answers never mix with the step's own.
     """
 
     step: str
@@ -59,6 +62,8 @@ class ModelCall:
     revision: int = 0
     attempt: int = 0
     max_attempts: int = 3
+    sample: int = 0
+    samples: int = 1
 
 
 class ModelFailure(Exception):
