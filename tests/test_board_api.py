@@ -433,3 +433,21 @@ def test_the_server_clock_drives_leases_on_redis_6_2_and_7(any_redis_url: str) -
         keys = list(db.scan_iter(match=board.keys.pattern()))
         if keys:
             db.delete(*keys)
+
+
+def test_many_cards_are_created_in_one_round_trip(board: Board) -> None:
+    specs = [
+        {
+            "run": "r1",
+            "playbook": "p",
+            "step": "research",
+            "kind": "agent",
+            "assignee": "researcher",
+            "owner": "alice",
+            "item": market,
+        }
+        for market in ("US", "EU", "JP")
+    ]
+    cards = board.create_cards(specs)
+    assert [(c.id, c.item) for c in cards] == [("c1", "US"), ("c2", "EU"), ("c3", "JP")]
+    assert [c.id for c in board.cards_of_run("r1")] == ["c1", "c2", "c3"]

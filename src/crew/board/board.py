@@ -118,6 +118,51 @@ class Board:
         `status` is queued (agent work), or waiting / escalated for a card that waits on a
         person from the start; then `allowed` lists who may answer (default: the assignee).
         """
+        reply = self._scripts.call(
+            "create",
+            *self._create_argv(
+                run=run,
+                playbook=playbook,
+                step=step,
+                kind=kind,
+                role=role,
+                assignee=assignee,
+                owner=owner,
+                status=status,
+                max_attempts=max_attempts,
+                due=due,
+                item=item,
+                revision=revision,
+                detail=detail,
+                allowed=allowed,
+                reason=reason,
+                output=output,
+                confidence=confidence,
+            ),
+        )
+        return Card.from_hash(_hash(reply[1:]))
+
+    def _create_argv(
+        self,
+        *,
+        run: str,
+        playbook: str,
+        step: str,
+        kind: CardKind | str,
+        role: str | None = None,
+        assignee: str,
+        owner: str,
+        status: CardStatus | str = CardStatus.QUEUED,
+        max_attempts: int = 3,
+        due: float | None = None,
+        item: Any = None,
+        revision: int = 0,
+        detail: dict[str, Any] | None = None,
+        allowed: Sequence[str] | None = None,
+        reason: str | None = None,
+        output: Any = None,
+        confidence: float | None = None,
+    ) -> list[str]:
         card_kind = _enum(CardKind, kind, "card kind")
         card_status = _enum(CardStatus, status, "card status")
         if card_status not in (CardStatus.QUEUED, CardStatus.WAITING, CardStatus.ESCALATED):
@@ -154,8 +199,15 @@ class Board:
         argv: list[str] = [_dumps(event)]
         for key, value in fields.items():
             argv += [key, value]
-        reply = self._scripts.call("create", *argv)
-        return Card.from_hash(_hash(reply[1:]))
+        return argv
+
+    def create_cards(self, cards: Sequence[dict[str, Any]]) -> list[Card]:
+        """Create many cards in one round trip (a fan-out); each dict holds `create_card`'s
+        keyword arguments. Each card is still created by its own atomic script."""
+        pipe = self.client.pipeline(transaction=False)
+        for card in cards:
+            self._scripts.stage(pipe, "create", *self._create_argv(**card))
+        return [Card.from_hash(_hash(reply[1:])) for reply in pipe.execute()]
 
     def claim(self, card_id: str, worker: str, lease_seconds: float) -> Lease:
         """Take a queued card: it becomes running under a lease with a new fencing token.

@@ -82,5 +82,9 @@ class Scripts:
         reply = self._scripts[name](keys=[self.keys.prefix], args=self.args(*argv))
         return list(reply)
 
+    def stage(self, pipeline: redis.client.Pipeline, name: str, *argv: object) -> None:
+        """Queue a call of `name` on `pipeline` (its reply comes from `pipeline.execute()`)."""
+        self._scripts[name](keys=[self.keys.prefix], args=self.args(*argv), client=pipeline)
+
     def sha(self, name: str) -> str:
         return str(self._scripts[name].sha)
