@@ -208,12 +208,14 @@ def start_run(
     *,
     mode: str = LIVE,
     run_id: str | None = None,
+    responder: Responder | None = None,
 ) -> RunReport:
     """Start a new run of `playbook` (inputs already checked) and drive it until it finishes or
-    waits. `mode` is live, replay (answers from the cassette) or record (live, written to it)."""
+    waits. `mode` is live, replay (answers from the cassette) or record (live, written to it);
+    `responder` overrides it (tests, embedding)."""
     from crew.graph import initial_state
 
-    responder = _responder(session.project, playbook, mode)
+    responder = responder or _responder(session.project, playbook, mode)
     if run_id is None:
         run_id = _new_run_id(session.board, playbook.name, inputs, session.actor)
     else:
@@ -225,15 +227,16 @@ def start_run(
     return _Driver(session, playbook, run_id, responder).drive(first)
 
 
-def resume_run(session: Session, run_id: str) -> RunReport:
+def resume_run(session: Session, run_id: str, *, responder: Responder | None = None) -> RunReport:
     """Continue a run: act on answers recorded on its checkpoint cards, or carry on from the last
-    checkpoint after a crash. A run that still waits with no answer just reports waiting."""
+    checkpoint after a crash. A run that still waits with no answer just reports waiting. The
+    model calls go the way the run started (live, replay, record) unless `responder` is given."""
     run = session.board.get_run(run_id)
     if run.status.finished:
         return _finished_report(session, run)
     playbook = session.project.playbook(run.playbook)
     mode = _meta(session, run_id).get("mode", LIVE)
-    responder = _responder(session.project, playbook, str(mode), resume=True)
+    responder = responder or _responder(session.project, playbook, str(mode), resume=True)
     return _Driver(session, playbook, run_id, responder).drive(None)
 
 

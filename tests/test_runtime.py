@@ -1,0 +1,324 @@
+"""Driving runs against the real board and run state in Redis, with a scripted model.
+
+What a team relies on: every step is a card; a run stops at its checkpoint until the owner
+answers (from anywhere), then goes on without calling the model again for finished steps; a
+rejection revises with the comment until `max_revisions`; one process drives a run at a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crew.board.runs import RunStatus
+from crew.exceptions import BoardError, RunError, WrongStatus
+from crew.models import ModelCall
+from crew.runtime import Session, cancel_run, report_of, resume_run, start_run
+from crew.spec.loader import load_project
+from crew.spec.models import PlaybookSpec
+from crew.spec.project import Project
+from crew.testing import ScriptedModel
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def research(call: ModelCall) -> dict[str, Any]:
+    return {
+        "summary": f"demand #{call.item}",
+        "risks": [],
+        "severity": "low",
+        "score": 5,
+        "confidence": 0.9,
+        "rationale": "r",
+    }
+
+
+def draft(call: ModelCall) -> dict[str, Any]:
+    return {"brief": f"brief v{call.revision}", "confidence": 0.9, "rationale": "r"}
+
+
+def triage(severity: str) -> Any:
+    return lambda call: {"severity": severity, "reasons": [], "confidence": 0.9, "rationale": "r"}
+
+
+def publish(call: ModelCall) -> dict[str, Any]:
+    return {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"}
+
+
+def model(severity: str = "high", **more: Any) -> ScriptedModel:
+    return ScriptedModel(
+        {
+            "research": research,
+            "draft": draft,
+            "triage": triage(severity),
+            "publish": publish,
+            **more,
+        }
+    )
+
+
+@pytest.fixture
+def project(project_dir: Path) -> Project:
+    for name in ("crew.yaml", "agents", "playbooks"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, project_dir / name)
+        else:
+            shutil.copy(source, project_dir / name)
+    return load_project(project_dir)
+
+
+@pytest.fixture
+def session(project: Project) -> Iterator[Session]:
+    opened = Session.open(project, person="alice")
+    yield opened
+    opened.close()
+
+
+def statuses(session: Session, run: str) -> list[tuple[str, str]]:
+    return [(c.step, str(c.status)) for c in session.board.cards_of_run(run)]
+
+
+def launch(session: Session, responder: ScriptedModel, **inputs: Any) -> Any:
+    playbook = session.project.playbook("launch-brief")
+    return start_run(
+        session, playbook, {"product": "kettle", "markets": ["US"], **inputs}, responder=responder
+    )
+
+
+def checkpoint_card(session: Session, report: Any) -> str:
+    (waiting,) = report.waiting_on
+    return str(waiting.card)
+
+
+def test_a_run_waits_at_its_checkpoint_with_every_step_a_card(session: Session) -> None:
+    report = launch(session, model(), markets=["US", "EU"])
+    assert report.status == "waiting" and report.exit_code == 3
+    (waiting,) = report.waiting_on
+    assert (waiting.step, waiting.kind, waiting.assignee) == ("legal_review", "checkpoint", "carol")
+    assert statuses(session, report.run) == [
+        ("research", "done"),
+        ("research", "done"),
+        ("draft", "done"),
+        ("triage", "done"),
+        ("legal_review", "waiting"),
+    ]
+    assert [c.item for c in session.board.cards_of_run(report.run)[:2]] == ["US", "EU"]
+    card = session.board.get(waiting.card)
+    assert "carol" in card.may_answer and "dan" in card.may_answer  # carol's delegate
+    assert set(card.output) == {"draft", "triage"}
+    run = session.board.get_run(report.run)
+    assert run.status is RunStatus.WAITING and run.waiting_on[0]["assignee"] == "carol"
+    assert report.outputs["research"] == [research(_call(0)), research(_call(1))]
+
+
+def _call(item: int) -> Any:
+    return dataclasses.make_dataclass("C", ["item", "revision"])(item, 0)
+
+
+def test_an_answer_from_anywhere_resumes_without_calling_the_model_again(session: Session) -> None:
+    responder = model()
+    report = launch(session, responder)
+    session.board.answer(checkpoint_card(session, report), person="dan", decision="approve")
+    before = len(responder.calls)
+
+    # Another process (a new session, a new responder) acts on the recorded answer.
+    other = Session.open(session.project, person="dan")
+    again = model()
+    try:
+        done = resume_run(other, report.run, responder=again)
+    finally:
+        other.close()
+    assert done.status == "done" and done.exit_code == 0
+    assert [c.step for c in again.calls] == ["publish"]
+    assert len(responder.calls) == before
+    assert statuses(session, report.run)[-1] == ("publish", "done")
+    assert done.outputs["publish"]["channel"] == "blog"
+    assert session.board.get_run(report.run).status is RunStatus.DONE
+
+
+def test_rejection_revises_with_the_comment_then_ends_rejected(session: Session) -> None:
+    responder = model()
+    report = launch(session, responder)
+    for round_ in range(2):  # launch-brief allows max_revisions: 2
+        session.board.answer(
+            checkpoint_card(session, report),
+            person="carol",
+            decision="reject",
+            comment=f"fix claim {round_}",
+        )
+        report = resume_run(session, report.run, responder=responder)
+        assert report.status == "waiting"
+        drafts = [c for c in responder.calls if c.step == "draft"]
+        assert drafts[-1].revision == round_ + 1
+        assert f"fix claim {round_}" in str(drafts[-1].messages)
+        assert report.outputs["draft"]["brief"] == f"brief v{round_ + 1}"
+    session.board.answer(
+        checkpoint_card(session, report), person="carol", decision="reject", comment="no"
+    )
+    report = resume_run(session, report.run, responder=responder)
+    assert report.status == "rejected" and report.exit_code == 1
+    assert "no" in (report.reason or "")
+    assert [c.step for c in responder.calls].count("draft") == 3
+    assert "publish" not in {c.step for c in responder.calls}
+    assert session.board.get_run(report.run).status is RunStatus.REJECTED
+
+
+def test_edit_replaces_the_shown_output_the_next_steps_use(session: Session) -> None:
+    responder = model()
+    report = launch(session, responder)
+    session.board.answer(
+        checkpoint_card(session, report),
+        person="carol",
+        decision="edit",
+        edited_output={"brief": "EDITED", "confidence": 1, "rationale": "carol"},
+    )
+    report = resume_run(session, report.run, responder=responder)
+    assert report.status == "done"
+    assert report.outputs["draft"]["brief"] == "EDITED"
+    (publish_call,) = [c for c in responder.calls if c.step == "publish"]
+    assert "EDITED" in str(publish_call.messages)
+
+
+def test_a_route_that_skips_the_checkpoint_shows_it_skipped(session: Session) -> None:
+    from crew.cli.runs import timeline
+
+    report = launch(session, model(severity="low"))
+    assert report.status == "done"
+    run = session.board.get_run(report.run)
+    rows = timeline(
+        session.project.playbook("launch-brief"), run, session.board.cards_of_run(run.id)
+    )
+    assert {r["step"]: r["status"] for r in rows}["legal_review"] == "skipped"
+
+
+def test_a_step_that_fails_fails_its_card_and_the_run(session: Session) -> None:
+    responder = model(draft=[RuntimeError("HTTP 500 from the model")])
+    report = launch(session, responder)
+    assert report.status == "failed" and report.exit_code == 1
+    assert report.step == "draft" and "HTTP 500" in (report.reason or "")
+    cards = session.board.cards_of_run(report.run)
+    assert (cards[-1].step, str(cards[-1].status)) == ("draft", "failed")
+    assert "HTTP 500" in (cards[-1].reason or "")
+    assert session.board.get_run(report.run).status is RunStatus.FAILED
+
+
+def test_a_missing_answer_stops_the_run_failed_with_a_clear_error(session: Session) -> None:
+    with pytest.raises(RunError, match="triage"):
+        launch(session, ScriptedModel({"research": research, "draft": draft}))
+    (run,) = session.board.runs(limit=1)
+    assert run.status is RunStatus.FAILED
+
+
+class Crash(BaseException):
+    """Stands in for the process dying in the middle of a model call."""
+
+
+def test_after_a_crash_resume_reruns_only_the_unfinished_step(session: Session) -> None:
+    def crash(call: ModelCall) -> Any:
+        raise Crash
+
+    first = model(triage=crash)
+    with pytest.raises(Crash):
+        launch(session, first)
+    (run,) = session.board.runs(limit=1)
+    second = model()
+    report = resume_run(session, run.id, responder=second)
+    assert report.status == "waiting"
+    assert [c.step for c in second.calls] == ["triage"]
+    # The crashed execution's card is closed honestly; the step ran on a new card.
+    assert [s for s in statuses(session, run.id) if s[0] == "triage"] == [
+        ("triage", "cancelled"),
+        ("triage", "done"),
+    ]
+
+
+def test_one_process_drives_a_run_at_a_time(session: Session) -> None:
+    report = launch(session, model())
+    session.board.answer(checkpoint_card(session, report), person="carol", decision="approve")
+    token = session.board.acquire_run(report.run, "someone-else", 30)
+    assert token is not None
+    with pytest.raises(BoardError, match="someone-else"):
+        resume_run(session, report.run, responder=model())
+    session.board.release_run(report.run, token)
+
+
+def test_two_resumes_at_once_drive_the_run_once(session: Session) -> None:
+    report = launch(session, model())
+    session.board.answer(checkpoint_card(session, report), person="carol", decision="approve")
+    gate = threading.Barrier(2)
+    responders = [model(), model()]
+    outcomes: list[Any] = []
+
+    def resume(index: int) -> None:
+        mine = Session.open(session.project, person="carol")
+        gate.wait(timeout=10)
+        try:
+            outcomes.append(resume_run(mine, report.run, responder=responders[index]).status)
+        except BoardError as error:
+            outcomes.append(type(error).__name__)
+        finally:
+            mine.close()
+
+    threads = [threading.Thread(target=resume, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert "done" in outcomes
+    assert sum(len(r.calls) for r in responders) == 1  # publish, exactly once
+    assert session.board.get_run(report.run).status is RunStatus.DONE
+
+
+def test_cancel_closes_the_run_and_its_open_cards(session: Session) -> None:
+    report = launch(session, model())
+    cancelled = cancel_run(session, report.run, "not this quarter")
+    assert cancelled.status == "cancelled" and cancelled.exit_code == 1
+    assert statuses(session, report.run)[-1] == ("legal_review", "cancelled")
+    assert session.board.get_run(report.run).reason == "not this quarter"
+    assert resume_run(session, report.run, responder=model()).status == "cancelled"
+    with pytest.raises(WrongStatus):
+        cancel_run(session, report.run)
+
+
+def test_report_of_a_run_reads_board_and_saved_state(session: Session) -> None:
+    report = launch(session, model())
+    read = report_of(session, session.board.get_run(report.run))
+    assert read.to_json() == report.to_json()
+
+
+def test_parallel_needs_join_runs_both_branches_before_the_join(session: Session) -> None:
+    playbook = PlaybookSpec.model_validate(
+        {
+            "name": "fork",
+            "inputs": {"product": {"type": "string"}},
+            "steps": [
+                {"id": "left", "role": "researcher", "task": "L", "needs": []},
+                {"id": "right", "role": "researcher", "task": "R", "needs": []},
+                {
+                    "id": "join",
+                    "role": "writer",
+                    "task": "{{steps.left.summary}}",
+                    "needs": ["left", "right"],
+                },
+            ],
+        }
+    )
+    both = threading.Barrier(2)
+
+    def meet(call: ModelCall) -> Any:
+        both.wait(timeout=10)  # passes only if both branches are in flight together
+        return research(call)
+
+    responder = ScriptedModel({"left": meet, "right": meet, "join": draft})
+    project = dataclasses.replace(session.project, playbooks={"fork": playbook})
+    mine = dataclasses.replace(session, project=project)
+    report = start_run(mine, playbook, {"product": "x"}, responder=responder)
+    assert report.status == "done"
+    assert [c.step for c in responder.calls][-1] == "join"
