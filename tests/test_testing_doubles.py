@@ -7,6 +7,7 @@ import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +184,11 @@ def test_a_hang_ends_when_the_server_closes() -> None:
         status, _, _ = pending.result(timeout=30)
 
     assert status == 503
+
+
+def test_the_readme_example_runs() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Models, cassettes and testing", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+
+    exec(compile(code, "README.md", "exec"), {})
