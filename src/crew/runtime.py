@@ -335,7 +335,7 @@ def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: b
                 hint="Record one with `crew run --record`, or run live without --replay.",
             )
         return CassetteReplay(path)
-    roles = {project.role(s.role) for s in playbook.steps if s.role}
+    roles = [project.role(s.role) for s in playbook.steps if s.role]
     profiles = {role.model: project.profile_for(role) for role in roles}
     require_api_keys(profiles)
     live = OpenAIResponder()

@@ -1,0 +1,109 @@
+"""A playbook run through the real langchain-openai client, over HTTP, against a loopback
+OpenAI-compatible server (`crew.testing.OpenAIServer`), once per structured-output method.
+
+The server's call log is the evidence: the fan-out items were in flight at the same time, and
+answering the checkpoint (in a new session, as another process would) called no model again.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from crew.runtime import Session, resume_run, start_run
+from crew.spec.loader import load_project
+from crew.spec.project import Project
+from crew.testing import OpenAIServer
+
+REPO = Path(__file__).resolve().parent.parent
+STEP = re.compile(r"crew step: (\S+)")
+
+ANSWERS: dict[str, dict[str, Any]] = {
+    "research": {
+        "summary": "demand",
+        "risks": [],
+        "severity": "low",
+        "score": 6,
+        "confidence": 0.9,
+        "rationale": "r",
+    },
+    "draft": {"brief": "the brief", "confidence": 0.9, "rationale": "r"},
+    "triage": {"severity": "high", "reasons": ["claim"], "confidence": 0.9, "rationale": "r"},
+    "publish": {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"},
+}
+
+
+def step_of(body: dict[str, Any]) -> str:
+    for message in body.get("messages", []):
+        found = STEP.search(str(message.get("content") or ""))
+        if found:
+            return found.group(1)
+    raise AssertionError("request without a crew step line")
+
+
+def live_project(root: Path, url: str, method: str) -> Project:
+    shutil.copytree(REPO / "agents", root / "agents")
+    shutil.copytree(REPO / "playbooks", root / "playbooks")
+    team = yaml.safe_load((REPO / "crew.yaml").read_text())
+    team["models"]["default"] = {
+        "provider": "openai",
+        "model": "loopback",
+        "base_url": url,
+        "api_key_env": "CREW_TEST_LLM_KEY",
+        "structured_output": method,
+        "timeout": 20,
+        "max_retries": 0,
+    }
+    (root / "crew.yaml").write_text(yaml.safe_dump(team))
+    return load_project(root)
+
+
+@pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
+def test_a_live_run_fans_out_in_parallel_and_never_repeats_a_call_on_resume(
+    method: str, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
+    markets = ["US", "EU", "JP"]
+    together = threading.Barrier(len(markets))
+
+    def answer(body: dict[str, Any]) -> Any:
+        step = step_of(body)
+        if step == "research":
+            together.wait(timeout=15)  # only passes if every item is in flight at once
+        return ANSWERS[step]
+
+    with OpenAIServer(answer) as server:
+        project = live_project(project_dir, server.url, method)
+        playbook = project.playbook("launch-brief")
+        session = Session.open(project, person="alice")
+        try:
+            report = start_run(session, playbook, {"product": "kettle", "markets": markets})
+        finally:
+            session.close()
+        assert report.status == "waiting"
+        assert len(report.outputs["research"]) == len(markets)
+        calls_before = len(server.calls)
+        assert {call.method for call in server.calls} == {method}
+
+        (waiting,) = report.waiting_on
+        elsewhere = Session.open(project, person="carol")
+        try:
+            elsewhere.board.answer(waiting.card, person="carol", decision="approve")
+            done = resume_run(elsewhere, report.run)
+        finally:
+            elsewhere.close()
+
+    assert done.status == "done", done.reason
+    research = server.calls_for("research")
+    assert len(research) == len(markets)
+    assert max(c.start for c in research) < min(c.end or 0 for c in research)  # overlapped
+    steps = [call.step for call in server.calls]
+    assert sorted(steps) == sorted(["research"] * 3 + ["draft", "triage", "publish"])
+    assert [call.step for call in server.calls[calls_before:]] == ["publish"]
+    assert all(call.status == 200 for call in server.calls)
