@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEASE_ENV",
     "Observer",
+    "RunBusy",
     "RunReport",
     "Session",
     "Waiting",
@@ -344,6 +345,10 @@ def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: b
     return live
 
 
+class RunBusy(BoardError):
+    """Another process holds the run's lease (it drives the run right now)."""
+
+
 class _Heartbeat(threading.Thread):
     """Renews the run lease and the leases of the cards being worked on; notices cancellation."""
 
@@ -600,7 +605,7 @@ class _Driver:
         if token is None:
             run = self.board.get_run(self.run_id)
             left = max(0.0, (run.lease_deadline or 0.0) - self.board.now())
-            raise BoardError(
+            raise RunBusy(
                 f"run {self.run_id} is being driven by {run.driver or 'another process'} "
                 f"(its lease runs {left:.0f}s more)",
                 hint=f"Wait for it, or run `crew resume {self.run_id}` once that process is gone.",

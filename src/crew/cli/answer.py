@@ -50,6 +50,9 @@ def answer_command(
     person = identify(as_person, project)
     board = open_board(project)
     answered = record_answer(project, board, card, person, decision, comment, edited)
+    from crew.cli.run import continue_after_answer  # resumes the run here, then exits
+
+    continue_after_answer(project, answered, person=person, as_json=as_json)
     if as_json:
         print_json(answer_json(board, answered))
         return

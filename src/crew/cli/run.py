@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from crew.spec.models import PlaybookSpec
     from crew.spec.project import Project
 
-__all__ = ["continue_run", "finish", "open_session"]
+__all__ = ["continue_after_answer", "finish", "open_session"]
 
 AsOption = Annotated[
     str | None,
@@ -216,17 +216,33 @@ def _summary(report: RunReport) -> None:
         console.print(f"{head} [red]{report.status}[/]{where}{reason}", soft_wrap=True)
 
 
-def continue_run(project: Project, run_id: str, *, person: str | None, as_json: bool) -> None:
-    """Resume `run_id` in this process (after an answer was recorded) and exit like `crew run`.
+def continue_after_answer(project: Project, card: Card, *, person: str, as_json: bool) -> None:
+    """After `crew answer` recorded a decision: resume the card's run in this process and exit
+    like `crew run` does. Returns (doing nothing) when the run is not there or already over."""
+    from crew.board.board import Board
+    from crew.exceptions import BoardError
+    from crew.runtime import RunBusy, resume_run
 
-    Used by `crew answer`. When another process drives the run right now, that process acts on
-    the answer; this one says so and exits 3.
-    """
-    from crew.runtime import resume_run
-
+    board = Board.from_url(project.redis_url(), project.board_name)
+    try:
+        run = board.get_run(card.run)
+    except BoardError:
+        return
+    if run.status.finished:
+        return
+    assert card.decision is not None
+    if not as_json:
+        err_console.print(
+            f"recorded: {card.decision.decision} by {escape(person)} on card {card.id} "
+            f"({escape(card.step)}); resuming run {card.run}",
+            highlight=False,
+        )
     session = open_session(project, person, quiet=as_json)
     try:
-        report = resume_run(session, run_id)
+        report = resume_run(session, card.run)
+    except RunBusy as busy:
+        err_console.print(f"{escape(str(busy))}; that process will act on the answer")
+        raise typer.Exit(3) from None
     finally:
         session.close()
     finish(report, as_json=as_json)
