@@ -229,3 +229,14 @@ def test_require_api_keys_names_the_profile() -> None:
         require_api_keys(profiles, env={"OPENAI_API_KEY": "k", "LOCAL_LLM_KEY": ""})
     with pytest.raises(ConfigError, match="crew run --replay"):
         require_api_keys(profiles, env={})
+
+
+def test_a_refusal_ends_the_step_without_asking_again(server: OpenAIServer) -> None:
+    server.reply(OpenAIServer.refusal("I can't rate this."))
+
+    result = step(server)
+
+    assert (
+        result.reason == "model call failed after 1 attempt: the model refused: I can't rate this."
+    )
+    assert len(server.calls) == 1

@@ -192,3 +192,18 @@ def test_the_readme_example_runs() -> None:
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
 
     exec(compile(code, "README.md", "exec"), {})
+
+
+def test_a_broken_script_is_reported_to_the_client() -> None:
+    def broken(body: dict[str, Any]) -> Any:
+        raise KeyError("nope")
+
+    with OpenAIServer(handler=broken) as server:
+        server.reply({"not": {"serialisable": {1, 2}}})
+        first = post(server.url, {"messages": []})
+        second = post(server.url, {"messages": []})
+
+    assert first[0] == second[0] == 500
+    assert first[2]["error"]["message"].startswith("OpenAIServer script failed: TypeError(")
+    assert second[2]["error"]["message"] == "OpenAIServer script failed: KeyError('nope')"
+    assert second[1]["x-should-retry"] == "false"

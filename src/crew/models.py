@@ -176,9 +176,13 @@ def _answer(result: Any) -> Any:
 
     LangChain's own parse is ignored on purpose: its JSON parser is lenient (`{bad` parses as
     `{}`), which would hide the real problem from the validation message fed back to the model.
-    Text that is not JSON is returned as is, for validation to report.
+    Text that is not JSON is returned as is, for validation to report; a refusal is a failure.
     """
     raw = result.get("raw") if isinstance(result, dict) else result
+    refusal = (getattr(raw, "additional_kwargs", None) or {}).get("refusal")
+    if refusal:
+        # Asking again rarely changes a refusal; a person should look at it.
+        raise ModelFailure(f"the model refused: {_one_line(str(refusal))}")
     tool_calls = getattr(raw, "tool_calls", None) or []
     if tool_calls:
         return tool_calls[0].get("args")

@@ -92,7 +92,13 @@ class ScriptedModel:
 class _Status:
     code: int
     message: str
-    retry_after: float | None
+    retry_after: float | None = None
+    retry: bool | None = None  # sent as x-should-retry when set
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    text: str
 
 
 @dataclass(frozen=True)
@@ -103,7 +109,7 @@ class _Hang:
 
 Reply = Any
 """A scripted reply: a dict (the structured output), a str (raw text, e.g. invalid JSON),
-`OpenAIServer.status(...)` or `OpenAIServer.hang(...)`."""
+`OpenAIServer.status(...)`, `OpenAIServer.hang(...)` or `OpenAIServer.refusal(...)`."""
 
 
 @dataclass
@@ -162,6 +168,11 @@ class OpenAIServer:
         """Wait `seconds` before answering (`then`, or HTTP 504), to make the client time out."""
         return _Hang(seconds, then)
 
+    @staticmethod
+    def refusal(text: str = "I can't help with that.") -> Reply:
+        """A refusal: the assistant message carries `refusal` instead of an answer."""
+        return _Refusal(text)
+
     @property
     def url(self) -> str:
         if self._server is None:
@@ -217,27 +228,32 @@ class OpenAIServer:
                     return queue.popleft()
         if self.handler is not None:
             return self.handler(body)
-        return _Status(500, f"OpenAIServer has no scripted reply left (step {step!r})", None)
+        return _Status(500, f"OpenAIServer has no scripted reply left (step {step!r})", retry=False)
 
     def _serve(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes, ServerCall]:
         step = _step_of(body)
         call = ServerCall(start=time.monotonic(), body=body, step=step)
         with self._lock:
             self.calls.append(call)
-        reply = self._next_reply(body, step)
-        call.reply = reply
-        if isinstance(reply, _Hang):
-            if self._closing.wait(reply.seconds):
-                reply = _Status(503, "OpenAIServer is shutting down", None)
-            else:
-                reply = reply.then if reply.then is not None else _Status(504, "hung", None)
-        if isinstance(reply, _Status):
-            headers = {"x-should-retry": "false"} if "no scripted reply" in reply.message else {}
-            if reply.retry_after is not None:
-                headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
-            error = {"error": {"message": reply.message, "type": "server_error", "code": None}}
-            return reply.code, headers, json.dumps(error).encode(), call
-        return 200, {}, json.dumps(_completion(body, reply)).encode(), call
+        try:
+            reply = self._next_reply(body, step)
+            call.reply = reply
+            if isinstance(reply, _Hang):
+                if self._closing.wait(reply.seconds):
+                    reply = _Status(503, "OpenAIServer is shutting down")
+                else:
+                    reply = reply.then if reply.then is not None else _Status(504, "hung")
+            if not isinstance(reply, _Status):
+                return 200, {}, json.dumps(_completion(body, reply)).encode(), call
+        except Exception as error:  # a broken script: tell the test, don't drop the connection
+            reply = _Status(500, f"OpenAIServer script failed: {error!r}", retry=False)
+        headers: dict[str, str] = {}
+        if reply.retry is not None:
+            headers["x-should-retry"] = "true" if reply.retry else "false"
+        if reply.retry_after is not None:
+            headers["retry-after-ms"] = str(int(reply.retry_after * 1000))
+        error_body = {"error": {"message": reply.message, "type": "server_error", "code": None}}
+        return reply.code, headers, json.dumps(error_body).encode(), call
 
 
 def _step_of(body: Mapping[str, Any]) -> str | None:
@@ -249,10 +265,14 @@ def _step_of(body: Mapping[str, Any]) -> str | None:
 
 
 def _completion(body: Mapping[str, Any], reply: Reply) -> dict[str, Any]:
+    tools: Iterable[Mapping[str, Any]] = body.get("tools") or []
+    if isinstance(reply, _Refusal):
+        return _envelope(
+            body, {"role": "assistant", "content": None, "refusal": reply.text}, "stop"
+        )
     text = reply if isinstance(reply, str) else json.dumps(reply)
     message: dict[str, Any] = {"role": "assistant", "content": text}
     finish = "stop"
-    tools: Iterable[Mapping[str, Any]] = body.get("tools") or []
     if tools:
         choice = body.get("tool_choice")
         name = None
@@ -271,6 +291,10 @@ def _completion(body: Mapping[str, Any], reply: Reply) -> dict[str, Any]:
             ],
         }
         finish = "tool_calls"
+    return _envelope(body, message, finish)
+
+
+def _envelope(body: Mapping[str, Any], message: dict[str, Any], finish: str) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-{time.monotonic_ns()}",
         "object": "chat.completion",
