@@ -212,20 +212,21 @@ def status(
         highlight=False,
     )
     table = Table(box=None, pad_edge=False)
-    for column in ("step", "card", "status", "who", "when", "confidence", "decision"):
+    for column in ("step", "card", "status", "who", "when", "confidence"):
         table.add_column(column)
+    notes: list[str] = []
     for row in steps:
         name = row["step"] + (f" [{row['item']}]" if row["item"] is not None else "")
         if row["revision"]:
             name += f" (rev {row['revision']})"
         decision = row["decision"]
-        said = ""
         if decision:
-            said = f"{decision['decision']} by {decision['by']} at {_clock(decision['at'])}"
+            said = f"{decision['decision']} by {decision['by']} at {decision['at']}"
             if decision["comment"]:
                 said += f': "{decision["comment"]}"'
+            notes.append(f"{name} ({row['card']}): {said}")
         elif row["reason"] and row["status"] in ("failed", "cancelled"):
-            said = row["reason"]
+            notes.append(f"{name} ({row['card']}) {row['status']}: {row['reason']}")
         confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
         table.add_row(
             escape(name),
@@ -234,9 +235,10 @@ def status(
             escape(str(row["assignee"] or "")),
             _clock(row["updated"]),
             confidence,
-            escape(said),
         )
     console.print(table)
+    for note in notes:
+        console.print(escape(note), highlight=False, soft_wrap=True)
     if report.reason:
         console.print(f"[red]{escape(report.reason)}[/]", soft_wrap=True)
     for waiting in report.waiting_on:
