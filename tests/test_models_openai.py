@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -240,3 +241,29 @@ def test_a_refusal_ends_the_step_without_asking_again(server: OpenAIServer) -> N
         result.reason == "model call failed after 1 attempt: the model refused: I can't rate this."
     )
     assert len(server.calls) == 1
+
+
+def test_parallel_fan_out_items_share_one_responder() -> None:
+    def by_market(body: dict[str, Any]) -> Any:
+        market = body["messages"][1]["content"].rsplit(" ", 1)[-1].rstrip(".")
+        return {**GOOD, "risks": [market]}
+
+    responder = OpenAIResponder(env=ENV)
+    markets = ["US", "EU", "JP", "BR"]
+    with OpenAIServer(handler=by_market) as server, ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(
+            pool.map(
+                lambda i: run_agent_step(
+                    ROLE,
+                    profile(server),
+                    f"Rate the launch in {markets[i]}.",
+                    step="triage",
+                    responder=responder,
+                    item=i,
+                    items=len(markets),
+                ),
+                range(len(markets)),
+            )
+        )
+
+    assert [r.output["risks"] if r.output else r.reason for r in results] == [[m] for m in markets]

@@ -118,7 +118,9 @@ class OpenAIResponder:
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self._env = env
         self._lock = threading.Lock()
-        self._clients: dict[tuple[ModelProfile, str, str], Runnable[Any, Any]] = {}
+        # One ChatOpenAI (one HTTP connection pool) per profile and key; one runnable per schema.
+        self._models: dict[tuple[ModelProfile, str], Any] = {}
+        self._runnables: dict[tuple[ModelProfile, str, str], Runnable[Any, Any]] = {}
 
     def respond(self, call: ModelCall) -> Any:
         profile = call.profile
@@ -134,12 +136,14 @@ class OpenAIResponder:
         key = env.get(profile.api_key_env) or ""
         if not key:
             raise _missing_key(profile.api_key_env, f"model '{profile.model}'")
-        cache_key = (profile, key, json.dumps(schema, sort_keys=True))
+        runnable_key = (profile, key, json.dumps(schema, sort_keys=True))
         with self._lock:
-            runnable = self._clients.get(cache_key)
+            runnable = self._runnables.get(runnable_key)
             if runnable is None:
-                runnable = _structured(_chat_model(profile, key), profile, schema)
-                self._clients[cache_key] = runnable
+                model = self._models.get((profile, key))
+                if model is None:
+                    model = self._models[(profile, key)] = _chat_model(profile, key)
+                runnable = self._runnables[runnable_key] = _structured(model, profile, schema)
             return runnable
 
 
