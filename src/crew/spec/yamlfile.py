@@ -78,6 +78,10 @@ class Located:
         return start
 
 
+# libyaml's loader is ~10x faster and keeps the same marks; the pure-Python one is the fallback.
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _find_key(node: yaml.MappingNode, part: str | int) -> tuple[yaml.Node, yaml.Node] | None:
     for key, value in node.value:
         if isinstance(key, yaml.ScalarNode) and str(key.value) == str(part):
@@ -105,7 +109,7 @@ def read_yaml(path: Path, file: str) -> Located:
             f"is not UTF-8 text (byte 0x{raw[exc.start]:02x})",
             "Save the file as UTF-8.",
         )
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
@@ -113,7 +117,9 @@ def read_yaml(path: Path, file: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        return _broken(file, line, f"YAML syntax error: {what}", _yaml_hint(what))
+        lines = text.splitlines()
+        source_line = lines[line - 1] if 0 < line <= len(lines) else ""
+        return _broken(file, line, f"YAML syntax error: {what}", _yaml_hint(what, source_line))
     except yaml.YAMLError as exc:
         return _broken(file, 1, f"YAML syntax error: {exc}", _yaml_hint(str(exc)))
     finally:
@@ -128,8 +134,9 @@ def _broken(file: str, line: int, message: str, hint: str) -> Located:
     return Located(file=file, data=None, node=None, problems=[Problem(file, line, message, hint)])
 
 
-def _yaml_hint(what: str) -> str:
-    if "'\\t'" in what or "tab" in what:
+def _yaml_hint(what: str, source_line: str = "") -> str:
+    indent = source_line[: len(source_line) - len(source_line.lstrip())]
+    if "\t" in indent or "'\\t'" in what:
         return "YAML does not allow tabs for indentation; use spaces."
     if "expected a single document" in what:
         return "Keep one document per file (remove the extra '---')."
