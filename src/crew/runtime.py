@@ -31,6 +31,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -228,17 +229,21 @@ def start_run(
     return _Driver(session, playbook, run_id, responder).drive(first)
 
 
-def resume_run(session: Session, run_id: str, *, responder: Responder | None = None) -> RunReport:
+def resume_run(
+    session: Session, run_id: str, *, responder: Responder | None = None, wait: float = 0.0
+) -> RunReport:
     """Continue a run: act on answers recorded on its checkpoint cards, or carry on from the last
     checkpoint after a crash. A run that still waits with no answer just reports waiting. The
-    model calls go the way the run started (live, replay, record) unless `responder` is given."""
+    model calls go the way the run started (live, replay, record) unless `responder` is given.
+    With `wait` (seconds), a lease still held by another driver is waited for: a crashed driver's
+    lease runs out and this process takes over; a live driver keeps renewing it (RunBusy)."""
     run = session.board.get_run(run_id)
     if run.status.finished:
         return _finished_report(session, run)
     playbook = session.project.playbook(run.playbook)
     mode = _meta(session, run_id).get("mode", LIVE)
     responder = responder or _responder(session.project, playbook, str(mode), resume=True)
-    return _Driver(session, playbook, run_id, responder).drive(None)
+    return _Driver(session, playbook, run_id, responder).drive(None, wait=wait)
 
 
 def cancel_run(session: Session, run_id: str, reason: str | None = None) -> RunReport:
@@ -600,15 +605,32 @@ class _Driver:
         self.session, self.board = session, session.board
         self.playbook, self.run_id, self.responder = playbook, run_id, responder
 
-    def drive(self, first: Any) -> RunReport:
-        token = self.board.acquire_run(self.run_id, self.session.holder, self.session.lease_seconds)
+    def _acquire(self, wait: float) -> str | None:
+        give_up = time.monotonic() + wait
+        while True:
+            token = self.board.acquire_run(
+                self.run_id, self.session.holder, self.session.lease_seconds
+            )
+            if token is not None:
+                return token
+            run = self.board.get_run(self.run_id)
+            left = max(0.0, (run.lease_deadline or 0.0) - self.board.now())
+            if time.monotonic() + left > give_up:
+                return None
+            # Sleeping until the other driver's lease deadline is the point: only its expiry
+            # (or its release) lets this process take over.
+            time.sleep(left + 0.01)
+
+    def drive(self, first: Any, *, wait: float = 0.0) -> RunReport:
+        token = self._acquire(wait)
         if token is None:
             run = self.board.get_run(self.run_id)
             left = max(0.0, (run.lease_deadline or 0.0) - self.board.now())
             raise RunBusy(
                 f"run {self.run_id} is being driven by {run.driver or 'another process'} "
                 f"(its lease runs {left:.0f}s more)",
-                hint=f"Wait for it, or run `crew resume {self.run_id}` once that process is gone.",
+                hint=f"If that process is gone, `crew resume {self.run_id} --wait "
+                f"{self.session.lease_seconds:.0f}` takes over when its lease runs out.",
             )
         heartbeat = _Heartbeat(self.board, self.run_id, token, self.session.lease_seconds)
         heartbeat.start()

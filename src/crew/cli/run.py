@@ -304,6 +304,14 @@ def run(
 @app.command("resume")
 def resume(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to continue.")],
+    wait: Annotated[
+        float,
+        typer.Option(
+            "--wait",
+            metavar="SECONDS",
+            help="Wait up to this long for another driver's lease to run out (a crashed driver).",
+        ),
+    ] = 0.0,
     as_: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -316,7 +324,7 @@ def resume(
     if _interactive(as_json) and person:
         session.ask = _ask(session)
     try:
-        report = resume_run(session, run_id)
+        report = resume_run(session, run_id, wait=wait)
     finally:
         session.close()
     finish(report, as_json=as_json)
