@@ -135,7 +135,10 @@ def run_agent_step(
                 ok=False,
                 output=None,
                 confidence=None,
-                reason=f"model call failed after {failure.attempts} {times}: {failure.reason}",
+                reason=(
+                    f"model call failed after {failure.attempts} {times}: "
+                    f"{_one_line(failure.reason)}"
+                ),
                 calls=attempt + 1,
                 raw=raw,
             )
