@@ -1,0 +1,126 @@
+"""SIGKILL the process driving a run in the middle of a model call, then `crew resume` it: the
+run completes, and the server's call log shows the steps that had finished were not run again."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crew.board.board import Board
+from crew.testing import OpenAIServer
+
+REPO = Path(__file__).resolve().parent.parent
+CREW = str(Path(sys.executable).parent / "crew")
+STEP = re.compile(r"crew step: (\S+)")
+
+ANSWERS: dict[str, dict[str, Any]] = {
+    "research": {
+        "summary": "demand",
+        "risks": [],
+        "severity": "low",
+        "score": 6,
+        "confidence": 0.9,
+        "rationale": "r",
+    },
+    "draft": {"brief": "the brief", "confidence": 0.9, "rationale": "r"},
+    "triage": {"severity": "low", "reasons": [], "confidence": 0.9, "rationale": "r"},
+    "publish": {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"},
+}
+
+
+def step_of(body: dict[str, Any]) -> str:
+    for message in body.get("messages", []):
+        found = STEP.search(str(message.get("content") or ""))
+        if found:
+            return found.group(1)
+    raise AssertionError("request without a crew step line")
+
+
+def test_sigkill_mid_run_then_resume_completes_without_rerunning_finished_steps(
+    project_dir: Path,
+) -> None:
+    draft_started = threading.Event()
+    release = threading.Event()
+    draft_calls = 0
+    lock = threading.Lock()
+
+    def answer(body: dict[str, Any]) -> Any:
+        nonlocal draft_calls
+        step = step_of(body)
+        if step == "draft":
+            with lock:
+                draft_calls += 1
+                first = draft_calls == 1
+            if first:  # the driver will be killed while it waits for this answer
+                draft_started.set()
+                release.wait(60)
+                return OpenAIServer.status(503, "gone")
+        return ANSWERS[step]
+
+    with OpenAIServer(answer) as server:
+        shutil.copytree(REPO / "agents", project_dir / "agents")
+        shutil.copytree(REPO / "playbooks", project_dir / "playbooks")
+        team = yaml.safe_load((REPO / "crew.yaml").read_text())
+        team["models"]["default"] = {
+            "model": "loopback",
+            "base_url": server.url,
+            "api_key_env": "CREW_TEST_LLM_KEY",
+            "timeout": 60,
+            "max_retries": 0,
+        }
+        (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
+        env = {**os.environ, "CREW_TEST_LLM_KEY": "sk-test", "CREW_RUN_LEASE": "2"}
+        command = [CREW, "run", "launch-brief", "-i", "product=kettle", "-i", "markets=[US, EU]"]
+        driver = subprocess.Popen(
+            command, cwd=project_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            assert draft_started.wait(60), driver.communicate(timeout=5)
+            driver.send_signal(signal.SIGKILL)
+            assert driver.wait(timeout=30) == -signal.SIGKILL
+        finally:
+            if driver.poll() is None:
+                driver.kill()
+            release.set()
+
+        board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
+        (run,) = board.runs()
+        before = [(c.step, str(c.status)) for c in board.cards_of_run(run.id)]
+        assert before == [("research", "done"), ("research", "done"), ("draft", "running")]
+
+        resumed = subprocess.run(
+            [CREW, "resume", run.id, "--wait", "30", "--json"],
+            cwd=project_dir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert resumed.returncode == 0, resumed.stderr
+        report = json.loads(resumed.stdout)
+        assert report["status"] == "done"
+        assert report["outputs"]["publish"]["channel"] == "blog"
+
+        steps = [call.step for call in server.calls]
+        assert steps.count("research") == 2  # two markets, each called once: never again
+        assert steps.count("draft") == 2  # the call the kill cut short, then the resumed one
+        assert steps.count("triage") == 1 and steps.count("publish") == 1
+        after = [(c.step, str(c.status)) for c in board.cards_of_run(run.id)]
+        assert after == [
+            ("research", "done"),
+            ("research", "done"),
+            ("draft", "cancelled"),  # the killed driver's execution, closed on resume
+            ("draft", "done"),
+            ("triage", "done"),
+            ("publish", "done"),
+        ]
