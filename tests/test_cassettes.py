@@ -276,3 +276,17 @@ def test_samples_of_a_fan_out_item_follow_each_other(project: Path) -> None:
         "item 0 sample 0",
         "item 1 sample 0",
     ]
+
+
+def test_hand_written_dates_and_infinities_stay_what_json_would_say(project: Path) -> None:
+    path = project / "playbooks/p.cassette.yaml"
+    path.write_text(
+        "draft:\n"
+        "  - {summary: 2026-05-01, confidence: .inf, rationale: r}\n"
+        "  - {summary: 2026-05-01, confidence: 0.5, rationale: r}\n"
+    )
+
+    result = step(CassetteReplay(path), "draft")
+
+    assert result.output == {"summary": "2026-05-01", "confidence": 0.5, "rationale": "r"}
+    assert result.calls == 2

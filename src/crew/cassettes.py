@@ -188,6 +188,16 @@ class CassetteRecorder:
             raise
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, except that dates stay strings: answers are JSON, which has no dates."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 class _Dumper(yaml.SafeDumper):
     """Readable YAML: multi-line strings as `|` blocks."""
 
@@ -219,7 +229,7 @@ def _load(path: Path) -> dict[str, list[Any]]:
             hint="Record it with `crew run --record`, or run without --replay.",
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
     except yaml.MarkedYAMLError as error:
         line = error.problem_mark.line + 1 if error.problem_mark else 1
         problem = Problem(shown, line, f"not valid YAML: {error.problem}", "Fix the syntax.")
