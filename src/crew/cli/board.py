@@ -91,6 +91,7 @@ def board_command(
     from crew.board import CardStatus
 
     board = open_board(open_project())
+    board.purge()  # retention: a bounded batch of long-finished cards and runs
     since = None if show_all or run is not None else board.now() - RECENT_SECONDS
     cards = board.cards(run=run, limit=limit if run is None else 100_000, finished_since=since)
     if as_json:
