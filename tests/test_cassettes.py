@@ -217,7 +217,8 @@ def test_a_recorded_cassette_replays_identically(project: Path, server: OpenAISe
         )
         for i in (2, 0, 1)  # any order: the file is written in the replay order
     ]
-    server.reply(OpenAIServer.status(503, "overloaded"), step="draft")
+    server.reply(*[OpenAIServer.status(503, "overloaded", retry_after=0.01)] * 2, step="draft")
+    live = live.model_copy(update={"max_retries": 1})
     failed = run_agent_step(ROLE, live, "Write.", step="draft", responder=recorder)
     recorder.close()
 
@@ -227,7 +228,11 @@ def test_a_recorded_cassette_replays_identically(project: Path, server: OpenAISe
     data = yaml.safe_load(text)
     assert len(data["research"]) == 4
     assert data["research"][1] == "{not json"
-    assert data["draft"] == [{"$failure": f"HTTP 503 from {server.url}: overloaded"}]
+    assert data["draft"] == [{"$failure": f"HTTP 503 from {server.url}: overloaded", "attempts": 2}]
+    assert (
+        failed.reason
+        == f"model call failed after 2 attempts: HTTP 503 from {server.url}: overloaded"
+    )
 
     calls_before = len(server.calls)
     replayed = fan_out(CassetteReplay(path), "research", 3)

@@ -49,7 +49,7 @@ _HEADER = """\
 # Recorded model answers for `crew run --replay` (DESIGN 2.4). Hand-editable.
 # Keyed by step id; a list = successive calls: fan-out items in item order, then the retries of
 # invalid answers, then revisions. A string entry is a raw (invalid) answer; {$failure: reason}
-# replays a failed model call.
+# replays a failed model call (attempts: n = the HTTP attempts it took).
 """
 
 
@@ -127,7 +127,10 @@ class CassetteReplay:
             )
         entry = entries[index]
         if isinstance(entry, dict) and FAILURE in entry:
-            raise ModelFailure(str(entry[FAILURE]))
+            attempts = entry.get("attempts")
+            if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+                attempts = 1
+            raise ModelFailure(str(entry[FAILURE]), attempts=attempts)
         return copy.deepcopy(entry)
 
 
@@ -136,8 +139,8 @@ class CassetteRecorder:
 
     The file is rewritten (atomically) after each call, entries in the replay order, so a run that
     stops at a checkpoint leaves a usable cassette. Failed calls are recorded as
-    `{$failure: reason}`. Thread-safe. A new recorder starts a new cassette; to keep recording a
-    resumed run, pass `resume=True` to start from the file's entries.
+    `{$failure: reason, attempts: n}`. Thread-safe. A new recorder starts a new cassette; to keep
+    recording a resumed run, pass `resume=True` to start from the file's entries.
     """
 
     def __init__(self, inner: Responder, path: str | Path, *, resume: bool = False) -> None:
@@ -154,7 +157,10 @@ class CassetteRecorder:
         try:
             answer = self.inner.respond(call)
         except ModelFailure as failure:
-            self._record(call, {FAILURE: failure.reason})
+            entry: dict[str, Any] = {FAILURE: failure.reason}
+            if failure.attempts > 1:
+                entry["attempts"] = failure.attempts
+            self._record(call, entry)
             raise
         self._record(call, copy.deepcopy(answer))
         return answer
