@@ -451,3 +451,9 @@ def test_many_cards_are_created_in_one_round_trip(board: Board) -> None:
     cards = board.create_cards(specs)
     assert [(c.id, c.item) for c in cards] == [("c1", "US"), ("c2", "EU"), ("c3", "JP")]
     assert [c.id for c in board.cards_of_run("r1")] == ["c1", "c2", "c3"]
+
+
+def test_the_log_names_who_created_a_card(board: Board) -> None:
+    card = agent_card(board, actor="runner@host")
+    assert card.created_by == "runner@host"
+    assert board.events("r1")[0].actor == "runner@host"

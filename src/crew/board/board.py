@@ -112,11 +112,13 @@ class Board:
         reason: str | None = None,
         output: Any = None,
         confidence: float | None = None,
+        actor: str | None = None,
     ) -> Card:
         """Put a new card on the board and return it (its id is short: c1, c2, ... c1f).
 
         `status` is queued (agent work), or waiting / escalated for a card that waits on a
         person from the start; then `allowed` lists who may answer (default: the assignee).
+        `actor` is who puts it there, for the audit log (default: the owner).
         """
         reply = self._scripts.call(
             "create",
@@ -138,6 +140,7 @@ class Board:
                 reason=reason,
                 output=output,
                 confidence=confidence,
+                actor=actor,
             ),
         )
         return Card.from_hash(_hash(reply[1:]))
@@ -162,6 +165,7 @@ class Board:
         reason: str | None = None,
         output: Any = None,
         confidence: float | None = None,
+        actor: str | None = None,
     ) -> list[str]:
         card_kind = _enum(CardKind, kind, "card kind")
         card_status = _enum(CardStatus, status, "card status")
@@ -192,6 +196,7 @@ class Board:
             "output": _dumps(output) if output is not None else "",
             "confidence": _number(confidence),
             "waiting_since": "",
+            "created_by": actor or owner,
         }
         event = {"step": step, "kind": str(card_kind), "assignee": assignee, "role": role}
         if waits:
@@ -219,7 +224,12 @@ class Board:
         return Lease(card=card_id, token=reply[1], deadline=float(reply[2]), version=int(reply[3]))
 
     def heartbeat(self, card_id: str, token: str, lease_seconds: float) -> float:
-        """Extend the lease to now + `lease_seconds`; return the deadline. LeaseLost if stale."""
+        """Extend the lease to now + `lease_seconds`; return the deadline. LeaseLost if stale.
+
+        The token is the fence, not the clock: a lease that expired but was not reaped yet can
+        still be extended (or completed); once the reaper or another worker moved the card on,
+        the old token is refused.
+        """
         _positive(lease_seconds, "lease_seconds")
         reply = self._call("heartbeat", card_id, token, lease_seconds)
         return float(reply[1])

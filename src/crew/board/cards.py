@@ -114,6 +114,7 @@ class Card:
     lease_deadline: float | None = None
     waiting_since: float | None = None
     finished: float | None = None
+    created_by: str | None = None
 
     @property
     def may_answer(self) -> list[str]:
@@ -160,6 +161,7 @@ class Card:
             lease_deadline=_float(h.get("lease_deadline")),
             waiting_since=_float(h.get("waiting_since")),
             finished=_float(h.get("finished")),
+            created_by=h.get("created_by") or None,
         )
 
     def to_json(self) -> dict[str, Any]:
