@@ -59,6 +59,8 @@ def test_validate_finds_the_project_from_a_subdirectory(
 def test_validate_takes_the_project_from_the_project_option(crew_cli: Crew, example: Path) -> None:
     assert crew_cli("--project", str(example), "validate").code == 0
     assert crew_cli("validate", str(example / "crew.yaml")).code == 0
+    # A file of the project: the whole project it belongs to is checked.
+    assert crew_cli("validate", str(example / "agents" / "writer.yaml")).code == 0
 
 
 def test_json_report_of_a_valid_project(crew_cli: Crew, example: Path) -> None:

@@ -19,7 +19,8 @@ def validate(
     path: Annotated[
         Path | None,
         typer.Argument(
-            help="The project directory (default: the nearest crew.yaml above here).",
+            help="The project directory, or a file in it "
+            "(default: the nearest crew.yaml above here).",
             show_default=False,
         ),
     ] = None,
@@ -30,7 +31,11 @@ def validate(
     """Check the project's files; every problem is one `file:line: what. fix` line (exit 2)."""
     from crew.spec.loader import find_project_root, read_project
 
-    root = find_project_root(path if path is not None else project_option())
+    if path is not None and path.is_file() and path.suffix in (".yaml", ".yml"):
+        # `crew validate agents/writer.yaml`: the file is checked with the project it belongs to.
+        root = find_project_root(start=path.parent)
+    else:
+        root = find_project_root(path if path is not None else project_option())
     loaded = read_project(root)
     crew = loaded.crew.spec if loaded.crew is not None else None
     if as_json:

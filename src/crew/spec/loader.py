@@ -66,6 +66,11 @@ def find_project_root(explicit: Path | None = None, start: Path | None = None) -
         path = explicit.expanduser().resolve()
         if path.name == CREW_FILE and path.is_file():
             return path.parent
+        if path.is_file():
+            raise ConfigError(
+                f"'{explicit}' is a file, not a project directory",
+                hint="Pass the directory that holds crew.yaml.",
+            )
         if not path.is_dir():
             raise ConfigError(
                 f"project directory '{explicit}' does not exist",
