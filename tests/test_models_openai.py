@@ -267,3 +267,27 @@ def test_parallel_fan_out_items_share_one_responder() -> None:
         )
 
     assert [r.output["risks"] if r.output else r.reason for r in results] == [[m] for m in markets]
+
+
+def test_the_reason_counts_the_requests_actually_made(server: OpenAIServer) -> None:
+    # Two quick 503s, then the server says "don't retry": 3 requests, though 5 retries were allowed.
+    server.reply(*[OpenAIServer.status(503, retry_after=0.01)] * 2)
+
+    result = step(server, max_retries=5)
+
+    assert result.reason is not None
+    assert result.reason.startswith("model call failed after 3 attempts: HTTP 500 from")
+    assert len(server.calls) == 3
+
+
+def test_tool_arguments_that_stay_invalid_json_say_so(server: OpenAIServer) -> None:
+    server.reply('{"severity": "low",', "{}}")
+
+    result = step(server, "function_calling", max_invalid_retries=1)
+
+    assert not result.ok
+    assert result.reason == (
+        "output still invalid after 2 attempts: the answer is not valid JSON "
+        "(Extra data: line 1 column 3 (char 2))"
+    )
+    assert result.raw == "{}}"

@@ -201,29 +201,40 @@ def _answer(result: Any) -> Any:
         return text
 
 
-_RETRIED_STATUSES = (408, 409, 429)
-
-
 def _failure(error: Exception, profile: ModelProfile) -> ModelFailure:
     import openai
 
     where = profile.base_url or "https://api.openai.com/v1"
-    retried = 1 + profile.max_retries
+    attempts = _attempts(error)
     if isinstance(error, openai.APITimeoutError):
-        return ModelFailure(f"timed out after {profile.timeout:g}s ({where})", attempts=retried)
+        return ModelFailure(f"timed out after {profile.timeout:g}s ({where})", attempts=attempts)
     if isinstance(error, openai.APIConnectionError):
-        cause = error.__cause__ or error.__context__
-        detail = _one_line(str(cause)) if cause else error.message
-        return ModelFailure(f"could not connect to {where}: {detail}", attempts=retried)
-    if isinstance(error, openai.APIStatusError):
-        status = error.status_code
-        attempts = retried if status in _RETRIED_STATUSES or status >= 500 else 1
         return ModelFailure(
-            f"HTTP {status} from {where}: {_status_message(error)}", attempts=attempts
+            f"could not connect to {where}: {_root_cause(error)}", attempts=attempts
         )
+    if isinstance(error, openai.APIStatusError):
+        message = _status_message(error)
+        return ModelFailure(f"HTTP {error.status_code} from {where}: {message}", attempts=attempts)
     if isinstance(error, openai.LengthFinishReasonError):
         return ModelFailure("the answer was cut off at the model's output token limit")
     return ModelFailure(f"{type(error).__name__}: {_one_line(str(error))}")
+
+
+def _attempts(error: Exception) -> int:
+    """How many HTTP requests the openai client made: it numbers its retries in a header."""
+    request = getattr(error, "request", None)
+    headers = getattr(request, "headers", None) or {}
+    try:
+        return int(headers.get("x-stainless-retry-count", 0)) + 1
+    except (TypeError, ValueError):
+        return 1
+
+
+def _root_cause(error: BaseException) -> str:
+    """The innermost cause's message (e.g. `[Errno 111] Connection refused`), not the wrappers'."""
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return _one_line(str(error)) or type(error).__name__
 
 
 def _status_message(error: Any) -> str:
