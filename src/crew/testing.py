@@ -16,6 +16,7 @@ content otherwise), from replies scripted per step, globally, or by a function:
         server.reply({"summary": "..."}, step="research")        # the structured output
         server.reply("{not json", OpenAIServer.status(500), OpenAIServer.hang(5))
         profile = ModelProfile(model="test", base_url=server.url, timeout=1, max_retries=1)
+        responder = OpenAIResponder(env={"OPENAI_API_KEY": "test"})  # any key will do
         ...
         assert server.calls[0].step == "research"
 
@@ -159,9 +160,12 @@ class OpenAIServer:
         self._thread: threading.Thread | None = None
 
     @staticmethod
-    def status(code: int, message: str = "", *, retry_after: float | None = None) -> Reply:
-        """An HTTP error reply; `retry_after` (seconds) is sent as `retry-after-ms`."""
-        return _Status(code, message or HTTPStatus(code).phrase, retry_after)
+    def status(
+        code: int, message: str = "", *, retry_after: float | None = None, retry: bool | None = None
+    ) -> Reply:
+        """An HTTP error reply. `retry_after` (seconds) is sent as `retry-after-ms`; `retry` as
+        `x-should-retry`, which the openai client obeys over its own rules."""
+        return _Status(code, message or HTTPStatus(code).phrase, retry_after, retry)
 
     @staticmethod
     def hang(seconds: float, then: Reply = None) -> Reply:
