@@ -55,15 +55,19 @@ class FieldType(StrEnum):
 class FieldSpec(_Spec):
     """One output field or playbook input, in crew's small JSON-Schema-like dialect."""
 
-    type: FieldType
-    description: str | None = None
-    enum: list[Any] | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    default: Any = None
-    required: bool = True
-    items: FieldSpec | None = None
-    properties: dict[str, FieldSpec] | None = None
+    type: FieldType = Field(description="string, number, integer, boolean, array or object")
+    description: str | None = Field(
+        default=None, description="What the value means (the model sees it)"
+    )
+    enum: list[Any] | None = Field(default=None, description="The only values allowed")
+    minimum: float | None = Field(default=None, description="Smallest allowed number")
+    maximum: float | None = Field(default=None, description="Largest allowed number")
+    default: Any = Field(default=None, description="Used when no value is given")
+    required: bool = Field(default=True, description="Fields are required unless false")
+    items: FieldSpec | None = Field(default=None, description="The type of each item of an array")
+    properties: dict[str, FieldSpec] | None = Field(
+        default=None, description="The fields of an object"
+    )
 
     @model_validator(mode="after")
     def _check_shape(self) -> FieldSpec:
@@ -89,37 +93,62 @@ class StructuredOutputMethod(StrEnum):
 class ModelProfile(_Spec):
     """A named model profile: how to reach one model through langchain-openai."""
 
-    provider: Literal["openai"] = "openai"
-    model: str
-    base_url: str | None = None
-    api_key_env: str = "OPENAI_API_KEY"
-    structured_output: StructuredOutputMethod = StructuredOutputMethod.JSON_SCHEMA
+    provider: Literal["openai"] = Field(default="openai", description="langchain-openai ChatOpenAI")
+    model: str = Field(description="The model name, e.g. gpt-4.1-mini")
+    base_url: str | None = Field(
+        default=None, description="Any OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1"
+    )
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY", description="The environment variable holding the API key"
+    )
+    structured_output: StructuredOutputMethod = Field(
+        default=StructuredOutputMethod.JSON_SCHEMA,
+        description="How to ask for structured output: json_schema, function_calling or json_mode",
+    )
     temperature: float | None = None
-    timeout: Duration = 60.0
-    max_retries: int = Field(default=2, ge=0)
+    timeout: Duration = Field(default=60.0, description="Per call: seconds, or 90s, 2m, ...")
+    max_retries: int = Field(default=2, ge=0, description="Retries of a failed call")
 
 
 class Person(_Spec):
-    name: str
+    """A person of the team (the key under `people` is how crew names them)."""
+
+    name: str = Field(description="Full name, for display")
     email: str | None = None
-    backup: str | None = None
-    webhook: str | None = None
-    delegates: list[str] = Field(default_factory=list)
+    backup: str | None = Field(
+        default=None, description="Who hears of escalations after this person (a key of people)"
+    )
+    webhook: str | None = Field(
+        default=None, description="URL that receives a POST when a card is assigned to them"
+    )
+    delegates: list[str] = Field(
+        default_factory=list, description="People who may answer this person's checkpoints"
+    )
 
 
 class Settings(_Spec):
-    redis_url: str | None = None
-    board: Name = "default"
-    sla: Duration = 4 * 3600.0
+    """Settings shared by the team's runs."""
+
+    redis_url: str | None = Field(
+        default=None,
+        description="null: an embedded Redis kept in .crew/; or redis://host:6379/0 "
+        "(CREW_REDIS_URL wins)",
+    )
+    board: Name = Field(default="default", description="The board name (CREW_BOARD wins)")
+    sla: Duration = Field(
+        default=4 * 3600.0, description="Time a person has to answer before escalating further"
+    )
 
 
 class CrewSpec(_Spec):
     """`crew.yaml`: the team."""
 
     schema_: str | None = Field(default=None, alias="$schema")
-    name: str
-    models: dict[str, ModelProfile] = Field(default_factory=dict)
-    people: dict[str, Person] = Field(default_factory=dict)
+    name: str = Field(description="The team's or project's name")
+    models: dict[str, ModelProfile] = Field(
+        default_factory=dict, description="Named model profiles a role's `model:` can name"
+    )
+    people: dict[str, Person] = Field(default_factory=dict, description="The team, by short name")
     settings: Settings = Field(default_factory=Settings)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -132,10 +161,16 @@ class ConfidenceMethod(StrEnum):
 
 
 class ConfidenceSpec(_Spec):
-    threshold: float = Field(default=0.7, ge=0, le=1)
-    method: ConfidenceMethod = ConfidenceMethod.SELF_REPORT
-    samples: int = Field(default=3, ge=1, le=20)
-    judge: str | None = None
+    """How sure a role's output must be to flow on without a person looking."""
+
+    threshold: float = Field(
+        default=0.7, ge=0, le=1, description="Below this the output is escalated to the owner"
+    )
+    method: ConfidenceMethod = Field(
+        default=ConfidenceMethod.SELF_REPORT, description="self_report, consistency or judge"
+    )
+    samples: int = Field(default=3, ge=1, le=20, description="Samples compared, for consistency")
+    judge: str | None = Field(default=None, description="The role that scores outputs, for judge")
 
     @model_validator(mode="after")
     def _judge_named(self) -> ConfidenceSpec:
@@ -145,52 +180,79 @@ class ConfidenceSpec(_Spec):
 
 
 class EscalationSpec(_Spec):
-    chain: list[str] | None = None
-    sla: Duration | None = None
+    """Who hears of the role's escalations, and how long each has to answer."""
+
+    chain: list[str] | None = Field(
+        default=None, description="People in order; default: the owner, then the owner's backup"
+    )
+    sla: Duration | None = Field(default=None, description="Default: settings.sla in crew.yaml")
 
 
 class RoleSpec(_Spec):
     """`agents/<role>.yaml`: one AI role with a named human owner."""
 
     schema_: str | None = Field(default=None, alias="$schema")
-    name: Name
-    title: str
-    goal: str
-    instructions: str = ""
-    model: str = "default"
-    owner: str
-    output: dict[str, FieldSpec] = Field(min_length=1)
+    name: Name = Field(description="Must equal the file's stem")
+    title: str = Field(description="The role's job title, e.g. Market Researcher")
+    goal: str = Field(description="What the role is for, in one sentence")
+    instructions: str = Field(default="", description="How the role should work (the prompt)")
+    model: str = Field(
+        default="default", description='A profile from crew.yaml `models`, or "openai:<model>"'
+    )
+    owner: str = Field(description="The accountable person (a key of crew.yaml people)")
+    output: dict[str, FieldSpec] = Field(
+        min_length=1,
+        description="The fields the role returns (crew adds confidence and rationale)",
+    )
     confidence: ConfidenceSpec = Field(default_factory=ConfidenceSpec)
     escalation: EscalationSpec = Field(default_factory=EscalationSpec)
-    tools: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list, description="Names from the tool registry")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class CheckpointSpec(_Spec):
-    owner: str
-    question: str
-    show: list[str] = Field(default_factory=list)
-    on_reject: str | None = None
-    max_revisions: int = Field(default=2, ge=0)
+    """A human checkpoint: a person approves, edits or rejects before the run goes on."""
+
+    owner: str = Field(description="Who answers (a key of crew.yaml people; or a delegate)")
+    question: str = Field(description="What the person is asked (a template)")
+    show: list[str] = Field(default_factory=list, description="Steps whose outputs are shown")
+    on_reject: str | None = Field(
+        default=None, description="An earlier step to revise with the rejection's comment"
+    )
+    max_revisions: int = Field(
+        default=2, ge=0, description="After this many revisions a rejection fails the run"
+    )
     allow_self_approval: bool = False
 
 
 class RouteSpec(_Spec):
-    field: str
-    cases: dict[str, str] = Field(min_length=1)
-    default: str | None = None
+    """Choose the next step by an enum field of this step's output."""
+
+    field: str = Field(description="An output field of the step's role that has an enum")
+    cases: dict[str, str] = Field(min_length=1, description="Enum value -> the step to run")
+    default: str | None = Field(default=None, description="The step for values with no case")
 
 
 class StepSpec(_Spec):
     """One step: an agent step (`role` + `task`) or a human `checkpoint`, never both."""
 
-    id: Name
-    role: str | None = None
-    task: str | None = None
+    id: Name = Field(description="Unique in the playbook; templates use it as steps.<id>")
+    role: str | None = Field(default=None, description="A role from agents/ (an agent step)")
+    task: str | None = Field(
+        default=None,
+        description="What the role should do: a template with inputs.*, steps.<id>, "
+        "steps.<id>.<field>, item, index, feedback",
+    )
     checkpoint: CheckpointSpec | None = None
-    needs: list[str] | None = None
-    for_each: str | None = None
+    needs: list[str] | None = Field(
+        default=None,
+        description="Steps that must finish first; default: the step listed before; [] = at start",
+    )
+    for_each: str | None = Field(
+        default=None,
+        description="Fan out over inputs.<array> or steps.<id>.<array field>, one task per item",
+    )
     route: RouteSpec | None = None
 
     @model_validator(mode="after")
@@ -221,10 +283,12 @@ class PlaybookSpec(_Spec):
     """`playbooks/<name>.yaml`: a repeatable workflow."""
 
     schema_: str | None = Field(default=None, alias="$schema")
-    name: Name
+    name: Name = Field(description="Must equal the file's stem")
     description: str = ""
-    inputs: dict[str, FieldSpec] = Field(default_factory=dict)
-    steps: list[StepSpec] = Field(min_length=1)
+    inputs: dict[str, FieldSpec] = Field(
+        default_factory=dict, description="What a run must pass (-i key=value), with types"
+    )
+    steps: list[StepSpec] = Field(min_length=1, description="Agent steps and human checkpoints")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
