@@ -7,6 +7,7 @@ the line where it is written, with the names that would have worked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,6 +17,7 @@ from crew.exceptions import Problem
 from crew.spec import flow
 from crew.spec.inputs import Mismatch, conform
 from crew.spec.models import (
+    NAME_PATTERN,
     ConfidenceMethod,
     CrewSpec,
     FieldSpec,
@@ -100,6 +102,7 @@ def _check_role(
             f"name '{role.name}' does not match the file name {stem}.yaml",
             f"Set `name: {stem}`, or rename the file to {role.name}.yaml.",
         )
+    yield from _check_field_names(source, ("output",), role.output, "output field")
     for field_name in role.output:
         if field_name in ADDED_FIELDS:
             yield _problem(
@@ -111,6 +114,13 @@ def _check_role(
     yield from _check_defaults(source, ("output",), role.output, "output field")
     confidence = role.confidence
     judge = confidence.judge
+    if judge == role.name:
+        yield _problem(
+            source,
+            ("confidence", "judge"),
+            f"role '{role.name}' cannot judge its own output",
+            "Name another role as judge.",
+        )
     if confidence.method is ConfidenceMethod.JUDGE and judge and judge not in role_names:
         yield _problem(
             source,
@@ -127,6 +137,13 @@ def _check_role(
             ("owner",),
             f"unknown owner '{role.owner}'",
             did_you_mean(role.owner, people, kind="People"),
+        )
+    if role.escalation.chain == []:
+        yield _problem(
+            source,
+            ("escalation", "chain"),
+            "the escalation chain is empty, so nobody would hear of an escalation",
+            f"Name at least one person (e.g. [{role.owner}]), or remove `chain` for the default.",
         )
     for index, person in enumerate(role.escalation.chain or []):
         if person not in people:
@@ -150,6 +167,20 @@ def _check_role(
                 f"unknown model profile '{model}'",
                 did_you_mean(model, crew.models, kind="Profiles (crew.yaml models)")
                 + "; or write openai:<model>",
+            )
+
+
+def _check_field_names(
+    source: Located, loc: tuple[str | int, ...], fields: dict[str, FieldSpec], what: str
+) -> Iterator[Problem]:
+    # Templates reach fields by dotted names, so a field must be a name a template can spell.
+    for name in fields:
+        if not re.match(NAME_PATTERN, name):
+            yield _problem(
+                source,
+                (*loc, name),
+                f"{what} '{name}' is not a valid name",
+                "Use letters, digits, '_' and '-', starting with a letter or '_'.",
             )
 
 
@@ -182,6 +213,7 @@ class _PlaybookContext:
                 f"name '{playbook.name}' does not match the file name {stem}.yaml",
                 f"Set `name: {stem}`, or rename the file to {playbook.name}.yaml.",
             )
+        yield from _check_field_names(self.source, ("inputs",), playbook.inputs, "input")
         yield from _check_defaults(self.source, ("inputs",), playbook.inputs, "input")
         self.ids = {step.id for step in playbook.steps}
         yield from self._check_unique_ids()
@@ -383,7 +415,13 @@ class _PlaybookContext:
                 did_you_mean(checkpoint.owner, self.crew.people, kind="People"),
             )
         for i, shown in enumerate(checkpoint.show):
-            if shown not in self.ids or shown == step.id:
+            if shown == step.id:
+                yield self._at(
+                    (*loc, "show", i),
+                    f"checkpoint '{step.id}' cannot show itself",
+                    "List the steps whose outputs the person should see.",
+                )
+            elif shown not in self.ids:
                 yield self._unknown_step((*loc, "show", i), shown, "show:", exclude=step.id)
         target = checkpoint.on_reject
         if target is None:
