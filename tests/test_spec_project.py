@@ -47,6 +47,7 @@ def test_playbook_by_name_or_by_path(project: Project, monkeypatch: pytest.Monke
     assert project.playbook("../playbooks/launch-brief.yaml").name == "launch-brief"
     assert project.playbook(str(REPO / "playbooks" / "quick-brief.yaml")).name == "quick-brief"
     assert project.playbook("playbooks/quick-brief.yaml").name == "quick-brief"
+    assert project.playbook("quick-brief.yaml").name == "quick-brief"
 
 
 def test_an_unknown_playbook_suggests_and_lists(project: Project) -> None:

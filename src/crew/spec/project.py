@@ -47,6 +47,8 @@ class Project:
 
     def _playbook_at(self, path: Path) -> PlaybookSpec:
         candidates = [path] if path.is_absolute() else [Path.cwd() / path, self.root / path]
+        if len(path.parts) == 1:  # `launch-brief.yaml`: the file in playbooks/ is meant
+            candidates.append(self.root / "playbooks" / path)
         existing = next((p for p in candidates if p.is_file()), None)
         if existing is None:
             raise ConfigError(
