@@ -254,3 +254,19 @@ def test_the_owner_answers_interactively_on_a_terminal(crew_cli: Cli, example: P
         os.close(primary)
     status = as_json(crew_cli("runs", "--json"))
     assert status[0]["status"] == "done"
+
+
+def test_runs_does_not_import_langchain_or_langgraph(crew_cli: Cli, example: Path) -> None:
+    started(crew_cli)
+    probe = (
+        "import sys; from crew.cli import main; sys.argv = ['crew', 'runs']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'langchain_core', 'langchain_openai', 'langgraph', 'openai'})\n"
+        "print('HEAVY', heavy, file=sys.__stderr__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=example, capture_output=True, text=True, timeout=60
+    )
+    assert "HEAVY []" in result.stderr, result.stderr
+    assert "launch-brief" in result.stdout

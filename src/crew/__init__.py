@@ -25,7 +25,9 @@ from crew.exceptions import (
 
 if TYPE_CHECKING:
     from crew.board import Board
+    from crew.graph import compile_playbook
     from crew.persistence import RedisCheckpointSaver
+    from crew.runtime import RunReport, Session, cancel_run, resume_run, start_run
     from crew.testing import OpenAIServer, ScriptedModel
 
 __version__ = "0.1.0"
@@ -33,6 +35,12 @@ __version__ = "0.1.0"
 _LAZY = {
     "Board": "crew.board",
     "RedisCheckpointSaver": "crew.persistence",
+    "RunReport": "crew.runtime",
+    "Session": "crew.runtime",
+    "cancel_run": "crew.runtime",
+    "compile_playbook": "crew.graph",
+    "resume_run": "crew.runtime",
+    "start_run": "crew.runtime",
     "OpenAIServer": "crew.testing",
     "ScriptedModel": "crew.testing",
 }
@@ -51,9 +59,15 @@ __all__ = [
     "RedisCheckpointSaver",
     "RedisUnavailable",
     "RunError",
+    "RunReport",
     "ScriptedModel",
+    "Session",
     "WrongStatus",
     "__version__",
+    "cancel_run",
+    "compile_playbook",
+    "resume_run",
+    "start_run",
 ]
 
 
