@@ -223,10 +223,16 @@ def _iso(event: Event) -> str:
 
 
 def _detail(detail: dict[str, Any]) -> str:
-    def show(value: Any) -> str:
-        return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    return ", ".join(f"{k}={_show(v)}" for k, v in detail.items() if v not in (None, "", [], {}))
 
-    return ", ".join(f"{k}={show(v)}" for k, v in detail.items() if v not in (None, "", [], {}))
+
+def _show(value: Any) -> str:
+    """A detail value on one short line: lists joined, waiting-on entries by their card."""
+    if isinstance(value, list):
+        return ",".join(str(v.get("card", v)) if isinstance(v, dict) else _show(v) for v in value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return str(value)
 
 
 def card_line(card: Card) -> str:
