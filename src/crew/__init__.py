@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from crew.graph import compile_playbook
     from crew.persistence import RedisCheckpointSaver
     from crew.runtime import RunReport, Session, cancel_run, resume_run, start_run
+    from crew.spec.loader import find_project_root, load_project
+    from crew.spec.project import Project
     from crew.testing import OpenAIServer, ScriptedModel
 
 __version__ = "0.1.0"
@@ -41,6 +43,9 @@ _LAZY = {
     "compile_playbook": "crew.graph",
     "resume_run": "crew.runtime",
     "start_run": "crew.runtime",
+    "Project": "crew.spec.project",
+    "find_project_root": "crew.spec.loader",
+    "load_project": "crew.spec.loader",
     "OpenAIServer": "crew.testing",
     "ScriptedModel": "crew.testing",
 }
@@ -56,6 +61,7 @@ __all__ = [
     "NotAllowed",
     "OpenAIServer",
     "Problem",
+    "Project",
     "RedisCheckpointSaver",
     "RedisUnavailable",
     "RunError",
@@ -66,6 +72,8 @@ __all__ = [
     "__version__",
     "cancel_run",
     "compile_playbook",
+    "find_project_root",
+    "load_project",
     "resume_run",
     "start_run",
 ]
