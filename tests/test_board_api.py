@@ -457,3 +457,26 @@ def test_the_log_names_who_created_a_card(board: Board) -> None:
     card = agent_card(board, actor="runner@host")
     assert card.created_by == "runner@host"
     assert board.events("r1")[0].actor == "runner@host"
+
+
+def test_the_audit_streams_are_trimmed_to_their_limits(
+    client: redis.Redis, unique_name: str, clock: FakeClock
+) -> None:
+    board = Board(client, unique_name, clock=clock, events_maxlen=200, run_events_maxlen=100)
+    board.create_cards(
+        [
+            {
+                "run": "r1",
+                "playbook": "p",
+                "step": "s",
+                "kind": "agent",
+                "assignee": "a",
+                "owner": "alice",
+            }
+            for _ in range(2000)
+        ]
+    )
+    # approximate trimming drops whole stream nodes (100 entries by default): bounded, not exact
+    assert 200 <= client.xlen(board.keys.events()) < 400
+    assert 100 <= client.xlen(board.keys.run_events("r1")) < 300
+    assert board.events("r1", limit=10_000)[-1].card == "c1jk"  # the newest is kept

@@ -5,6 +5,10 @@ version, lease token, who is acting), then writes the card, its indexes and an a
 atomically. A refusal raises a `BoardError` subclass and changes nothing. Reads go through
 per-status, per-run and per-person indexes, so they stay bounded on a board of any size.
 
+Retention: the board's audit stream keeps about the newest `events_maxlen` events and each run's
+stream about `run_events_maxlen` (approximate trimming, XADD MAXLEN ~); finished cards and runs
+are deleted `retention_seconds` after they finished (`purge`).
+
 Times are seconds since the epoch (floats). With no `clock`, the scripts use the Redis server's
 clock, so leases and due times do not depend on any client's clock; an injected `clock` (tests,
 SLA simulation) is passed to every script instead.
@@ -29,7 +33,7 @@ from crew.board.cards import (
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
 from crew.board.runs import Run, RunStatus, run_event_name
-from crew.board.scripts import Scripts
+from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN, Scripts
 from crew.exceptions import (
     AlreadyDecided,
     BoardError,
@@ -65,6 +69,8 @@ class Board:
         *,
         clock: Callable[[], float] | None = None,
         retention_seconds: float = RETENTION_SECONDS,
+        events_maxlen: int = EVENTS_MAXLEN,
+        run_events_maxlen: int = RUN_EVENTS_MAXLEN,
     ) -> None:
         self.client = client
         # redis-py's return types cover bytes and str; this client decodes (str), so reads go
@@ -74,7 +80,13 @@ class Board:
         self.keys = BoardKeys(name)
         self.clock = clock
         self.retention_seconds = retention_seconds
-        self._scripts = Scripts(client, self.keys, clock)
+        self._scripts = Scripts(
+            client,
+            self.keys,
+            clock,
+            events_maxlen=events_maxlen,
+            run_events_maxlen=run_events_maxlen,
+        )
 
     @classmethod
     def from_url(cls, url: str, name: str, *, clock: Callable[[], float] | None = None) -> Board:

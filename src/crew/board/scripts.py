@@ -46,12 +46,14 @@ NAMES = (
 
 
 @cache
-def source(name: str) -> str:
+def source(
+    name: str, events_maxlen: int = EVENTS_MAXLEN, run_events_maxlen: int = RUN_EVENTS_MAXLEN
+) -> str:
     """The full text of script `name`, as sent to Redis."""
     folder = resources.files("crew.board") / "scripts"
     limits = (
-        f"local EVENTS_MAXLEN = '{EVENTS_MAXLEN}'\n"
-        f"local RUN_EVENTS_MAXLEN = '{RUN_EVENTS_MAXLEN}'\n"
+        f"local EVENTS_MAXLEN = '{int(events_maxlen)}'\n"
+        f"local RUN_EVENTS_MAXLEN = '{int(run_events_maxlen)}'\n"
     )
     common = (folder / "_common.lua").read_text()
     body = (folder / f"{name}.lua").read_text()
@@ -62,13 +64,20 @@ class Scripts:
     """The board's scripts registered on one client, called with the board prefix and the time."""
 
     def __init__(
-        self, client: redis.Redis, keys: BoardKeys, clock: Callable[[], float] | None
+        self,
+        client: redis.Redis,
+        keys: BoardKeys,
+        clock: Callable[[], float] | None,
+        *,
+        events_maxlen: int = EVENTS_MAXLEN,
+        run_events_maxlen: int = RUN_EVENTS_MAXLEN,
     ) -> None:
         self.client = client
         self.keys = keys
         self.clock = clock
         self._scripts: dict[str, Script] = {
-            name: client.register_script(source(name)) for name in NAMES
+            name: client.register_script(source(name, events_maxlen, run_events_maxlen))
+            for name in NAMES
         }
 
     def now_arg(self) -> str:
