@@ -480,3 +480,8 @@ def test_the_audit_streams_are_trimmed_to_their_limits(
     assert 200 <= client.xlen(board.keys.events()) < 400
     assert 100 <= client.xlen(board.keys.run_events("r1")) < 300
     assert board.events("r1", limit=10_000)[-1].card == "c1jk"  # the newest is kept
+
+
+def test_a_client_returning_bytes_is_refused_up_front(redis_url: str) -> None:
+    with pytest.raises(ConfigError, match="decode_responses=True"):
+        Board(redis.Redis.from_url(redis_url), "b")

@@ -60,7 +60,11 @@ _DONE_TO = {
 
 
 class Board:
-    """One board (a name) on one Redis. Cheap to create; safe to share within a thread."""
+    """One board (a name) on one Redis. Cheap to create; safe to share between threads.
+
+    `client` must decode responses (`decode_responses=True`, as `crew.connection.connect`
+    gives); `Board.from_url` makes one.
+    """
 
     def __init__(
         self,
@@ -72,6 +76,11 @@ class Board:
         events_maxlen: int = EVENTS_MAXLEN,
         run_events_maxlen: int = RUN_EVENTS_MAXLEN,
     ) -> None:
+        if not client.connection_pool.connection_kwargs.get("decode_responses"):
+            raise ConfigError(
+                "the board needs a Redis client that decodes responses",
+                hint="Create it with decode_responses=True, or use Board.from_url(url, name).",
+            )
         self.client = client
         # redis-py's return types cover bytes and str; this client decodes (str), so reads go
         # through an untyped handle rather than a cast at every call.
