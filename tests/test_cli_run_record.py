@@ -1,0 +1,108 @@
+"""`crew run --record` against a loopback OpenAI-compatible server writes the cassette that
+`crew run --replay` then answers from, offline; two `crew answer`s racing on one checkpoint:
+one resumes the run, the other is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from crew.testing import OpenAIServer
+
+REPO = Path(__file__).resolve().parent.parent
+STEP = re.compile(r"crew step: (\S+)")
+Cli = Callable[..., Any]
+
+ANSWERS: dict[str, dict[str, Any]] = {
+    "research": {
+        "summary": "live demand",
+        "risks": [],
+        "severity": "low",
+        "score": 6,
+        "confidence": 0.9,
+        "rationale": "r",
+    },
+    "draft": {"brief": "a live brief", "confidence": 0.9, "rationale": "r"},
+}
+
+
+def answer(body: dict[str, Any]) -> Any:
+    for message in body.get("messages", []):
+        found = STEP.search(str(message.get("content") or ""))
+        if found:
+            return ANSWERS[found.group(1)]
+    raise AssertionError("request without a crew step line")
+
+
+def copy_example(root: Path) -> None:
+    shutil.copytree(REPO / "agents", root / "agents")
+    shutil.copytree(REPO / "playbooks", root / "playbooks")
+    shutil.copy(REPO / "crew.yaml", root / "crew.yaml")
+
+
+def test_record_writes_the_cassette_replay_then_answers_from_it(
+    crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_example(project_dir)
+    monkeypatch.delenv("CREW_USER", raising=False)
+    cassette = project_dir / "playbooks" / "quick-brief.cassette.yaml"
+    cassette.unlink()
+    with OpenAIServer(answer) as server:
+        team = yaml.safe_load((project_dir / "crew.yaml").read_text())
+        team["models"]["default"] = {
+            "model": "loopback",
+            "base_url": server.url,
+            "api_key_env": "CREW_TEST_LLM_KEY",
+            "max_retries": 0,
+        }
+        (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
+        monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
+        recorded = crew_cli("run", "quick-brief", "--record", "-i", "product=x", "--json")
+        assert recorded.code == 0, recorded.err
+        assert len(server.calls) == 2
+    entries = yaml.safe_load(cassette.read_text())
+    assert entries["draft"][0]["brief"] == "a live brief"
+
+    monkeypatch.delenv("CREW_TEST_LLM_KEY")
+    replayed = crew_cli("run", "quick-brief", "--replay", "-i", "product=x", "--json")
+    assert replayed.code == 0, replayed.err
+    assert json.loads(replayed.out)["outputs"] == json.loads(recorded.out)["outputs"]
+
+
+def test_two_answers_racing_on_one_checkpoint_one_resumes_one_is_refused(
+    crew_cli: Cli, project_dir: Path
+) -> None:
+    copy_example(project_dir)
+    started = crew_cli("run", "launch-brief", "--replay", "-i", "product=x", "--json")
+    assert started.code == 3, started.err
+    card = json.loads(started.out)["waiting_on"][0]["card"]
+    crew = str(Path(sys.executable).parent / "crew")
+    racers = [
+        subprocess.Popen(
+            [crew, "answer", card, "approve", "--as", person],
+            cwd=project_dir,
+            env=dict(os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for person in ("carol", "dan")
+    ]
+    results = [(racer.wait(timeout=120), *racer.communicate()) for racer in racers]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    (refused,) = [err for code, _, err in results if code == 2]
+    assert "already" in refused.lower() and "Traceback" not in refused
+    status = json.loads(crew_cli("status", json.loads(started.out)["run"], "--json").out)
+    assert status["status"] == "done"
+    assert [s["step"] for s in status["steps"]].count("publish") == 1
