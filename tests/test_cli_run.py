@@ -185,6 +185,7 @@ def test_no_api_key_without_replay_is_one_line_naming_the_variable_and_options(
         (("run", "launch-brief", "--replay"), "product"),
         (("run", "launch-brif", "--replay", "-i", "product=x"), "launch-brief"),
         (("run", "launch-brief", "--replay", "--record", "-i", "product=x"), "--replay"),
+        (("run", "launch-brief", "--replay", "-i", "product=x", "--as", "carl"), "carol"),
         (("status", "r000000"), "r000000"),
         (("resume", "r000000"), "r000000"),
     ],

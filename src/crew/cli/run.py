@@ -249,7 +249,18 @@ def continue_after_answer(project: Project, card: Card, *, person: str, as_json:
 
 
 def _interactive(as_json: bool) -> bool:
-    return not as_json and sys.stdin.isatty() and sys.stdout.isatty()
+    # The prompt and panels go to stderr, so stdout may be piped.
+    return not as_json and sys.stdin.isatty() and sys.stderr.isatty()
+
+
+def _person(explicit: str | None, project: Project) -> str | None:
+    """Who runs this: --as, CREW_USER or the login (None when none of them names anyone);
+    a name that is not one of crew.yaml's people is an error."""
+    if current_person(explicit, dict(project.crew.people)) is None:
+        return None
+    from crew.cli.board import identify
+
+    return identify(explicit, project)
 
 
 @app.command("run")
@@ -289,7 +300,7 @@ def run(
     project = load()
     spec: PlaybookSpec = project.playbook(playbook)
     given = check_inputs(spec, parse_inputs(inputs or [], inputs_file))
-    person = current_person(as_, dict(project.crew.people))
+    person = _person(as_, project)
     session = open_session(project, person, quiet=as_json)
     if _interactive(as_json) and person:
         session.ask = _ask(session)
@@ -319,7 +330,7 @@ def resume(
     from crew.runtime import resume_run
 
     project = load()
-    person = current_person(as_, dict(project.crew.people))
+    person = _person(as_, project)
     session = open_session(project, person, quiet=as_json)
     if _interactive(as_json) and person:
         session.ask = _ask(session)
@@ -343,7 +354,7 @@ def cancel(
     from crew.runtime import cancel_run
 
     project = load()
-    person = current_person(as_, dict(project.crew.people))
+    person = _person(as_, project)
     session = open_session(project, person, quiet=True)
     try:
         report = cancel_run(session, run_id, message)
