@@ -289,3 +289,60 @@ def test_mermaid_shows_every_step_and_the_route() -> None:
     assert text.startswith("---") or "graph" in text
     for node in ("draft", "triage", "review", "review.gate", "publish"):
         assert node in text
+
+
+def test_node_names_are_stable_so_another_process_can_resume() -> None:
+    pb = playbook(
+        [
+            {"id": "research", "role": "r", "for_each": "inputs.m", "task": "{{item}}"},
+            *LAUNCH,
+        ]
+    )
+    graph = compile_playbook(pb, Recorder())
+    assert set(graph.get_graph().nodes) - {"__start__", "__end__"} == {
+        "research",
+        "research.item",
+        "research.collect",
+        "draft",
+        "triage",
+        "review",
+        "review.gate",
+        "review.approved",
+        "publish",
+    }
+
+
+def test_a_failing_fan_out_item_fails_the_run_naming_the_item() -> None:
+    pb = playbook(
+        [
+            {"id": "research", "role": "r", "for_each": "inputs.m", "task": "{{item}}"},
+            {"id": "draft", "role": "r", "task": "x"},
+        ]
+    )
+
+    def flaky(task: AgentTask) -> Any:
+        return StepOutcome(ok=False, reason="timeout") if task.item == "EU" else {"ok": 1}
+
+    executor = Recorder(answers={"research": flaky})
+    graph, config = run(pb, executor, {"m": ["US", "EU"]})
+    outcome = graph.get_state(config).values["outcome"]
+    assert outcome["step"] == "research" and "'EU'" in outcome["reason"]
+    assert "draft" not in executor.steps()
+
+
+def test_a_revised_fan_out_runs_every_item_again_with_the_next_revision() -> None:
+    pb = playbook(
+        [
+            {"id": "research", "role": "r", "for_each": "inputs.m", "task": "{{item}}"},
+            {
+                "id": "ok",
+                "checkpoint": {"owner": "carol", "question": "?", "on_reject": "research"},
+            },
+        ]
+    )
+    executor = Recorder()
+    graph, config = run(pb, executor, {"m": ["US", "EU"]})
+    resume(graph, config, decision="reject", comment="more")
+    research = [(c.item, c.revision, c.items) for c in executor.calls]
+    assert sorted(research) == [("EU", 0, 2), ("EU", 1, 2), ("US", 0, 2), ("US", 1, 2)]
+    assert all(c.feedback == "more" for c in executor.calls if c.revision == 1)

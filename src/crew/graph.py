@@ -535,7 +535,8 @@ def _add_checkpoint(
             update["outcome"] = {
                 "status": "failed",
                 "step": step.id,
-                "reason": f"checkpoint {step.id!r} got an unknown decision {kind!r}",
+                "reason": f"checkpoint {step.id!r} was answered {kind!r}; a checkpoint takes "
+                "approve, reject or edit",
             }
         return update
 
