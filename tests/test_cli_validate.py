@@ -147,3 +147,12 @@ def test_a_path_without_a_project_is_refused(crew_cli: Crew, tmp_path: Path) -> 
     assert result.code == 2
     assert "does not exist" in result.err
     assert "Traceback" not in result.err
+
+
+def test_an_empty_list_or_mapping_key_means_none(crew_cli: Crew, example: Path) -> None:
+    role = example / "agents" / "writer.yaml"
+    role.write_text(role.read_text() + "tools:\n")
+
+    result = crew_cli("validate", str(example))
+
+    assert result.code == 0, result.err

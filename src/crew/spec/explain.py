@@ -106,10 +106,12 @@ def _problem(detail: ErrorDetails, source: Located, model: type[BaseModel]) -> P
             if choices
             else f"Use one of {detail.get('ctx', {}).get('expected', '')}"
         )
-        return Problem(source.file, line, f"{where}: '{value}' is not allowed", hint)
+        return Problem(source.file, line, f"{where}: {_value(value)} is not allowed", hint)
     if kind == "literal_error":
         expected = (detail.get("ctx") or {}).get("expected", "")
-        return Problem(source.file, line, f"{where}: '{value}' is not allowed", f"Use {expected}.")
+        return Problem(
+            source.file, line, f"{where}: {_value(value)} is not allowed", f"Use {expected}."
+        )
     if kind == "string_pattern_mismatch":
         pattern = (detail.get("ctx") or {}).get("pattern")
         if pattern == NAME_PATTERN:
@@ -126,6 +128,19 @@ def _problem(detail: ErrorDetails, source: Located, model: type[BaseModel]) -> P
         return Problem(
             source.file, line, f"{where} should be {expected}, not {describe(value)}", hint
         )
+    bound = _BOUNDS.get(kind)
+    if bound is not None:
+        word, ctx_key = bound
+        raw = (detail.get("ctx") or {}).get(ctx_key)
+        limit = f"{raw:g}" if isinstance(raw, int | float) else str(raw)
+        return Problem(
+            source.file,
+            line,
+            f"{where} must be {word} {limit}, not {value!r}",
+            f"Use a number {word} {limit}.",
+        )
+    if kind == "too_short":
+        return Problem(source.file, line, f"{where} is empty", _EMPTY_HINTS.get(key, "Add one."))
     if kind == "value_error":
         message = detail["msg"].removeprefix("Value error, ")
         hint = _hint_for(message)
@@ -135,6 +150,23 @@ def _problem(detail: ErrorDetails, source: Located, model: type[BaseModel]) -> P
             hint = fix[:1].upper() + fix[1:].rstrip(".") + "."
         return Problem(source.file, line, f"{where}: {message}", hint)
     return Problem(source.file, line, f"{where}: {detail['msg'].rstrip('.')}", "")
+
+
+_BOUNDS = {
+    "greater_than_equal": ("at least", "ge"),
+    "greater_than": ("greater than", "gt"),
+    "less_than_equal": ("at most", "le"),
+    "less_than": ("less than", "lt"),
+}
+_EMPTY_HINTS = {
+    "steps": "Add at least one step (an agent step or a checkpoint).",
+    "output": "Declare at least one output field, e.g. `summary: {type: string}`.",
+    "cases": "Map each enum value to a step, e.g. `cases: {high: review, low: publish}`.",
+}
+
+
+def _value(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else describe(value)
 
 
 def _where(loc: Sequence[str | int]) -> str:
@@ -156,6 +188,12 @@ def _type_hint(kind: str, value: Any, expected: str) -> str:
 
 
 def _hint_for(message: str) -> str:
+    if "negative" in message:
+        return "Use a duration like 90s, 15m, 4h or 2d."
+    if "'enum' needs" in message:
+        return "List the allowed values, e.g. `enum: [low, high]`, or remove `enum`."
+    if "only allowed on" in message:
+        return "Remove it, or change the field's type."
     if "not both" in message:
         return "Split it into two steps: one with role + task, one with checkpoint."
     if "needs 'role'" in message:

@@ -42,6 +42,22 @@ def _invalid(message: str, key: str) -> PydanticCustomError:
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_default(cls, data: Any) -> Any:
+        # `people:` with every entry commented out is YAML null; the author meant "none".
+        if not isinstance(data, dict):
+            return data
+        empty = [
+            key
+            for key, value in data.items()
+            if value is None
+            and isinstance(key, str)
+            and key in cls.model_fields
+            and cls.model_fields[key].default_factory is not None
+        ]
+        return {k: v for k, v in data.items() if k not in empty} if empty else data
+
 
 class FieldType(StrEnum):
     STRING = "string"
