@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -156,3 +158,18 @@ def test_an_empty_list_or_mapping_key_means_none(crew_cli: Crew, example: Path) 
     result = crew_cli("validate", str(example))
 
     assert result.code == 0, result.err
+
+
+def test_the_installed_command_reports_without_a_traceback(example: Path) -> None:
+    """The console script end to end: what a user's shell sees."""
+    crew = Path(sys.executable).parent / "crew"
+    (example / "agents" / "writer.yaml").write_bytes(b"name: writer\ntitle: \xff\n")
+
+    result = subprocess.run(
+        [str(crew), "validate", str(example)], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("agents/writer.yaml:2: is not UTF-8 text (byte 0xff).")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
