@@ -65,6 +65,22 @@ def age(seconds: float, now: float | None = None) -> str:
     return f"{int(elapsed)}s"
 
 
+def _gist(output: Any) -> str:
+    """An output on one line: its fields as `key: value`, long values cut."""
+    import json
+
+    def short(value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, default=str)
+        text = " ".join(text.split())
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    if isinstance(output, dict):
+        return "; ".join(f"{k}: {short(v)}" for k, v in output.items())
+    if isinstance(output, list):
+        return f"{len(output)} items: " + " | ".join(_gist(item) for item in output)
+    return short(output)
+
+
 def _clock(stamp: str | None) -> str:
     """The time of day of an ISO stamp (the table is narrow; --json has the full stamp)."""
     return stamp[11:19] if stamp else ""
@@ -239,6 +255,15 @@ def status(
     console.print(table)
     for note in notes:
         console.print(escape(note), highlight=False, soft_wrap=True)
+    if report.outputs:
+        console.print("[bold]outputs[/] [dim](all of them: crew status RUN --json)[/]")
+        for step, output in report.outputs.items():
+            console.print(
+                f"  [bold]{escape(step)}[/]: {escape(_gist(output))}",
+                highlight=False,
+                overflow="ellipsis",
+                no_wrap=True,
+            )
     if report.reason:
         console.print(f"[red]{escape(report.reason)}[/]", soft_wrap=True)
     for waiting in report.waiting_on:
