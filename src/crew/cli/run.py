@@ -194,7 +194,8 @@ def _summary(report: RunReport) -> None:
         for waiting in report.waiting_on:
             console.print(
                 f"{head} [yellow]waits on {escape(waiting.assignee)}[/] at "
-                f"[bold]{escape(waiting.step)}[/] (card {waiting.card}): {escape(waiting.reason)}"
+                f"[bold]{escape(waiting.step)}[/] (card {waiting.card}): {escape(waiting.reason)}",
+                soft_wrap=True,
             )
             console.print(
                 f"  answer with: [bold]crew answer {waiting.card} approve --as "
