@@ -517,11 +517,7 @@ class _PlaybookContext:
         for loop in flow.cycles(self.playbook):
             if len(loop) == 2:
                 continue  # a step that needs itself is reported with its needs
-            first = min(loop, key=positions.__getitem__)
-            core = loop[:-1]
-            start = core.index(first)
-            loop = [*core[start:], *core[:start], first]  # told from the step reported
-            index = positions[first]
+            index = positions[loop[0]]
             step = self.playbook.steps[index]
             key = "needs" if step.needs is not None else "id"
             yield self._at(

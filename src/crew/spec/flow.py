@@ -64,7 +64,8 @@ def ancestors(playbook: PlaybookSpec, step_id: str) -> set[str]:
 
 
 def cycles(playbook: PlaybookSpec) -> list[list[str]]:
-    """Each ordering cycle once, as the step ids along it (first step repeated at the end)."""
+    """Each ordering cycle once, as the step ids in run order, from the step listed first
+    (which is repeated at the end)."""
     edges = upstream(playbook)
     order = [step.id for step in playbook.steps]
     found: list[list[str]] = []
@@ -82,8 +83,11 @@ def cycles(playbook: PlaybookSpec) -> list[list[str]]:
                 loop = path[path.index(before) :]
                 if frozenset(loop) not in seen_sets:
                     seen_sets.add(frozenset(loop))
-                    # Edges point backwards (step -> what it waits for); tell it forwards.
+                    # Edges point backwards (step -> what it waits for); tell it forwards,
+                    # from the step listed first in the playbook.
                     forwards = list(reversed(loop))
+                    start = forwards.index(min(forwards, key=order.index))
+                    forwards = forwards[start:] + forwards[:start]
                     found.append([*forwards, forwards[0]])
             elif state.get(before) is None:
                 visit(before)

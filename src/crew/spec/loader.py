@@ -129,7 +129,7 @@ def read_project(root: Path) -> Loaded:
         else:
             loaded.playbooks[path.stem] = playbook
     loaded.problems.extend(check_project(loaded))
-    loaded.problems.sort()
+    loaded.problems = sorted(set(loaded.problems))  # one line per distinct problem
     return loaded
 
 
