@@ -40,10 +40,11 @@ from crew.board.board import Board
 from crew.board.cards import Card, CardKind, CardStatus
 from crew.board.runs import Run, RunStatus
 from crew.exceptions import BoardError, ConfigError, CrewError, LeaseLost, RunError, WrongStatus
-from crew.spec.models import PlaybookSpec, StepSpec
+from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
 from crew.spec.project import Project
 
 if TYPE_CHECKING:
+    from crew.agents import StepResult
     from crew.graph import AgentTask, CheckpointTask, StepOutcome
     from crew.models import Responder
     from crew.persistence import RedisCheckpointSaver
@@ -239,7 +240,7 @@ def resume_run(
     lease runs out and this process takes over; a live driver keeps renewing it (RunBusy)."""
     run = session.board.get_run(run_id)
     if run.status.finished:
-        return _finished_report(session, run)
+        return report_of(session, run)
     playbook = session.project.playbook(run.playbook)
     mode = _meta(session, run_id).get("mode", LIVE)
     responder = responder or _responder(session.project, playbook, str(mode), resume=True)
@@ -323,10 +324,6 @@ def _values(session: Session, run_id: str) -> dict[str, Any]:
 
 def _meta(session: Session, run_id: str) -> dict[str, Any]:
     return dict(_values(session, run_id).get("meta") or {})
-
-
-def _finished_report(session: Session, run: Run) -> RunReport:
-    return report_of(session, run)
 
 
 def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: bool = False) -> Any:
@@ -505,7 +502,7 @@ class _Steps:
         finally:
             self.heartbeat.track(card.id, None)
 
-    def _call_model(self, step: StepSpec, task: AgentTask, role: Any) -> Any:
+    def _call_model(self, step: StepSpec, task: AgentTask, role: RoleSpec) -> StepResult:
         from crew.agents import run_agent_step
 
         return run_agent_step(
