@@ -18,7 +18,7 @@ import yaml
 from rich.markup import escape
 
 from crew.cli._app import app, console, current_person, err_console, print_json, project_option
-from crew.exceptions import ConfigError
+from crew.exceptions import BoardError, ConfigError
 
 if TYPE_CHECKING:
     from crew.board.cards import Card
@@ -159,6 +159,8 @@ def _ask(session: Session) -> Any:
             edited = Path(handle.name)
         try:
             _record(session, card, answer.decision, answer.comment or None, edited)
+        except BoardError as refused:  # e.g. a delegate answered from another terminal first
+            err_console.print(f"[yellow]not recorded:[/] {escape(str(refused))}")
         finally:
             if edited is not None:
                 edited.unlink(missing_ok=True)
@@ -221,7 +223,6 @@ def continue_after_answer(project: Project, card: Card, *, person: str, as_json:
     """After `crew answer` recorded a decision: resume the card's run in this process and exit
     like `crew run` does. Returns (doing nothing) when the run is not there or already over."""
     from crew.board.board import Board
-    from crew.exceptions import BoardError
     from crew.runtime import RunBusy, resume_run
 
     board = Board.from_url(project.redis_url(), project.board_name)
