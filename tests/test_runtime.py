@@ -322,3 +322,22 @@ def test_parallel_needs_join_runs_both_branches_before_the_join(session: Session
     report = start_run(mine, playbook, {"product": "x"}, responder=responder)
     assert report.status == "done"
     assert [c.step for c in responder.calls][-1] == "join"
+
+
+def test_cancel_from_another_terminal_stops_the_driver_before_the_next_step(
+    session: Session,
+) -> None:
+    elsewhere = Session.open(session.project, person="bob")
+
+    def cancel_meanwhile(call: ModelCall) -> Any:
+        (run,) = elsewhere.board.runs(limit=1)
+        cancel_run(elsewhere, run.id, "wrong product")
+        return draft(call)
+
+    try:
+        report = launch(session, model(draft=cancel_meanwhile))
+    finally:
+        elsewhere.close()
+    assert report.status == "cancelled" and report.reason == "wrong product"
+    assert report.exit_code == 1
+    assert statuses(session, report.run) == [("research", "done"), ("draft", "cancelled")]

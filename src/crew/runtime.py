@@ -662,19 +662,13 @@ class _Driver:
                 if payload is not None or self._interrupted_mid_step(graph, config):
                     graph.invoke(payload, config, durability="sync")
                 heartbeat.check()
-            except _Cancelled as cancelled:
-                run = self.board.get_run(self.run_id)
-                return RunReport(
-                    run=self.run_id,
-                    playbook=self.playbook.name,
-                    status=str(RunStatus.CANCELLED),
-                    outputs=read_outputs(self.session, self.run_id),
-                    reason=run.reason or str(cancelled),
-                )
-            except LeaseLost:
-                raise
             except CrewError as error:
-                self._end(RunStatus.FAILED, str(error))
+                run = self.board.get_run(self.run_id)
+                if run.status is RunStatus.CANCELLED:
+                    # Cancelled from elsewhere while a step ran: its card refused the result.
+                    return report_of(self.session, run)
+                if not isinstance(error, LeaseLost):  # else another driver carries the run on
+                    self._end(RunStatus.FAILED, str(error))
                 raise
             state = graph.get_state(config)
             report = self._settle(state)
