@@ -271,3 +271,18 @@ def test_runs_does_not_import_langchain_or_langgraph(crew_cli: Cli, example: Pat
     )
     assert "HEAVY []" in result.stderr, result.stderr
     assert "launch-brief" in result.stdout
+
+
+def test_every_example_playbook_ships_a_cassette_that_replays(crew_cli: Cli, example: Path) -> None:
+    from crew.spec.loader import load_project
+
+    project = load_project(example)
+    assert project.playbooks
+    for name, playbook in project.playbooks.items():
+        assert project.cassette_path(name).is_file(), f"no cassette for {name}"
+        args = ["run", name, "--replay", "--json"]
+        for key, spec in playbook.inputs.items():
+            if spec.default is None and spec.required:
+                args += ["-i", f"{key}=Solar kettle"]
+        result = crew_cli(*args)
+        assert result.code in (0, 3), f"{name}: {result.err}"
