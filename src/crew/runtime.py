@@ -36,10 +36,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import redis
+
 from crew.board.board import Board
 from crew.board.cards import Card, CardKind, CardStatus
 from crew.board.runs import Run, RunStatus
-from crew.exceptions import BoardError, ConfigError, CrewError, LeaseLost, RunError, WrongStatus
+from crew.exceptions import (
+    BoardError,
+    ConfigError,
+    CrewError,
+    LeaseLost,
+    RedisUnavailable,
+    RunError,
+    WrongStatus,
+)
 from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
 from crew.spec.project import Project
 
@@ -633,6 +643,12 @@ class _Driver:
         heartbeat.start()
         try:
             return self._drive(first, heartbeat)
+        except redis.RedisError as error:
+            raise RedisUnavailable(
+                f"lost Redis while driving run {self.run_id}: {error}",
+                hint=f"Its finished steps are saved; `crew resume {self.run_id}` continues it "
+                "once Redis is back.",
+            ) from None
         finally:
             heartbeat.stop()
             with contextlib.suppress(Exception):
