@@ -216,7 +216,8 @@ def test_graph_prints_mermaid(crew_cli: Cli, example: Path) -> None:
 def test_the_owner_answers_interactively_on_a_terminal(crew_cli: Cli, example: Path) -> None:
     """On a TTY, carol running the playbook sees the panels and approves in place."""
     primary, secondary = os.openpty()
-    env = {**os.environ, "COLUMNS": "100", "TERM": "dumb"}
+    env = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
+    env.pop("FORCE_COLOR", None)
     crew = Path(sys.executable).parent / "crew"
     process = subprocess.Popen(
         [str(crew), *RUN, "--as", "carol"],
