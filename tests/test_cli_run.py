@@ -213,49 +213,83 @@ def test_graph_prints_mermaid(crew_cli: Cli, example: Path) -> None:
         assert node in result.out
 
 
-def test_the_owner_answers_interactively_on_a_terminal(crew_cli: Cli, example: Path) -> None:
-    """On a TTY, carol running the playbook sees the panels and approves in place."""
-    primary, secondary = os.openpty()
-    env = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1"}
-    env.pop("FORCE_COLOR", None)
-    crew = Path(sys.executable).parent / "crew"
-    process = subprocess.Popen(
-        [str(crew), *RUN, "--as", "carol"],
-        stdin=secondary,
-        stdout=secondary,
-        stderr=secondary,
-        cwd=example,
-        env=env,
-        close_fds=True,
-    )
-    os.close(secondary)
-    seen = b""
+class Terminal:
+    """`crew` on a pseudo-terminal: read what it shows, type answers."""
 
-    def read_until(text: bytes) -> None:
-        nonlocal seen
-        while text not in seen:
-            ready, _, _ = select.select([primary], [], [], 60)
-            assert ready, f"no {text!r} in {seen.decode(errors='replace')}"
+    def __init__(self, args: list[str], cwd: Path, **env: str) -> None:
+        self.primary, secondary = os.openpty()
+        environ = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1", **env}
+        environ.pop("FORCE_COLOR", None)
+        crew = Path(sys.executable).parent / "crew"
+        self.process = subprocess.Popen(
+            [str(crew), *args],
+            stdin=secondary,
+            stdout=secondary,
+            stderr=secondary,
+            cwd=cwd,
+            env=environ,
+            close_fds=True,
+        )
+        os.close(secondary)
+        self.seen = b""
+
+    def read_until(self, text: bytes) -> None:
+        start = len(self.seen)
+        while text not in self.seen[start:]:
+            ready, _, _ = select.select([self.primary], [], [], 60)
+            shown = self.seen.decode(errors="replace")
+            assert ready, f"no {text!r} in {shown}"
             try:
-                chunk = os.read(primary, 4096)
+                chunk = os.read(self.primary, 4096)
             except OSError:
                 chunk = b""
-            assert chunk, f"crew ended before {text!r}: {seen.decode(errors='replace')}"
-            seen += chunk
+            assert chunk, f"crew ended before {text!r}: {shown}"
+            self.seen += chunk
 
-    try:
-        read_until(b"or edit?")
-        assert b"Approve this brief for publication?" in seen and b"draft" in seen
-        os.write(primary, b"approve\n")
-        read_until(b"comment")
-        os.write(primary, b"looks good\n")
-        assert process.wait(timeout=60) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        os.close(primary)
+    def type(self, line: str) -> None:
+        os.write(self.primary, line.encode() + b"\n")
+
+    def close(self) -> int:
+        try:
+            return self.process.wait(timeout=60)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            os.close(self.primary)
+
+
+def test_the_owner_answers_interactively_on_a_terminal(crew_cli: Cli, example: Path) -> None:
+    """On a TTY, carol running the playbook sees the panels and approves in place."""
+    terminal = Terminal([*RUN, "--as", "carol"], example)
+    terminal.read_until(b"or edit?")
+    assert b"Approve this brief for publication?" in terminal.seen and b"draft" in terminal.seen
+    terminal.type("approve")
+    terminal.read_until(b"comment")
+    terminal.type("looks good")
+    assert terminal.close() == 0
     status = as_json(crew_cli("runs", "--json"))
     assert status[0]["status"] == "done"
+
+
+def test_reject_then_edit_interactively(crew_cli: Cli, example: Path) -> None:
+    """Reject with a comment (the draft is revised), then edit the revision in $EDITOR."""
+    editor = "sed -i 's/launch brief (revised)/launch brief (edited by Carol)/'"
+    terminal = Terminal([*RUN, "--as", "carol"], example, EDITOR=editor, VISUAL=editor)
+    terminal.read_until(b"or edit?")
+    terminal.type("reject")
+    terminal.read_until(b"why?")
+    terminal.type("back the boil-time claim")
+    terminal.read_until(b"revision 1")
+    terminal.read_until(b"or edit?")
+    terminal.type("edit")
+    terminal.read_until(b"comment")
+    terminal.type("")
+    assert terminal.close() == 0, terminal.seen.decode(errors="replace")
+    (run,) = as_json(crew_cli("runs", "--json"))
+    status = as_json(crew_cli("status", run["run"], "--json"))
+    assert "edited by Carol" in status["outputs"]["draft"]["brief"]
+    decisions = [s["decision"]["decision"] for s in status["steps"] if s["decision"]]
+    assert decisions == ["reject", "edit"]
 
 
 def test_runs_does_not_import_langchain_or_langgraph(crew_cli: Cli, example: Path) -> None:

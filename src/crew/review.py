@@ -17,7 +17,14 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-__all__ = ["CheckpointView", "ReviewAnswer", "ask_decision", "show_checkpoint", "to_yaml"]
+__all__ = [
+    "CheckpointView",
+    "ReviewAnswer",
+    "ask_decision",
+    "open_editor",
+    "show_checkpoint",
+    "to_yaml",
+]
 
 _CHOICES = {"a": "approve", "r": "reject", "e": "edit"}
 
@@ -50,6 +57,27 @@ def to_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100).rstrip("\n")
 
 
+def open_editor(text: str) -> str | None:
+    """Edit `text` in $VISUAL / $EDITOR (default vi); None when it was saved unchanged."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False, encoding="utf-8") as f:
+        f.write(text)
+    path = Path(f.name)
+    try:
+        # Like git and click: the variable may carry arguments, so the shell splits it.
+        subprocess.run(f"{editor} {shlex.quote(str(path))}", shell=True, check=False)
+        edited = path.read_text(encoding="utf-8")
+    finally:
+        path.unlink(missing_ok=True)
+    return None if edited == text else edited
+
+
 def show_checkpoint(console: Console, view: CheckpointView) -> None:
     """The question, then one panel per shown step output."""
     title = f"checkpoint [bold]{view.step}[/] · run {view.run} · card {view.card}"
@@ -71,7 +99,7 @@ def ask_decision(
     *,
     edit: Callable[[str], str | None] | None = None,
 ) -> ReviewAnswer:
-    """Ask until the person gives a valid answer; `edit` opens an editor on the text (click's)."""
+    """Ask until the person gives a valid answer; `edit` opens an editor on the text."""
     editable = next(iter(view.shown), None)
     while True:
         raw = console.input("[bold]approve[/], [bold]reject[/] or [bold]edit[/]? ").strip().lower()
@@ -88,9 +116,7 @@ def ask_decision(
                 console.print("this checkpoint shows no output to edit; approve or reject")
                 continue
             if edit is None:
-                import click
-
-                edit = click.edit
+                edit = open_editor
             header = f"# Edit the output of step '{editable}' (YAML). Save and close to submit.\n"
             text = edit(header + to_yaml(view.shown[editable]) + "\n")
             if text is None:
