@@ -524,7 +524,9 @@ def _add_checkpoint(
             comment = str(decision.get("comment") or "")
             if spec.on_reject and used < spec.max_revisions:
                 update["revisions"] = {step.id: used + 1}
-                update["feedback"] = {spec.on_reject: comment}
+                # The comment is for the revision asked now; older comments no longer apply.
+                stale = {name: "" for name, text in state.get("feedback", {}).items() if text}
+                update["feedback"] = {**stale, spec.on_reject: comment}
             else:
                 by = decision.get("by") or spec.owner
                 reason = f"rejected by {by}" + (f": {comment}" if comment else "")
