@@ -33,6 +33,8 @@ ANSWERS: dict[str, dict[str, Any]] = {
         "rationale": "r",
     },
     "draft": {"brief": "a live brief", "confidence": 0.9, "rationale": "r"},
+    "triage": {"severity": "high", "reasons": ["claim"], "confidence": 0.9, "rationale": "r"},
+    "publish": {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"},
 }
 
 
@@ -106,3 +108,35 @@ def test_two_answers_racing_on_one_checkpoint_one_resumes_one_is_refused(
     status = json.loads(crew_cli("status", json.loads(started.out)["run"], "--json").out)
     assert status["status"] == "done"
     assert [s["step"] for s in status["steps"]].count("publish") == 1
+
+
+def test_an_answer_without_the_model_key_is_recorded_and_resume_finishes_later(
+    crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_example(project_dir)
+    with OpenAIServer(answer) as server:
+        team = yaml.safe_load((project_dir / "crew.yaml").read_text())
+        team["models"]["default"] = {
+            "model": "loopback",
+            "base_url": server.url,
+            "api_key_env": "CREW_TEST_LLM_KEY",
+            "max_retries": 0,
+        }
+        (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
+        monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
+        started = crew_cli("run", "launch-brief", "-i", "product=x", "--json")
+        assert started.code == 3, started.err
+        run = json.loads(started.out)["run"]
+
+        monkeypatch.delenv("CREW_TEST_LLM_KEY")
+        answered = crew_cli("answer", "legal_review", "approve", "--as", "carol")
+        assert answered.code == 2
+        line = answered.err.strip().splitlines()[-1]
+        assert line.startswith("error: answer recorded") and "CREW_TEST_LLM_KEY" in line
+        assert f"crew resume {run}" in line
+
+        monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
+        resumed = crew_cli("resume", run, "--json")
+        assert resumed.code == 0, resumed.err
+        assert json.loads(resumed.out)["status"] == "done"
+        assert [c.step for c in server.calls].count("publish") == 1

@@ -245,6 +245,11 @@ def continue_after_answer(project: Project, card: Card, *, person: str, as_json:
     except RunBusy as busy:
         err_console.print(f"{escape(str(busy))}; that process will act on the answer")
         raise typer.Exit(3) from None
+    except ConfigError as error:  # e.g. no API key here: the answer stays recorded
+        raise ConfigError(
+            f"answer recorded, but run {card.run} cannot go on in this terminal: {error.message}",
+            hint=f"Fix that, then `crew resume {card.run}` (from here or any terminal).",
+        ) from None
     finally:
         session.close()
     finish(report, as_json=as_json)
