@@ -25,6 +25,10 @@ What a caller may rely on:
   "edit", "comment": str, "by": person, "output": edited output (edit only)}``. On ``edit`` the
   edited output replaces the output of the first step in ``show`` (or, with no ``show``, of the
   step before the checkpoint).
+- A rejection of a checkpoint with ``on_reject`` (while fewer than ``max_revisions`` were asked)
+  sends the run back to that step with ``{{feedback}}`` = the comment; the steps after it run
+  again on the way back to the checkpoint. Each execution knows its step's revision (how many
+  times the step ran before in this run): cards and cassettes key on it.
 """
 
 from __future__ import annotations
