@@ -341,3 +341,35 @@ def test_cancel_from_another_terminal_stops_the_driver_before_the_next_step(
     assert report.status == "cancelled" and report.reason == "wrong product"
     assert report.exit_code == 1
     assert statuses(session, report.run) == [("research", "done"), ("draft", "cancelled")]
+
+
+def test_a_driver_whose_lease_was_taken_over_stops_and_its_result_is_refused(
+    session: Session,
+) -> None:
+    """The thief's board clock runs an hour ahead, so to it our lease has expired."""
+    import time
+
+    from crew.board.board import Board
+    from crew.exceptions import LeaseLost
+
+    ahead = Board(session.board.client, session.board.name, clock=lambda: time.time() + 3600)
+    thief = dataclasses.replace(session, board=ahead, holder="thief", person="bob")
+    thief_model = model()
+    taken: list[Any] = []
+
+    def slow_draft(call: ModelCall) -> Any:
+        # While we "think", another process takes the run over and drives it on.
+        (run,) = session.board.runs(limit=1)
+        taken.append(resume_run(thief, run.id, responder=thief_model))
+        return draft(call)
+
+    with pytest.raises(LeaseLost):
+        launch(session, model(draft=slow_draft))
+    (report,) = taken
+    assert report.status == "waiting"  # the thief drove it to the checkpoint
+    assert [c.step for c in thief_model.calls] == ["draft", "triage"]
+    assert [s for s in statuses(session, report.run) if s[0] == "draft"] == [
+        ("draft", "cancelled"),  # ours: our late result was refused
+        ("draft", "done"),
+    ]
+    assert session.board.get_run(report.run).status is RunStatus.WAITING
