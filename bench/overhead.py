@@ -127,6 +127,21 @@ def plain_seconds(steps: int) -> float:
     return elapsed
 
 
+def ping_ms(url: str, times: int = 200) -> float:
+    import statistics
+
+    import redis
+
+    client = redis.Redis.from_url(url)
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        client.ping()
+        samples.append(time.perf_counter() - started)
+    client.close()
+    return statistics.median(samples) * 1000
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -143,6 +158,9 @@ def main() -> None:
     plain = min(plain_seconds(args.steps) for _ in range(args.rounds)) / args.steps
     crew = min(crew_seconds(args.url, args.steps) for _ in range(args.rounds)) / args.steps
     print(f"steps per run: {args.steps}, rounds: {args.rounds}, redis: {args.url}")
+    # Context for the ratio: a crew step costs about five Redis round trips (card created,
+    # claimed, completed; LangGraph's writes and checkpoint), so it scales with this.
+    print(f"redis round trip (PING, median): {ping_ms(args.url):.3f} ms")
     print(f"plain LangGraph + InMemorySaver: {plain * 1000:.2f} ms per step")
     print(f"crew (cards, lease, Redis state): {crew * 1000:.2f} ms per step")
     print(f"ratio: {crew / plain:.2f}")
