@@ -11,9 +11,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_overhead_bench_prints_the_ratio_last(redis_url: str) -> None:
+    bench = str(REPO / "bench" / "overhead.py")
     result = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "overhead.py"), "--url", redis_url, "--steps", "3"]
-        + ["--rounds", "1"],
+        [sys.executable, bench, "--url", redis_url, "--steps", "3", "--rounds", "1"],
         capture_output=True,
         text=True,
         timeout=120,
