@@ -440,7 +440,7 @@ class _Steps:
         # read at the start is enough to find the cards of executions that happened before.
         self.known: dict[_CardKey, str] = {}
         for card in self.board.cards_of_run(run_id):
-            self.known[_key_of(card)] = card.id
+            self.known[_key_of(card, playbook)] = card.id
 
     def _find(self, key: _CardKey) -> Card | None:
         with self.lock:
@@ -570,9 +570,15 @@ class _Steps:
         }
 
 
-def _key_of(card: Card) -> _CardKey:
-    index = card.detail.get("index") if card.kind is CardKind.AGENT else None
-    kind = CardKind.AGENT if card.kind is CardKind.AGENT else CardKind.CHECKPOINT
+def _key_of(card: Card, playbook: PlaybookSpec) -> _CardKey:
+    """Which execution a card is for. The step's kind comes from the playbook, not the card:
+    an agent step's card may have become an escalation while it waited on its owner."""
+    try:
+        checkpoint = playbook.step(card.step).checkpoint is not None
+    except KeyError:  # a step the playbook no longer has
+        checkpoint = card.kind is CardKind.CHECKPOINT
+    kind = CardKind.CHECKPOINT if checkpoint else CardKind.AGENT
+    index = None if checkpoint else card.detail.get("index")
     return (str(kind), card.step, card.revision, index if isinstance(index, int) else None)
 
 
