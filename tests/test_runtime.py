@@ -373,3 +373,23 @@ def test_a_driver_whose_lease_was_taken_over_stops_and_its_result_is_refused(
         ("draft", "done"),
     ]
     assert session.board.get_run(report.run).status is RunStatus.WAITING
+
+
+def test_a_crash_in_one_fan_out_item_reruns_only_that_item(session: Session) -> None:
+    def one_crashes(call: ModelCall) -> Any:
+        if call.item == 1:
+            raise Crash
+        return research(call)
+
+    with pytest.raises(Crash):
+        launch(session, model(research=one_crashes), markets=["US", "EU", "JP"])
+    (run,) = session.board.runs(limit=1)
+    second = model()
+    report = resume_run(session, run.id, responder=second)
+    assert report.status == "waiting"
+    assert [(c.step, c.item) for c in second.calls] == [
+        ("research", 1),
+        ("draft", None),
+        ("triage", None),
+    ]
+    assert len(report.outputs["research"]) == 3
