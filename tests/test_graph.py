@@ -346,3 +346,33 @@ def test_a_revised_fan_out_runs_every_item_again_with_the_next_revision() -> Non
     research = [(c.item, c.revision, c.items) for c in executor.calls]
     assert sorted(research) == [("EU", 0, 2), ("EU", 1, 2), ("US", 0, 2), ("US", 1, 2)]
     assert all(c.feedback == "more" for c in executor.calls if c.revision == 1)
+
+
+def test_a_revision_inside_a_join_reuses_the_other_branch_and_reaches_the_checkpoint() -> None:
+    """research and market run in parallel; draft needs both; the review sends the run back to
+    research only. The revised research must reach draft again, with market's output reused."""
+    pb = playbook(
+        [
+            {"id": "research", "role": "r", "task": "R {{feedback}}", "needs": []},
+            {"id": "market", "role": "r", "task": "M", "needs": []},
+            {
+                "id": "draft",
+                "role": "r",
+                "task": "{{steps.research.text}}+{{steps.market.text}}",
+                "needs": ["research", "market"],
+            },
+            {
+                "id": "review",
+                "checkpoint": {"owner": "c", "question": "?", "on_reject": "research"},
+            },
+            {"id": "publish", "role": "r", "task": "P"},
+        ]
+    )
+    executor = Recorder()
+    graph, config = run(pb, executor)
+    state = resume(graph, config, decision="reject", comment="more", by="c")
+    assert executor.steps().count("market") == 1
+    assert executor.steps()[-1] == "draft" and executor.calls[-1].task == "R more+M"
+    assert state.interrupts  # waiting at the review again
+    resume(graph, config, decision="approve", by="c")
+    assert executor.steps()[-1] == "publish"

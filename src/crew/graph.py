@@ -13,6 +13,10 @@ What a caller may rely on:
                             the human: the only node that interrupts) → ``S.approved``
   ========================  =====================================================
 
+  A step that a join inside a revision loop waits for, but that the loop does not run again,
+  also has ``S.joined`` (a no-op the checkpoint fires again on a revision, so the join runs on
+  the step's earlier output).
+
   The model call and the human gate are separate nodes: answering a checkpoint re-runs only
   ``S.gate``, never a model call, and opening the checkpoint card happens once per revision.
 - The work itself is injected (`StepExecutor`): the runtime passes one that keeps cards on the
@@ -63,6 +67,7 @@ ITEM = ".item"
 COLLECT = ".collect"
 GATE = ".gate"
 APPROVED = ".approved"
+JOINED = ".joined"
 
 
 # --- state -------------------------------------------------------------------------------------
@@ -294,16 +299,31 @@ def build_graph(playbook: PlaybookSpec, executor: StepExecutor) -> StateGraph[An
         for need in needs:
             successors[need].append(step_id)
 
+    resignal = _resignals(playbook, preds, successors)
+    signalled = {need for needs in resignal.values() for need in needs}
+
     graph: StateGraph[Any] = StateGraph(RunState)
     for step in playbook.steps:
         if step.checkpoint is not None:
-            _add_checkpoint(graph, playbook, step, executor, successors[step.id], by_id)
+            _add_checkpoint(
+                graph,
+                playbook,
+                step,
+                executor,
+                successors[step.id],
+                by_id,
+                [need + JOINED for need in resignal.get(step.id, [])],
+            )
         elif step.for_each:
             _add_fanout(graph, step, executor)
         else:
             _add_node(graph, step.id, _agent_node(step, executor))
         if step.route is not None:
             _add_route(graph, step, by_id)
+
+    for need in sorted(signalled):
+        _add_node(graph, need + JOINED, _nothing)
+        graph.add_edge(exit_node(by_id[need]), need + JOINED)
 
     # Static edges: joins (`needs` with several steps) wait for all of them.
     for step in playbook.steps:
@@ -315,8 +335,53 @@ def build_graph(playbook: PlaybookSpec, executor: StepExecutor) -> StateGraph[An
         elif len(needs) == 1:
             graph.add_edge(exit_node(by_id[needs[0]]), target)
         else:
-            graph.add_edge([exit_node(by_id[need]) for need in needs], target)
+            sources = [
+                need + JOINED if need in signalled else exit_node(by_id[need]) for need in needs
+            ]
+            graph.add_edge(sources, target)
     return graph
+
+
+def _nothing(state: RunState) -> dict[str, Any]:
+    return {}
+
+
+def _resignals(
+    playbook: PlaybookSpec, preds: dict[str, list[str]], successors: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """Checkpoint id → the steps whose finish it must signal again when it sends the run back.
+
+    A join (a step with several `needs`) inside a revision loop waits for all its needs, but the
+    needs outside the loop do not run again. Their finish is signalled again through a no-op
+    node (`<need>.joined`), so the join runs on their earlier outputs once the loop reaches it.
+    """
+    after = {sid: list(nexts) for sid, nexts in successors.items()}
+    for step in playbook.steps:
+        if step.route is not None:
+            after[step.id] += [t for t in [*step.route.cases.values(), step.route.default] if t]
+    found: dict[str, list[str]] = {}
+    for step in playbook.steps:
+        spec = step.checkpoint
+        if spec is None or spec.on_reject is None:
+            continue
+        loop: set[str] = set()
+        todo = [spec.on_reject]
+        while todo:
+            current = todo.pop()
+            if current in loop or current == step.id:
+                continue
+            loop.add(current)
+            todo += after.get(current, [])
+        outside = {
+            need
+            for join in loop
+            if len(preds[join]) > 1
+            for need in preds[join]
+            if need not in loop
+        }
+        if outside:
+            found[step.id] = sorted(outside)
+    return found
 
 
 def _add_node(graph: StateGraph[Any], name: str, action: Callable[..., dict[str, Any]]) -> None:
@@ -491,6 +556,7 @@ def _add_checkpoint(
     executor: StepExecutor,
     successors: list[str],
     by_id: dict[str, StepSpec],
+    resignal: list[str],
 ) -> None:
     spec = step.checkpoint
     assert spec is not None
@@ -546,12 +612,12 @@ def _add_checkpoint(
             }
         return update
 
-    def after_gate(state: RunState) -> Hashable:
+    def after_gate(state: RunState) -> Hashable | list[Hashable]:
         if state.get("outcome"):
             return END
         decision = state.get("decisions", {}).get(step.id, {})
         if decision.get("decision") == "reject" and revise_to is not None:
-            return revise_to
+            return [revise_to, *resignal]
         return step.id + APPROVED
 
     def approved(state: RunState) -> dict[str, Any]:
@@ -562,7 +628,7 @@ def _add_checkpoint(
     _add_node(graph, step.id + APPROVED, approved)
     graph.add_edge(step.id, step.id + GATE)
     destinations: Sequence[str] = sorted(
-        {step.id + APPROVED, END, *([revise_to] if revise_to else [])}
+        {step.id + APPROVED, END, *([revise_to] if revise_to else []), *resignal}
     )
     graph.add_conditional_edges(step.id + GATE, after_gate, list(destinations))
     if not successors:
