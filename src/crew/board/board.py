@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 # this long after they finished; see `Board.purge`.
 RETENTION_SECONDS = 7 * 86400
 _DONE_TO = {
+    "overdue": "flagged overdue",
     "claim": "claimed",
     "answer": "answered",
     "reassign": "reassigned",
@@ -134,12 +135,16 @@ class Board:
         output: Any = None,
         confidence: float | None = None,
         actor: str | None = None,
+        chain: Sequence[str] | None = None,
+        sla: float | None = None,
     ) -> Card:
         """Put a new card on the board and return it (its id is short: c1, c2, ... c1f).
 
         `status` is queued (agent work), or waiting / escalated for a card that waits on a
         person from the start; then `allowed` lists who may answer (default: the assignee).
         `actor` is who puts it there, for the audit log (default: the owner).
+        `chain` (who the card moves to, in order, when nobody answers by `due`) and `sla` (the
+        seconds each next person gets) are what `crew.sla.sweep` acts on; see `wait`.
         """
         reply = self._scripts.call(
             "create",
@@ -162,6 +167,8 @@ class Board:
                 output=output,
                 confidence=confidence,
                 actor=actor,
+                chain=chain,
+                sla=sla,
             ),
         )
         return Card.from_hash(_hash(reply[1:]))
@@ -187,6 +194,8 @@ class Board:
         output: Any = None,
         confidence: float | None = None,
         actor: str | None = None,
+        chain: Sequence[str] | None = None,
+        sla: float | None = None,
     ) -> list[str]:
         card_kind = _enum(CardKind, kind, "card kind")
         card_status = _enum(CardStatus, status, "card status")
@@ -218,6 +227,8 @@ class Board:
             "confidence": _number(confidence),
             "waiting_since": "",
             "created_by": actor or owner,
+            "chain": _dumps(list(chain)) if chain else "",
+            "sla": _number(sla),
         }
         event = {"step": step, "kind": str(card_kind), "assignee": assignee, "role": role}
         if waits:
@@ -291,11 +302,19 @@ class Board:
         output: Any = None,
         confidence: float | None = None,
         actor: str | None = None,
+        chain: Sequence[str] | None = None,
+        sla: float | None = None,
     ) -> Card:
         """running -> waiting (kind checkpoint) or escalated (kind escalation).
 
         The card's kind becomes `kind`; `allowed` is who may answer (the assignee, plus the
         owner's delegates for checkpoints), stored on the card so `answer` checks it atomically.
+
+        SLA: `chain` is who the card moves to when nobody answers by `due`, in order, starting
+        with `assignee` (escalations: `project.escalation_chain(role)`; checkpoints: `[owner]`);
+        `sla` is the seconds each next person gets. Both are kept on the card (None keeps what
+        it had), so `crew.sla.sweep` needs no code to know them. Waiting again clears the
+        overdue flag.
         """
         card_kind = _enum(CardKind, kind, "waiting kind")
         if card_kind is CardKind.AGENT:
@@ -315,6 +334,8 @@ class Board:
             _number(confidence),
             actor or assignee,
             _dumps(detail),
+            _dumps(list(chain)) if chain else "",
+            _number(sla),
         )
         return Card.from_hash(_hash(reply[1:]))
 
@@ -366,8 +387,16 @@ class Board:
         allowed: Sequence[str] | None = None,
         due: float | None = None,
         expected_version: int | None = None,
+        event: str = "reassigned",
+        keep_reason: bool = False,
     ) -> Card:
-        """Hand a waiting/escalated card to `to` (e.g. the next person of an escalation chain)."""
+        """Hand a waiting/escalated card to `to` (e.g. the next person of an escalation chain).
+
+        The audit event (`event`, default `reassigned`) has from, to, allowed, due and `reason`;
+        the card's own reason becomes `reason` unless `keep_reason`. With `expected_version`,
+        a card that changed meanwhile is refused (WrongStatus), so two sweepers move it once.
+        Clears the overdue flag.
+        """
         current = self.get(card_id) if expected_version is None else None
         people = _people(to, allowed or [to])
         detail = {
@@ -387,8 +416,44 @@ class Board:
             _time(due),
             "" if expected_version is None else str(expected_version),
             _dumps(detail),
+            event,
+            "1" if keep_reason else "",
             wanted="waiting or escalated",
         )
+        return Card.from_hash(_hash(reply[1:]))
+
+    def flag_overdue(
+        self,
+        card_id: str,
+        *,
+        actor: str,
+        reason: str,
+        expected_version: int | None = None,
+    ) -> Card | None:
+        """Flag a waiting/escalated card overdue (nobody left to move it to); None when it was
+        flagged already. Writes `card.overdue` and an `overdue` event once; not a transition
+        (status and version unchanged). The card leaves the due index, so `overdue()` no longer
+        lists it; a reassign or a new wait clears the flag. WrongStatus if it is not waiting or
+        changed since `expected_version`."""
+        reply = self._scripts.call(
+            "overdue",
+            card_id,
+            actor,
+            "" if expected_version is None else str(expected_version),
+            _dumps({"reason": reason}),
+        )
+        if reply[0] == "err" and reply[1] == "flagged":
+            return None
+        if reply[0] == "err":
+            raise self._refusal("overdue", reply[1:], person="", wanted="waiting or escalated")
+        return Card.from_hash(_hash(reply[1:]))
+
+    def note(self, card_id: str, *, event: str, actor: str, detail: dict[str, Any]) -> Card:
+        """Record what happened to a card without moving it (a webhook delivery: `notified` /
+        `notify_failed`): the event goes to the audit log and stays on the card as
+        `card.notified` ({event, actor, at, detail}). Not a transition: status, version and
+        indexes are unchanged, in any status, so no other transition's checks see it."""
+        reply = self._call("note", card_id, event, actor, _dumps(detail))
         return Card.from_hash(_hash(reply[1:]))
 
     def requeue(self, card_id: str, *, actor: str, reason: str) -> Card:

@@ -115,6 +115,14 @@ class Card:
     waiting_since: float | None = None
     finished: float | None = None
     created_by: str | None = None
+    chain: list[str] = field(default_factory=list)
+    """Who the card moves to, in order, when nobody answers by `due` (SLA)."""
+    sla: float | None = None
+    """Seconds each next person of the chain gets."""
+    overdue: float | None = None
+    """When it was flagged overdue: past due with nobody left in its chain."""
+    notified: dict[str, Any] | None = None
+    """The last webhook delivery about it: {event, actor, at, detail: {url, ok, status, ...}}."""
 
     @property
     def may_answer(self) -> list[str]:
@@ -162,6 +170,10 @@ class Card:
             waiting_since=_float(h.get("waiting_since")),
             finished=_float(h.get("finished")),
             created_by=h.get("created_by") or None,
+            chain=_json(h.get("chain")) or [],
+            sla=_float(h.get("sla")),
+            overdue=_float(h.get("overdue")),
+            notified=_note(h.get("notified")),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -193,6 +205,11 @@ class Card:
                 "at": iso(self.decision.at),
                 "version": self.decision.version,
             },
+            "chain": self.chain,
+            "overdue": iso(self.overdue),
+            "notified": None
+            if self.notified is None
+            else {**self.notified, "at": iso(self.notified.get("at"))},
         }
 
 
@@ -206,6 +223,15 @@ def iso(seconds: float | None) -> str | None:
 
 def _float(value: str | None) -> float | None:
     return float(value) if value else None
+
+
+def _note(value: str | None) -> dict[str, Any] | None:
+    note = _json(value)
+    if not isinstance(note, dict):
+        return None
+    if note.get("at"):
+        note["at"] = float(note["at"])
+    return note
 
 
 def _json(value: str | None) -> Any:

@@ -2,7 +2,8 @@
 
 Every transition script appends an event to the board's stream and, for events of a run, to the
 run's own stream, in the same atomic step. Card events: created, claimed, completed, failed,
-requeued, waiting, escalated, answered, reassigned, cancelled, lease_expired. Run events:
+requeued, waiting, escalated, answered, reassigned, cancelled, lease_expired; and, not
+transitions (the card's status and version stay), overdue, notified, notify_failed. Run events:
 run_started, run_resumed, run_waiting, run_done, run_failed, run_rejected, run_cancelled,
 run_driver (a process took the run's lease). Heartbeats are not transitions and are not logged.
 """

@@ -33,6 +33,8 @@ NAMES = (
     "wait",
     "answer",
     "reassign",
+    "overdue",
+    "note",
     "requeue",
     "cancel",
     "reap",

@@ -1,8 +1,10 @@
 -- Hand a waiting or escalated card to someone else (escalating to the next person of a chain).
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] card id; ARGV[3] new assignee; ARGV[4] actor; ARGV[5] reason; ARGV[6] allowed JSON;
--- ARGV[7] due or ''; ARGV[8] expected version or ''; ARGV[9] event detail JSON
--- Returns the card; errors: not_found, status, version.
+-- ARGV[7] due or ''; ARGV[8] expected version or ''; ARGV[9] event detail JSON (its 'from' is
+-- set here, to the assignee the card had); ARGV[10] event name or '' ('reassigned');
+-- ARGV[11] '1' to keep the card's reason (an SLA move: the reason it waits has not changed)
+-- Returns the card; errors: not_found, status, version. Clears the overdue flag.
 local id, to, actor, reason, allowed, due = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local c = load_card(id)
 if c == nil then return {'err', 'not_found', id} end
@@ -12,9 +14,15 @@ if ARGV[8] ~= '' and ARGV[8] ~= c.version then
 end
 local version = bump(c)
 inbox_remove(id, c)
-redis.call('HSET', K.card(id), 'assignee', to, 'allowed', allowed, 'due', due, 'reason', reason,
+redis.call('HSET', K.card(id), 'assignee', to, 'allowed', allowed, 'due', due,
            'waiting_since', NOW_S, 'updated', NOW_S, 'version', version)
+if (ARGV[11] or '') ~= '1' then redis.call('HSET', K.card(id), 'reason', reason) end
+redis.call('HDEL', K.card(id), 'overdue')
 inbox_add(id, to, allowed)
 if due ~= '' then redis.call('ZADD', K.due(), due, id) else redis.call('ZREM', K.due(), id) end
-log_event(c.run, id, 'reassigned', actor, version, ARGV[9])
+local detail = cjson.decode(ARGV[9])
+detail['from'] = c.assignee or ''
+local event = ARGV[10] or ''
+if event == '' then event = 'reassigned' end
+log_event(c.run, id, event, actor, version, cjson.encode(detail))
 return card_reply(id)

@@ -3,7 +3,8 @@
 -- ARGV[2] card id; ARGV[3] token; ARGV[4] kind 'checkpoint'|'escalation'; ARGV[5] assignee;
 -- ARGV[6] allowed (JSON list of people who may answer); ARGV[7] due or ''; ARGV[8] reason;
 -- ARGV[9] output JSON or '' (keep); ARGV[10] confidence or '' (keep); ARGV[11] actor;
--- ARGV[12] event detail JSON
+-- ARGV[12] event detail JSON; ARGV[13] escalation chain JSON or '' (keep); ARGV[14] SLA seconds
+-- or '' (keep)
 -- Returns the card; errors: not_found, lease_lost.
 local id, token, kind, assignee = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local allowed, due, reason = ARGV[6], ARGV[7], ARGV[8]
@@ -22,6 +23,9 @@ redis.call('HDEL', key, 'decided_by', 'decision', 'comment', 'decided_at', 'deci
            'edited_output')
 if ARGV[9] ~= '' then redis.call('HSET', key, 'output', ARGV[9]) end
 if ARGV[10] ~= '' then redis.call('HSET', key, 'confidence', ARGV[10]) end
+if (ARGV[13] or '') ~= '' then redis.call('HSET', key, 'chain', ARGV[13]) end
+if (ARGV[14] or '') ~= '' then redis.call('HSET', key, 'sla', ARGV[14]) end
+redis.call('HDEL', key, 'overdue')  -- a new wait starts a new SLA
 redis.call('ZREM', K.leases(), id)
 set_status(id, 'running', new)
 inbox_add(id, assignee, allowed)
