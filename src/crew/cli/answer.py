@@ -13,7 +13,7 @@ import typer
 
 from crew.cli._app import app, console, print_json
 from crew.cli.board import AsOption, JsonOption, card_line, identify, open_board, open_project
-from crew.exceptions import CardNotFound, ConfigError
+from crew.exceptions import AlreadyDecided, BoardError, CardNotFound, ConfigError, NotAllowed
 
 if TYPE_CHECKING:
     from crew.board import Board, Card
@@ -113,7 +113,40 @@ def find_card(board: Board, card_ref: str, person: str) -> Card:
                 f"several cards of step '{card_ref}' wait on {person}: {ids}",
                 hint="Name one card id.",
             ) from None
-        raise not_found from None
+        raise _step_refusal(board, card_ref, person) or not_found from None
+
+
+# How many of the newest cards per status the step-id fallback looks at.
+_STEP_LOOKUP_LIMIT = 200
+
+
+def _step_refusal(board: Board, step: str, person: str) -> BoardError | None:
+    """Why `person` has no card of step `step` to answer, when the board can tell: it waits on
+    someone else (NotAllowed), or it was answered already (AlreadyDecided: who first, when)."""
+    from crew.board import iso
+
+    cards = [
+        c for c in board.cards(limit=_STEP_LOOKUP_LIMIT) if c.step == step and c.kind != "agent"
+    ]
+    answered = [c for c in cards if c.decision is not None and not c.status.waits_on_person]
+    mine = [c for c in answered if person in c.may_answer]
+    waiting = [c for c in cards if c.status.waits_on_person]
+    if waiting and not mine:
+        card = waiting[-1]
+        return NotAllowed(
+            f"{person} may not answer card {card.id} ({card_line(card)}): only "
+            f"{' or '.join(card.may_answer)} may",
+            hint="Ask them, or answer as one of them with --as PERSON.",
+        )
+    if not answered:
+        return None
+    card = max(mine or answered, key=lambda c: c.decision.at if c.decision else 0.0)
+    assert card.decision is not None
+    return AlreadyDecided(
+        f"card {card.id} ({card_line(card)}) was already answered: {card.decision.decision} "
+        f"by {card.decision.by} at {iso(card.decision.at)} (card version {card.decision.version})",
+        hint="Nothing changed.",
+    )
 
 
 def read_edited(path: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from crew.cli._app import app, console, current_person, print_json, project_opti
 
 if TYPE_CHECKING:
     from crew.board import Board, Card, Event
+    from crew.notify import Notifier
     from crew.spec.project import Project
 
 # Finished cards stay on `crew board` this long; `--all` shows older ones too.
@@ -48,10 +49,32 @@ def open_project() -> Project:
 
 
 def open_board(project: Project) -> Board:
-    """The project's board (CREW_BOARD / settings.board) on its Redis."""
+    """The project's board (CREW_BOARD / settings.board) on its Redis, after a bounded SLA sweep
+    (DESIGN §5: every command that touches the board enforces SLAs; a sweep error is logged)."""
     from crew.board import Board
+    from crew.sla import enforce_slas
 
-    return Board.from_url(project.redis_url(), project.board_name)
+    board = Board.from_url(project.redis_url(), project.board_name)
+    enforce_slas(project, board, notifier=notifier())
+    return board
+
+
+_notifier: Notifier | None = None
+# A command exits soon after its sweep: webhooks it sent get this long to be delivered.
+NOTIFY_GRACE_SECONDS = 5.0
+
+
+def notifier() -> Notifier:
+    """This process's webhook notifier; deliveries in flight get a bounded wait at exit."""
+    global _notifier
+    if _notifier is None:
+        import atexit
+
+        from crew.notify import Notifier
+
+        _notifier = Notifier(timeout=2.0, attempts=2)
+        atexit.register(_notifier.flush, NOTIFY_GRACE_SECONDS)
+    return _notifier
 
 
 def identify(explicit: str | None, project: Project) -> str:

@@ -9,4 +9,5 @@ from crew.cli import (  # noqa: F401
     schema,
     server,
     validate,
+    worker,
 )
