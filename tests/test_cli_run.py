@@ -28,9 +28,19 @@ def example(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             shutil.copytree(REPO / name, project_dir / name)
         else:
             shutil.copy(REPO / name, project_dir / name)
+    without_escalation(project_dir)
     monkeypatch.delenv("CREW_USER", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     return project_dir
+
+
+def without_escalation(root: Path) -> None:
+    """The example's research answer is unsure on purpose (the escalation demo); tests about
+    other things start from a confident one."""
+    cassette = root / "playbooks" / "launch-brief.cassette.yaml"
+    entries = yaml.safe_load(cassette.read_text())
+    entries["research"][0]["confidence"] = 0.86
+    cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
 
 
 def as_json(result: Any) -> Any:

@@ -46,10 +46,20 @@ def answer(body: dict[str, Any]) -> Any:
     raise AssertionError("request without a crew step line")
 
 
+def without_escalation(root: Path) -> None:
+    """The example's research answer is unsure on purpose (the escalation demo); tests about
+    other things start from a confident one."""
+    cassette = root / "playbooks" / "launch-brief.cassette.yaml"
+    entries = yaml.safe_load(cassette.read_text())
+    entries["research"][0]["confidence"] = 0.86
+    cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
+
+
 def copy_example(root: Path) -> None:
     shutil.copytree(REPO / "agents", root / "agents")
     shutil.copytree(REPO / "playbooks", root / "playbooks")
     shutil.copy(REPO / "crew.yaml", root / "crew.yaml")
+    without_escalation(root)
 
 
 def test_record_writes_the_cassette_replay_then_answers_from_it(

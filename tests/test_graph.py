@@ -303,12 +303,20 @@ def test_node_names_are_stable_so_another_process_can_resume() -> None:
         "research",
         "research.item",
         "research.collect",
+        "research.review",
+        "research.accepted",
         "draft",
+        "draft.review",
+        "draft.accepted",
         "triage",
+        "triage.review",
+        "triage.accepted",
         "review",
         "review.gate",
         "review.approved",
         "publish",
+        "publish.review",
+        "publish.accepted",
     }
 
 

@@ -1,5 +1,6 @@
-"""The README's quickstart, verbatim: a new user pastes two commands into a fresh copy of the
-example project; the first stops at the checkpoint (exit 3), the second answers it (exit 0)."""
+"""The README's quickstart, verbatim: a new user pastes its commands into a fresh copy of the
+example project: the run stops at an escalation to Alice (exit 3), her inbox shows it, her retry
+with guidance lets the run go on to Carol's checkpoint (exit 3), and Carol's answer ends it."""
 
 from __future__ import annotations
 
@@ -42,12 +43,22 @@ def test_the_readme_quickstart_runs_to_the_checkpoint_then_to_the_end(
             shutil.copytree(REPO / name, project_dir / name)
         else:
             shutil.copy(REPO / name, project_dir / name)
-    run, answer = quickstart_commands()
+    run, inbox, retry, answer = quickstart_commands()
 
     first = shell(run, project_dir)
     assert first.returncode == 3, first.stderr
-    assert "carol" in first.stdout and "crew answer" in first.stdout
+    assert "alice" in first.stdout and "escalation" in first.stdout
+    assert "crew answer" in first.stdout and "0.55" in first.stdout
     assert "Traceback" not in first.stderr
+
+    listed = shell(inbox, project_dir)
+    assert listed.returncode == 0, listed.stderr
+    assert "research" in listed.stdout and "escalation" in listed.stdout
+
+    retried = shell(retry, project_dir)
+    assert retried.returncode == 3, retried.stdout + retried.stderr
+    assert "carol" in retried.stdout and "legal_review" in retried.stdout
+    assert "research [US] (revision 1) done" in retried.stderr
 
     second = shell(answer, project_dir)
     assert second.returncode == 0, second.stdout + second.stderr
@@ -59,20 +70,23 @@ def test_the_readme_quickstart_runs_to_the_checkpoint_then_to_the_end(
     assert runs[0]["status"] == "done"
     status = json.loads(crew_cli("status", run_id, "--json").out)
     assert status["status"] == "done"
-    assert [s["step"] for s in status["steps"]] == [
+    steps = [s for s in status["steps"] if s["status"] != "cancelled"]  # the retried card
+    assert [s["step"] for s in steps] == [
         "research",
         "draft",
         "triage",
         "legal_review",
         "publish",
     ]
-    assert all(s["status"] == "done" for s in status["steps"])
-    decision = status["steps"][3]["decision"]
+    assert all(s["status"] == "done" for s in steps)
+    decision = steps[3]["decision"]
     assert decision["by"] == "carol" and decision["decision"] == "approve" and decision["at"]
     assert status["outputs"]["publish"]["channel"]
 
     log = json.loads(crew_cli("log", run_id, "--json").out)
-    answered = [e for e in log if e["card"] == status["steps"][3]["card"] and e["actor"] == "carol"]
+    answered = [e for e in log if e["card"] == steps[3]["card"] and e["actor"] == "carol"]
+    retry = [e for e in log if e["actor"] == "alice" and e["event"] == "answered"]
+    assert retry and retry[0]["detail"]["decision"] == "retry"
     assert answered and answered[0]["at"]
     human = crew_cli("status", run_id)
     assert human.code == 0 and "approve by carol" in human.out

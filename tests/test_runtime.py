@@ -198,15 +198,22 @@ def test_a_route_that_skips_the_checkpoint_shows_it_skipped(session: Session) ->
     assert {r["step"]: r["status"] for r in rows}["legal_review"] == "skipped"
 
 
-def test_a_step_that_fails_fails_its_card_and_the_run(session: Session) -> None:
+def test_a_step_whose_model_fails_is_escalated_and_a_rejection_ends_the_run(
+    session: Session,
+) -> None:
     responder = model(draft=[RuntimeError("HTTP 500 from the model")])
     report = launch(session, responder)
-    assert report.status == "failed" and report.exit_code == 1
-    assert report.step == "draft" and "HTTP 500" in (report.reason or "")
-    cards = session.board.cards_of_run(report.run)
-    assert (cards[-1].step, str(cards[-1].status)) == ("draft", "failed")
-    assert "HTTP 500" in (cards[-1].reason or "")
-    assert session.board.get_run(report.run).status is RunStatus.FAILED
+    assert report.status == "waiting" and report.exit_code == 3
+    (waiting,) = report.waiting_on
+    assert (waiting.step, waiting.kind, waiting.assignee) == ("draft", "escalation", "bob")
+    assert "HTTP 500" in waiting.reason
+    card = session.board.get(waiting.card)
+    assert str(card.status) == "escalated" and card.output is None
+    session.board.answer(card.id, person="bob", decision="reject", comment="model is down")
+    report = resume_run(session, report.run, responder=responder)
+    assert report.status == "rejected" and report.exit_code == 1
+    assert report.step == "draft" and "model is down" in (report.reason or "")
+    assert session.board.get_run(report.run).status is RunStatus.REJECTED
 
 
 def test_a_missing_answer_stops_the_run_failed_with_a_clear_error(session: Session) -> None:

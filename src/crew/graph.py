@@ -6,12 +6,26 @@ What a caller may rely on:
   resumed in another that compiles the same playbook. Per step:
 
   ========================  =====================================================
-  agent step ``S``          ``S`` (renders the task, runs the step executor)
+  agent step ``S``          ``S`` (renders the task, runs the step executor) →
+                            ``S.accepted``; when the output was escalated, ``S`` →
+                            ``S.review`` (waits for the owner) → ``S.accepted``, or
+                            back to ``S`` on a retry
   ``for_each`` step ``S``   ``S`` (picks the items) → ``S.item`` (one task per item,
-                            a LangGraph ``Send``) → ``S.collect`` (the list, in item order)
+                            a LangGraph ``Send``) → ``S.collect`` (the list, in item
+                            order) → ``S.accepted``. Escalated items: ``S.collect``
+                            sends one ``S.review`` task per escalated item (so each
+                            has its own interrupt id; the run waits until all are
+                            answered), and one ``S.item`` task per item retried
   checkpoint ``S``          ``S`` (opens the checkpoint card) → ``S.gate`` (waits for
                             the human: the only node that interrupts) → ``S.approved``
   ========================  =====================================================
+
+  Successors of an agent step wait on ``S.accepted``, which runs only once the step's output
+  (every item's, for a fan-out) is accepted: by its confidence, or by a person.
+- An escalation (`StepOutcome.escalation`) is resumed with ``{"decision": "approve" | "edit"
+  | "retry" | "reject", "comment", "by", "output" (edit only)}``: approve accepts the escalated
+  output, edit the given one, retry runs the execution again (the next revision) with the
+  comment as guidance, reject ends the run ``rejected`` (an agent step has no rejection path).
 
   A step that a join inside a revision loop waits for, but that the loop does not run again,
   also has ``S.joined`` (a no-op the checkpoint fires again on a revision, so the join runs on
@@ -68,6 +82,8 @@ COLLECT = ".collect"
 GATE = ".gate"
 APPROVED = ".approved"
 JOINED = ".joined"
+REVIEW = ".review"
+ACCEPTED = ".accepted"
 
 
 # --- state -------------------------------------------------------------------------------------
@@ -115,6 +131,12 @@ class RunState(TypedDict, total=False):
     """Checkpoint id → the last decision taken on it."""
     outcome: Annotated[dict[str, Any], _first_outcome]
     """Empty while the run goes on; else {"status": "failed"|"rejected", "step", "reason"}."""
+    escalations: Annotated[dict[str, Any], _merge]
+    """Execution key (`S`, or `S#<index>` for a fan-out item) → the escalation it waits on
+    (the payload of its review gate); `{}` once decided."""
+    retries: Annotated[dict[str, Any], _merge]
+    """Execution key → the owner's retry (`{"comment", "card", "by"}`) the next execution of
+    it runs with; `{}` once that execution ran."""
 
 
 def initial_state(inputs: dict[str, Any], meta: dict[str, Any] | None = None) -> RunState:
@@ -140,16 +162,23 @@ class AgentTask:
     index: int | None = None
     items: int | None = None
     """How many items the for_each step runs over (None for a plain step)."""
+    guidance: str = ""
+    """The owner's comment when an escalation of this execution was answered `retry`."""
+    retry_of: str | None = None
+    """The escalation card that retry answered (the new execution replaces it)."""
 
 
 @dataclass(frozen=True)
 class StepOutcome:
-    """What an agent step produced: an output, or why it did not."""
+    """What an agent step produced: an output, or why it did not. With `escalation` (and ok
+    False) the output went to a person instead: the dict is what its review gate waits with
+    (JSON; `card` names the escalation card, `output` is what an approve accepts, or None)."""
 
     ok: bool
     output: Any = None
     reason: str = ""
     confidence: float | None = None
+    escalation: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -229,9 +258,7 @@ def exit_node(step: StepSpec) -> str:
     """The node whose completion means the step is done (what successors wait on)."""
     if step.checkpoint is not None:
         return step.id + APPROVED
-    if step.for_each:
-        return step.id + COLLECT
-    return step.id
+    return step.id + ACCEPTED
 
 
 def _predecessors(playbook: PlaybookSpec) -> dict[str, list[str]]:
@@ -317,7 +344,7 @@ def build_graph(playbook: PlaybookSpec, executor: StepExecutor) -> StateGraph[An
         elif step.for_each:
             _add_fanout(graph, step, executor)
         else:
-            _add_node(graph, step.id, _agent_node(step, executor))
+            _add_agent(graph, step, executor)
         if step.route is not None:
             _add_route(graph, step, by_id)
 
@@ -440,30 +467,108 @@ def _route_problem(step: StepSpec, output: Any) -> str | None:
     )
 
 
-def _agent_node(step: StepSpec, executor: StepExecutor) -> Callable[[RunState], dict[str, Any]]:
+def _key(step_id: str, index: int | None) -> str:
+    """An execution's key in `escalations` / `retries`: the step, or `step#index` for an item."""
+    return step_id if index is None else f"{step_id}#{index}"
+
+
+def _retry_fields(retry: dict[str, Any]) -> dict[str, Any]:
+    return {"guidance": str(retry.get("comment") or ""), "retry_of": retry.get("card")}
+
+
+def _decide(
+    step: StepSpec, escalation: dict[str, Any], answer: Any
+) -> tuple[str, Any, dict[str, Any]]:
+    """An owner's answer to an escalation → (decision, accepted output, state update)."""
+    decision = dict(answer) if isinstance(answer, dict) else {"decision": str(answer)}
+    kind = str(decision.get("decision", ""))
+    by = decision.get("by") or "?"
+    comment = str(decision.get("comment") or "")
+    if kind in ("approve", "edit"):
+        output = decision.get("output") if kind == "edit" else escalation.get("output")
+        if output is None:
+            return kind, None, _failed(
+                step.id, f"escalation of step {step.id!r} was answered {kind!r} with no output"
+            )
+        problem = _route_problem(step, output)
+        return kind, output, _failed(step.id, problem) if problem else {}
+    if kind == "retry":
+        return kind, None, {}
+    if kind == "reject":
+        reason = f"escalation of step {step.id!r} rejected by {by}" + (
+            f": {comment}" if comment else ""
+        )
+        return kind, None, {"outcome": {"status": "rejected", "step": step.id, "reason": reason}}
+    return kind, None, _failed(
+        step.id,
+        f"escalation of step {step.id!r} was answered {kind!r}; an escalation takes approve, "
+        "edit, retry or reject",
+    )
+
+
+def _add_agent(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) -> None:
     assert step.task is not None
 
     def run(state: RunState) -> dict[str, Any]:
         if state.get("outcome"):
             return {}
         revision = state.get("ran", {}).get(step.id, 0)
+        retry = state.get("retries", {}).get(step.id) or {}
         task = AgentTask(
             step=step,
             task=_render(step.task or "", _context(state, step.id)),
             revision=revision,
             feedback=state.get("feedback", {}).get(step.id, ""),
+            **_retry_fields(retry),
         )
         result = executor.run_agent(task)
+        ran: dict[str, Any] = {"ran": {step.id: revision + 1}, "retries": {step.id: {}}}
+        if result.escalation is not None:
+            return {**ran, "escalations": {step.id: dict(result.escalation)}}
         if not result.ok:
             return _failed(step.id, result.reason)
-        done = {"outputs": {step.id: result.output}, "ran": {step.id: revision + 1}}
+        done = {**ran, "outputs": {step.id: result.output}, "escalations": {step.id: {}}}
         problem = _route_problem(step, result.output)
         if problem:
             return {**done, **_failed(step.id, problem)}
         return done
 
-    run.__name__ = step.id
-    return run
+    def after_run(state: RunState) -> Hashable:
+        if state.get("outcome"):
+            return END
+        if state.get("escalations", {}).get(step.id):
+            return step.id + REVIEW
+        return step.id + ACCEPTED
+
+    def review(state: RunState) -> dict[str, Any]:
+        if state.get("outcome"):
+            return {}
+        escalation = state.get("escalations", {}).get(step.id) or {}
+        # The only interrupt of this node; the model call is in `S`, so answering never
+        # calls the model again.
+        answer = interrupt(escalation)
+        kind, output, update = _decide(step, escalation, answer)
+        if kind == "retry":
+            comment = answer.get("comment") if isinstance(answer, dict) else ""
+            by = answer.get("by") if isinstance(answer, dict) else None
+            retry = {"comment": comment or "", "card": escalation.get("card"), "by": by}
+            return {"escalations": {step.id: {}}, "retries": {step.id: retry}}
+        if output is not None and not update:
+            return {"escalations": {step.id: {}}, "outputs": {step.id: output}}
+        return update
+
+    def after_review(state: RunState) -> Hashable:
+        if state.get("outcome"):
+            return END
+        if state.get("retries", {}).get(step.id):
+            return step.id
+        return step.id + ACCEPTED
+
+    _add_node(graph, step.id, run)
+    _add_node(graph, step.id + REVIEW, review)
+    _add_node(graph, step.id + ACCEPTED, _nothing)
+    graph.add_conditional_edges(step.id, after_run, [step.id + REVIEW, step.id + ACCEPTED, END])
+    graph.add_conditional_edges(step.id + REVIEW, after_review, [step.id, step.id + ACCEPTED, END])
 
 
 def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) -> None:
@@ -481,26 +586,32 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
             )
         return {"fanout": {step.id: items}, "items": {step.id: {}}}
 
+    def item_arg(state: RunState, index: int, revision: int) -> dict[str, Any]:
+        items = state.get("fanout", {}).get(step.id, [])
+        return {
+            "inputs": state.get("inputs", {}),
+            "outputs": state.get("outputs", {}),
+            "feedback": state.get("feedback", {}),
+            "revision": revision,
+            "item": items[index],
+            "index": index,
+            "items": len(items),
+            "retry": state.get("retries", {}).get(_key(step.id, index)) or {},
+        }
+
     def send(state: RunState) -> list[Send] | str:
         if state.get("outcome"):
             return END
         items = state.get("fanout", {}).get(step.id, [])
         if not items:
             return step.id + COLLECT
-        shared = {
-            "inputs": state.get("inputs", {}),
-            "outputs": state.get("outputs", {}),
-            "feedback": state.get("feedback", {}),
-            "revision": state.get("ran", {}).get(step.id, 0),
-        }
-        return [
-            Send(step.id + ITEM, {**shared, "item": item, "index": index, "items": len(items)})
-            for index, item in enumerate(items)
-        ]
+        revision = state.get("ran", {}).get(step.id, 0)
+        return [Send(step.id + ITEM, item_arg(state, i, revision)) for i in range(len(items))]
 
     def run_item(arg: dict[str, Any]) -> dict[str, Any]:
         state = RunState(inputs=arg["inputs"], outputs=arg["outputs"], feedback=arg["feedback"])
         index: int = arg["index"]
+        key = _key(step.id, index)
         task = AgentTask(
             step=step,
             task=_render(step.task or "", _context(state, step.id, arg["item"], index)),
@@ -509,33 +620,91 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
             item=arg["item"],
             index=index,
             items=arg["items"],
+            **_retry_fields(arg.get("retry") or {}),
         )
         result = executor.run_agent(task)
+        if result.escalation is not None:
+            return {"escalations": {key: dict(result.escalation)}, "retries": {key: {}}}
         if not result.ok:
             return _failed(step.id, f"item {index} ({arg['item']!r}): {result.reason}")
-        return {"items": {step.id: {str(index): result.output}}}
+        return {
+            "items": {step.id: {str(index): result.output}},
+            "escalations": {key: {}},
+            "retries": {key: {}},
+        }
 
     def collect(state: RunState) -> dict[str, Any]:
         if state.get("outcome"):
             return {}
         count = len(state.get("fanout", {}).get(step.id, []))
         done = state.get("items", {}).get(step.id, {})
+        if any(str(index) not in done for index in range(count)):
+            return {}  # items wait on people or run again; `after_collect` sends them
         revision = state.get("ran", {}).get(step.id, 0)
         return {
             "outputs": {step.id: [done.get(str(index)) for index in range(count)]},
             "ran": {step.id: revision + 1},
         }
 
+    def after_collect(state: RunState) -> list[Send] | str:
+        if state.get("outcome"):
+            return END
+        count = len(state.get("fanout", {}).get(step.id, []))
+        done = state.get("items", {}).get(step.id, {})
+        if all(str(index) in done for index in range(count)):
+            return step.id + ACCEPTED
+        sends: list[Send] = []
+        for index in range(count):
+            key = _key(step.id, index)
+            retry = state.get("retries", {}).get(key)
+            escalation = state.get("escalations", {}).get(key)
+            if retry:
+                revision = int(retry.get("revision", 0))
+                sends.append(Send(step.id + ITEM, item_arg(state, index, revision)))
+            elif escalation:
+                sends.append(Send(step.id + REVIEW, {"key": key, "escalation": escalation}))
+        return sends or END
+
+    def review_item(arg: dict[str, Any]) -> dict[str, Any]:
+        # One task per escalated item (a Send), so each waits with its own interrupt id.
+        escalation: dict[str, Any] = arg["escalation"]
+        key: str = arg["key"]
+        answer = interrupt(escalation)
+        kind, output, update = _decide(step, escalation, answer)
+        if kind == "retry":
+            revision = int(escalation.get("revision", 0)) + 1
+            retry = {
+                "comment": (answer.get("comment") if isinstance(answer, dict) else "") or "",
+                "card": escalation.get("card"),
+                "by": answer.get("by") if isinstance(answer, dict) else None,
+                "revision": revision,
+            }
+            # The step's next revision comes after every revision an item ran with.
+            return {"escalations": {key: {}}, "retries": {key: retry}, "ran": {step.id: revision}}
+        if output is not None and not _route_problem(step, output) and not update:
+            index = key.rpartition("#")[2]
+            return {"escalations": {key: {}}, "items": {step.id: {index: output}}}
+        return update
+
     _add_node(graph, step.id, pick)
     _add_node(graph, step.id + ITEM, run_item)
     _add_node(graph, step.id + COLLECT, collect)
+    _add_node(graph, step.id + REVIEW, review_item)
+    _add_node(graph, step.id + ACCEPTED, _nothing)
     graph.add_conditional_edges(step.id, send, [step.id + ITEM, step.id + COLLECT, END])
     graph.add_edge(step.id + ITEM, step.id + COLLECT)
+    graph.add_edge(step.id + REVIEW, step.id + COLLECT)
+    graph.add_conditional_edges(
+        step.id + COLLECT,
+        after_collect,
+        [step.id + ITEM, step.id + REVIEW, step.id + ACCEPTED, END],
+    )
 
 
 def _add_route(graph: StateGraph[Any], step: StepSpec, by_id: dict[str, StepSpec]) -> None:
     route = step.route
     assert route is not None
+    source = exit_node(step)
     targets = {value: entry_node(by_id[target]) for value, target in route.cases.items()}
     default = entry_node(by_id[route.default]) if route.default else END
 
@@ -546,7 +715,7 @@ def _add_route(graph: StateGraph[Any], step: StepSpec, by_id: dict[str, StepSpec
         value = output.get(route.field) if isinstance(output, dict) else None
         return targets.get(str(value), default)
 
-    graph.add_conditional_edges(step.id, choose, sorted({*targets.values(), default, END}))
+    graph.add_conditional_edges(source, choose, sorted({*targets.values(), default, END}))
 
 
 def _add_checkpoint(

@@ -50,11 +50,12 @@ from crew.exceptions import (
     RunError,
     WrongStatus,
 )
+from crew.notify import Notifier
 from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
 from crew.spec.project import Project
 
 if TYPE_CHECKING:
-    from crew.agents import StepResult
+    from crew.escalation import Assessment
     from crew.graph import AgentTask, CheckpointTask, StepOutcome
     from crew.models import Responder
     from crew.persistence import RedisCheckpointSaver
@@ -75,6 +76,8 @@ __all__ = [
 
 LEASE_ENV = "CREW_RUN_LEASE"
 DEFAULT_LEASE_SECONDS = 30.0
+NOTIFY_GRACE = 5.0
+"""Seconds `Session.close` waits for webhook deliveries still in flight."""
 REPLAY, RECORD, LIVE = "replay", "record", "live"
 
 
@@ -169,6 +172,9 @@ class Observer:
     def checkpoint_opened(self, card: Card) -> None:
         """A checkpoint card now waits on a person."""
 
+    def step_escalated(self, card: Card) -> None:
+        """An agent step's output went to a person (the card is escalated, with the reason)."""
+
 
 Ask = Callable[[Card, dict[str, Any]], bool]
 """The interactive hook: shown a waiting card the current person may answer (and its
@@ -192,6 +198,7 @@ class Session:
     holder: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
     )
+    notifier: Notifier = field(default_factory=Notifier)
 
     @classmethod
     def open(cls, project: Project, *, person: str | None = None, **options: Any) -> Session:
@@ -204,7 +211,16 @@ class Session:
         return cls(project=project, board=board, saver=saver, person=person, **options)
 
     def close(self) -> None:
+        # Webhooks still in flight get a bounded moment; a dead one never holds the process.
+        self.notifier.flush(timeout=NOTIFY_GRACE)
         self.saver.close()
+
+    def notify(self, card: Card) -> None:
+        """Tell the card's assignee (their webhook) that it waits on them; never raises or
+        blocks: delivery runs in the background and its outcome is recorded on the card."""
+        from crew.sla import notify_assignment
+
+        notify_assignment(self.project, self.board, card, notifier=self.notifier)
 
     @property
     def actor(self) -> str:
@@ -462,9 +478,18 @@ class _Steps:
         card = self._find(key)
         if card is not None and card.status is CardStatus.DONE:
             self.session.observer.step_reused(card)
-            return StepOutcome(ok=True, output=card.output, confidence=card.confidence)
+            answer = card.decision
+            output = card.output
+            if answer is not None and answer.edited_output is not None:
+                output = answer.edited_output  # an escalation answered with an edit
+            return StepOutcome(ok=True, output=output, confidence=card.confidence)
         if card is not None and card.status is CardStatus.FAILED:
             return StepOutcome(ok=False, reason=card.reason or "failed")
+        if card is not None and card.status.waits_on_person:
+            # Escalated before a crash saved the step: wait on it again, no model call.
+            return StepOutcome(
+                ok=False, reason=card.reason or "", escalation=_escalation_of(card, task)
+            )
         if card is not None and card.status is not CardStatus.QUEUED:
             # A crashed driver's execution: close its card honestly and run the step again.
             with contextlib.suppress(BoardError):
@@ -484,26 +509,29 @@ class _Steps:
                 owner=role.owner,
                 item=task.item,
                 revision=task.revision,
-                detail={"index": task.index, "items": task.items} if task.index is not None else {},
+                detail=_card_detail(task),
             )
             self._remember(key, card)
+        if task.retry_of:
+            self._close_retried(task.retry_of, card)
         lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
         self.heartbeat.track(card.id, lease.token)
         try:
             self.session.observer.step_started(card)
-            result = self._call_model(step, task, role)
+            assessment = self._assess(step, task, role)
             self.heartbeat.check()
-            if result.ok:
+            result = assessment.result
+            if assessment.escalate is None:
                 done = self.board.complete(
                     card.id,
                     lease.token,
                     output=result.output,
-                    confidence=result.confidence,
+                    confidence=assessment.score,
                     actor=role.name,
                 )
                 self.session.observer.step_finished(done)
-                return StepOutcome(ok=True, output=result.output, confidence=result.confidence)
-            return self._step_not_ok(card, lease.token, role.name, result.reason or "not ok")
+                return StepOutcome(ok=True, output=result.output, confidence=assessment.score)
+            return self._step_not_ok(card, lease.token, task, role, assessment)
         except CrewError as error:
             if not isinstance(error, LeaseLost | _Cancelled):
                 with contextlib.suppress(BoardError):
@@ -512,29 +540,68 @@ class _Steps:
         finally:
             self.heartbeat.track(card.id, None)
 
-    def _call_model(self, step: StepSpec, task: AgentTask, role: RoleSpec) -> StepResult:
-        from crew.agents import run_agent_step
+    def _assess(self, step: StepSpec, task: AgentTask, role: RoleSpec) -> Assessment:
+        from crew.escalation import assess
 
-        return run_agent_step(
+        guidance = "\n\n".join(text for text in (task.feedback, task.guidance) if text)
+        return assess(
+            self.session.project,
             role,
-            self.session.project.profile_for(role),
             task.task,
             step=step.id,
             responder=self.responder,
             item=task.index,
             items=task.items,
             revision=task.revision,
-            guidance=task.feedback or None,
+            guidance=guidance or None,
         )
 
-    def _step_not_ok(self, card: Card, token: str, actor: str, reason: str) -> StepOutcome:
-        """What an agent step that produced no acceptable output does to the run. For now its
-        card fails and the run ends failed with the reason (escalation will route it later)."""
+    def _close_retried(self, card_id: str, retry: Card) -> None:
+        """The escalation card answered `retry` went back to queued; this execution replaces it."""
+        with contextlib.suppress(BoardError):
+            old = self.board.get(card_id)
+            if old.status is CardStatus.QUEUED:
+                self.board.cancel(
+                    old.id,
+                    actor=self.session.actor,
+                    reason=f"retried: runs again as card {retry.id} (revision {retry.revision})",
+                )
+
+    def _step_not_ok(
+        self, card: Card, token: str, task: AgentTask, role: RoleSpec, assessment: Assessment
+    ) -> StepOutcome:
+        """What an agent step whose output is not good enough does to the run: the card is
+        escalated to the first person of the role's chain, with the reason and the output (if
+        any); the step's review gate then waits on that person."""
         from crew.graph import StepOutcome
 
-        failed = self.board.fail(card.id, token, reason=reason, actor=actor)
-        self.session.observer.step_finished(failed)
-        return StepOutcome(ok=False, reason=reason)
+        project = self.session.project
+        chain = project.escalation_chain(role)
+        sla = project.sla_for(role)
+        reason = assessment.escalate or "not ok"
+        result = assessment.result
+        escalated = self.board.wait(
+            card.id,
+            token,
+            kind=CardKind.ESCALATION,
+            assignee=chain[0],
+            allowed=[chain[0]],
+            due=self.board.now() + sla,
+            reason=reason,
+            output=result.output if result.ok else None,
+            confidence=assessment.score,
+            actor=role.name,
+            chain=chain,
+            sla=sla,
+        )
+        self.session.observer.step_escalated(escalated)
+        self.session.notify(escalated)
+        payload = _escalation_of(escalated, task)
+        if assessment.confidence is not None:
+            payload["confidence"] = assessment.confidence.to_dict()
+        if not result.ok and result.raw is not None:
+            payload["answer"] = result.raw  # the last invalid answer, for the person to see
+        return StepOutcome(ok=False, reason=reason, escalation=payload)
 
     def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
         self.heartbeat.check()
@@ -561,6 +628,7 @@ class _Steps:
             )
             self._remember(key, card)
             self.session.observer.checkpoint_opened(card)
+            self.session.notify(card)
         return {
             "card": card.id,
             "step": task.step.id,
@@ -580,6 +648,32 @@ def _key_of(card: Card, playbook: PlaybookSpec) -> _CardKey:
     kind = CardKind.CHECKPOINT if checkpoint else CardKind.AGENT
     index = None if checkpoint else card.detail.get("index")
     return (str(kind), card.step, card.revision, index if isinstance(index, int) else None)
+
+
+def _card_detail(task: AgentTask) -> dict[str, Any]:
+    """What an agent card keeps of its execution: the task asked, and which item it is."""
+    detail: dict[str, Any] = {"task": task.task}
+    if task.index is not None:
+        detail.update(index=task.index, items=task.items)
+    if task.retry_of:
+        detail.update(retry_of=task.retry_of, guidance=task.guidance)
+    return detail
+
+
+def _escalation_of(card: Card, task: AgentTask) -> dict[str, Any]:
+    """What an escalation's review gate waits with (JSON): the card, and what a person needs."""
+    return {
+        "card": card.id,
+        "step": card.step,
+        "kind": str(CardKind.ESCALATION),
+        "assignee": card.assignee,
+        "reason": card.reason or "",
+        "revision": task.revision,
+        "index": task.index,
+        "item": task.item,
+        "task": task.task,
+        "output": card.output,
+    }
 
 
 def _waiting_of(card: Card) -> Waiting:

@@ -94,6 +94,11 @@ def record_answer(
         )
     edited_output = read_edited(edited_file) if edited_file is not None else None
     card = find_card(board, card_ref, person)
+    from crew.decisions import check_decision
+
+    edited_output = check_decision(
+        project, board, card, person, decision, edited_output, source=str(edited_file)
+    )
     return board.answer(
         card.id, person=person, decision=decision, comment=comment, edited_output=edited_output
     )

@@ -81,6 +81,12 @@ def _progress(quiet: bool) -> Any:
         def checkpoint_opened(self, card: Card) -> None:
             self._line(f"[yellow]⏸[/] {_name(card)} [dim]waits on {escape(card.assignee)}[/]")
 
+        def step_escalated(self, card: Card) -> None:
+            self._line(
+                f"[yellow]⚠[/] {_name(card)} escalated to {escape(card.assignee)}: "
+                f"{escape(card.reason or '')}"
+            )
+
     return Progress()
 
 
@@ -194,11 +200,29 @@ def _summary(report: RunReport) -> None:
         console.print(f"{head} [green]done[/]")
     elif report.status == "waiting":
         for waiting in report.waiting_on:
+            what = "escalation" if waiting.kind == "escalation" else "checkpoint"
             console.print(
                 f"{head} [yellow]waits on {escape(waiting.assignee)}[/] at "
-                f"[bold]{escape(waiting.step)}[/] (card {waiting.card}): {escape(waiting.reason)}",
+                f"[bold]{escape(waiting.step)}[/] ({what}, card {waiting.card}): "
+                f"{escape(waiting.reason)}",
                 soft_wrap=True,
             )
+            if what == "escalation":
+                person = escape(waiting.assignee)
+                console.print(
+                    f"  answer with: [bold]crew answer {waiting.card} approve --as {person}[/]",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                console.print(
+                    f'  or: crew answer {waiting.card} retry -m "guidance" --as {person}'
+                    f"  ·  crew answer {waiting.card} edit --file EDITED.yaml --as {person}"
+                    f'  ·  crew answer {waiting.card} reject -m "why" --as {person}',
+                    highlight=False,
+                    soft_wrap=True,
+                    style="dim",
+                )
+                continue
             console.print(
                 f"  answer with: [bold]crew answer {waiting.card} approve --as "
                 f"{escape(waiting.assignee)}[/]",

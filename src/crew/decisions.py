@@ -1,0 +1,135 @@
+"""What a person may answer to a card, checked before anything is recorded (DESIGN §5).
+
+`check_decision` is called by `crew answer` (and the interactive prompt) after the card is found
+and before the board records the answer; a refusal raises and the board is unchanged.
+
+- An escalation takes approve, edit, retry or reject; a checkpoint takes approve, edit or reject.
+- Approving an escalation accepts the output it holds: an escalation whose output stayed invalid,
+  or whose model call failed, has none, so approve is refused (edit, retry or reject it).
+- An edit of an escalation must be a valid output of the step's role: its declared fields are
+  checked like a model's answer. `confidence` and `rationale` may be left out: a person's edit is
+  recorded with confidence 1.0 and the rationale "edited by <person>".
+- Separation of duties: a person who edited an output a checkpoint shows (answering an escalation
+  or another checkpoint with `edit`) may not approve that checkpoint, unless the checkpoint says
+  `allow_self_approval: true`. The refusal names who else may approve.
+
+Who is the assignee (or a delegate) is the board's check, made atomically with the answer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from crew.board.cards import Card, CardKind
+from crew.exceptions import ConfigError, NotAllowed
+from crew.outputs import CONFIDENCE, RATIONALE, InvalidOutput, validate_output
+
+if TYPE_CHECKING:
+    from crew.board.board import Board
+    from crew.spec.models import PlaybookSpec
+    from crew.spec.project import Project
+
+__all__ = ["check_decision", "edited_steps"]
+
+
+def check_decision(
+    project: Project,
+    board: Board,
+    card: Card,
+    person: str,
+    decision: str,
+    edited: dict[str, Any] | None,
+    *,
+    source: str = "--file",
+) -> dict[str, Any] | None:
+    """Refuse a decision the card cannot take; return the edited output to record (completed
+    with confidence and rationale for an escalation). `source` names the edit in errors."""
+    if person not in card.may_answer or not card.status.waits_on_person:
+        return edited  # the board refuses it, naming who may or who answered first
+    if card.kind is CardKind.ESCALATION:
+        if decision == "approve" and card.output is None:
+            raise ConfigError(
+                f"card {card.id} ({card.step}) has no valid output to approve: {card.reason}",
+                hint=f"Use `crew answer {card.id} edit --file FIXED.yaml`, "
+                f'`crew answer {card.id} retry -m "guidance"` or `crew answer {card.id} reject`.',
+            )
+        if decision == "edit" and edited is not None:
+            return _valid_edit(project, card, person, edited, source)
+        return edited
+    if card.kind is CardKind.CHECKPOINT:
+        if decision == "retry":
+            raise ConfigError(
+                f"card {card.id} is a checkpoint: it takes approve, reject or edit, not retry",
+                hint=f'To have a step run again, `crew answer {card.id} reject -m "why"`.',
+            )
+        if decision == "approve":
+            _check_separation(project, board, card, person)
+    return edited
+
+
+def _valid_edit(
+    project: Project, card: Card, person: str, edited: dict[str, Any], source: str
+) -> dict[str, Any]:
+    role = project.role(card.role or "")
+    completed = {CONFIDENCE: 1.0, RATIONALE: f"edited by {person}", **edited}
+    try:
+        return validate_output(role, completed)
+    except InvalidOutput as invalid:
+        raise ConfigError(
+            f"{source}: not a valid output of role '{role.name}': {'; '.join(invalid.problems)}",
+            hint=f"Fields: {', '.join(role.output)}. Nothing was recorded.",
+        ) from None
+
+
+def edited_steps(playbook: PlaybookSpec, card: Card) -> list[str]:
+    """The steps whose output an edit on `card` replaced (a checkpoint's first shown step, or
+    the step before it; an escalation's own step)."""
+    if card.kind is not CardKind.CHECKPOINT:
+        return [card.step]
+    try:
+        spec = playbook.step(card.step).checkpoint
+    except KeyError:
+        return []
+    if spec is None:
+        return []
+    if spec.show:
+        return [spec.show[0]]
+    ids = [s.id for s in playbook.steps]
+    index = ids.index(card.step)
+    return [ids[index - 1]] if index else []
+
+
+def _check_separation(project: Project, board: Board, card: Card, person: str) -> None:
+    playbook = project.playbook(card.playbook)
+    spec = playbook.step(card.step).checkpoint
+    if spec is None or spec.allow_self_approval:
+        return
+    shown = set(spec.show) or set(edited_steps(playbook, card))
+    cards = board.cards_of_run(card.run)
+    for other in cards:
+        answer = other.decision
+        if other.id == card.id or answer is None or answer.by != person:
+            continue
+        if str(answer.decision) != "edit":
+            continue
+        steps = [s for s in edited_steps(playbook, other) if s in shown]
+        # An output edited, then produced again by a later execution, is no longer the edit.
+        current = [
+            s
+            for s in steps
+            if not any(
+                c.step == s and c.kind is not CardKind.CHECKPOINT and c.created > answer.at
+                for c in cards
+            )
+        ]
+        if not current:
+            continue
+        others = [p for p in card.may_answer if p != person]
+        who = " or ".join(others) if others else "nobody else (add a delegate in crew.yaml)"
+        raise NotAllowed(
+            f"{person} may not approve checkpoint {card.step} (card {card.id}): {person} edited "
+            f"the output of {current[0]} it shows (card {other.id}); separation of duties: "
+            f"only {who} may approve it",
+            hint="Ask them, or set `allow_self_approval: true` on the checkpoint "
+            f"in playbooks/{playbook.name}.yaml.",
+        )

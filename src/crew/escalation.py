@@ -1,0 +1,135 @@
+"""How sure is an agent step, and does a person have to look (DESIGN §5)?
+
+`assess` runs one execution of an agent step the way its role's confidence method says, and tells
+whether the output flows on or is escalated to the first person of the role's chain:
+
+- ``self_report``: one model call; the confidence is the output's own ``confidence``.
+- ``consistency``: ``samples`` calls of the same prompt (numbered ``sample`` 0..N-1, so cassettes
+  place them deterministically); the confidence is `crew.confidence.consistency` over the
+  outputs, and the output kept is the sample that agrees with the most fields.
+- ``judge``: one call, then one call of the judge role (step id ``<step>.judge``, output fields
+  `crew.confidence.JUDGE_OUTPUT` plus crew's ``confidence``/``rationale``) given the task and the
+  output; the confidence is the judge's ``score``.
+
+An execution is escalated when its confidence is below the role's ``threshold``, when its output
+is still invalid after the retries, or when the model call failed after its retries (for
+``judge``: also when the judge gives no valid verdict, with the step's output kept for an
+approve). The card's ``confidence`` is the score; the method and its parts go with it
+(`Assessment.confidence`, in the card's audit event and the escalation's payload).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from crew.agents import StepResult, run_agent_step
+from crew.confidence import JUDGE_OUTPUT, Confidence, consistency, judge_task, judged, self_report
+from crew.spec.models import ConfidenceMethod, FieldSpec, RoleSpec
+
+if TYPE_CHECKING:
+    from crew.models import Responder
+    from crew.spec.project import Project
+
+__all__ = ["Assessment", "assess", "judge_role"]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One execution of an agent step, measured: what it produced and whether a person must look."""
+
+    result: StepResult
+    """The output kept (ok), or why there is none."""
+    confidence: Confidence | None
+    """The method, score and parts; None when there was nothing to measure."""
+    escalate: str | None
+    """Why a person must decide (one line), or None when the output flows on."""
+
+    @property
+    def score(self) -> float | None:
+        return None if self.confidence is None else self.confidence.score
+
+
+def judge_role(judge: RoleSpec) -> RoleSpec:
+    """The judge role as it is asked to score: its prompt and model, the judge's output fields."""
+    fields = {name: FieldSpec.model_validate(spec) for name, spec in JUDGE_OUTPUT.items()}
+    return judge.model_copy(update={"output": fields})
+
+
+def assess(
+    project: Project,
+    role: RoleSpec,
+    task: str,
+    *,
+    step: str,
+    responder: Responder,
+    item: int | None = None,
+    items: int | None = None,
+    revision: int = 0,
+    guidance: str | None = None,
+) -> Assessment:
+    """Run one execution of `step` by `role` with its confidence method; see the module doc."""
+    profile = project.profile_for(role)
+    spec = role.confidence
+
+    def call(sample: int = 0, samples: int = 1) -> StepResult:
+        return run_agent_step(
+            role,
+            profile,
+            task,
+            step=step,
+            responder=responder,
+            item=item,
+            items=items,
+            revision=revision,
+            guidance=guidance,
+            sample=sample,
+            samples=samples,
+        )
+
+    if spec.method is ConfidenceMethod.CONSISTENCY:
+        results = [call(sample, spec.samples) for sample in range(spec.samples)]
+        failed = next((r for r in results if not r.ok), None)
+        if failed is not None:
+            return Assessment(failed, None, failed.reason or "no valid output")
+        outputs = [r.output or {} for r in results]
+        measured, kept = consistency(outputs, role.output)
+        result = next(r for r in results if r.output is kept)
+    else:
+        result = call()
+        if not result.ok:
+            return Assessment(result, None, result.reason or "no valid output")
+        if spec.method is ConfidenceMethod.JUDGE:
+            judge = project.role(spec.judge or "")
+            verdict = run_agent_step(
+                judge_role(judge),
+                project.profile_for(judge),
+                judge_task(task, result.output or {}),
+                step=f"{step}.judge",
+                responder=responder,
+                item=item,
+                items=items,
+                revision=revision,
+            )
+            if not verdict.ok:
+                why = f"the judge role {judge.name!r} gave no verdict: {verdict.reason}"
+                return Assessment(result, None, why)
+            measured = judged(judge.name, verdict.output or {})
+        else:
+            measured = self_report(result.output or {})
+    if measured.score < spec.threshold:
+        return Assessment(result, measured, _low(role, measured))
+    return Assessment(result, measured, None)
+
+
+def _low(role: RoleSpec, measured: Confidence) -> str:
+    threshold = role.confidence.threshold
+    why = f"confidence {measured.score:.2f} is below {role.name}'s threshold {threshold:g}"
+    parts: dict[str, Any] = measured.parts
+    if measured.method == "judge":
+        return f"{why} (judged by {parts.get('judge')}: {parts.get('reason') or 'no reason'})"
+    if measured.method == "consistency":
+        fields = parts.get("fields") or {}
+        agreement = ", ".join(f"{name} {share:.2f}" for name, share in fields.items())
+        return f"{why} (agreement over {parts.get('samples')} samples: {agreement or 'n/a'})"
+    return f"{why} (self-reported)"
