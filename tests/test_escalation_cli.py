@@ -286,3 +286,30 @@ def test_a_dead_webhook_never_stops_the_run_and_is_recorded_on_the_card(
     assert row["notified"]["event"] == "notify_failed"
     approved = crew_cli("answer", card, "approve", "--as", "alice")
     assert approved.code == 0, approved.err
+
+
+def test_the_owner_answers_an_escalation_interactively_on_a_terminal(
+    project_dir: Path, crew_cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example's unsure research answer, shown to alice on a TTY; she asks for a retry."""
+    from tests.test_cli_run import Terminal
+
+    for name in ("crew.yaml", "agents", "playbooks"):
+        if (REPO / name).is_dir():
+            shutil.copytree(REPO / name, project_dir / name)
+        else:
+            shutil.copy(REPO / name, project_dir / name)
+    monkeypatch.delenv("CREW_USER", raising=False)
+    run = ["run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "alice"]
+    terminal = Terminal(run, project_dir)
+    terminal.read_until(b"or reject?")
+    assert b"escalation" in terminal.seen and b"0.55" in terminal.seen
+    terminal.type("retry")
+    terminal.read_until(b"guidance")
+    terminal.type(GUIDANCE)
+    assert terminal.close() == 3, terminal.seen.decode(errors="replace")  # now carol's turn
+    (run_row,) = as_json(crew_cli("runs", "--json"))
+    (waiting,) = run_row["waiting_on"]
+    assert waiting["step"] == "legal_review" and waiting["assignee"] == "carol"
+    log = as_json(crew_cli("log", run_row["run"], "--json"))
+    assert [e["detail"]["comment"] for e in log if e["event"] == "answered"] == [GUIDANCE]

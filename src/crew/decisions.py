@@ -53,7 +53,7 @@ def check_decision(
                 hint=f"Use `crew answer {card.id} edit --file FIXED.yaml`, "
                 f'`crew answer {card.id} retry -m "guidance"` or `crew answer {card.id} reject`.',
             )
-        if decision == "edit" and edited is not None:
+        if decision == "edit" and edited is not None and card.role in project.roles:
             return _valid_edit(project, card, person, edited, source)
         return edited
     if card.kind is CardKind.CHECKPOINT:
@@ -100,7 +100,9 @@ def edited_steps(playbook: PlaybookSpec, card: Card) -> list[str]:
 
 
 def _check_separation(project: Project, board: Board, card: Card, person: str) -> None:
-    playbook = project.playbook(card.playbook)
+    playbook = project.playbooks.get(card.playbook)
+    if playbook is None or card.step not in {s.id for s in playbook.steps}:
+        return  # a card of a playbook this project no longer has: no rule to apply
     spec = playbook.step(card.step).checkpoint
     if spec is None or spec.allow_self_approval:
         return

@@ -2,7 +2,9 @@
 
 `show_checkpoint` draws the question and every output the checkpoint shows; `ask_decision` asks
 approve / reject (with a comment) / edit (the first shown output, in $EDITOR) and returns the
-answer. Nothing here touches the board: the caller records the answer.
+answer. An escalation is shown the same way (its reason as the question, the escalated output as
+the one shown) and also takes retry (with guidance for the step). Nothing here touches the board:
+the caller records the answer.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class CheckpointView:
     owner: str
     shown: Mapping[str, Any]
     revision: int = 0
+    kind: str = "checkpoint"
+    """checkpoint, or escalation (which also takes retry)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,7 @@ def open_editor(text: str) -> str | None:
 
 def show_checkpoint(console: Console, view: CheckpointView) -> None:
     """The question, then one panel per shown step output."""
-    title = f"checkpoint [bold]{view.step}[/] · run {view.run} · card {view.card}"
+    title = f"{view.kind} [bold]{view.step}[/] · run {view.run} · card {view.card}"
     if view.revision:
         title += f" · revision {view.revision}"
     console.print(Panel(Text(view.question, style="bold"), title=title, border_style="cyan"))
@@ -101,9 +105,21 @@ def ask_decision(
 ) -> ReviewAnswer:
     """Ask until the person gives a valid answer; `edit` opens an editor on the text."""
     editable = next(iter(view.shown), None)
+    escalation = view.kind == "escalation"
+    question = "[bold]approve[/], [bold]reject[/] or [bold]edit[/]? "
+    if escalation:
+        question = "[bold]approve[/], [bold]edit[/], [bold]retry[/] or [bold]reject[/]? "
     while True:
-        raw = console.input("[bold]approve[/], [bold]reject[/] or [bold]edit[/]? ").strip().lower()
+        raw = console.input(question).strip().lower()
         decision = _CHOICES.get(raw, raw)
+        if decision == "retry" and escalation:
+            guidance = ""
+            while not guidance:
+                guidance = console.input("guidance for the step (it runs again with it): ").strip()
+            return ReviewAnswer("retry", guidance)
+        if decision == "approve" and escalation and editable is None:
+            console.print("there is no valid output to approve; edit, retry or reject")
+            continue
         if decision == "approve":
             return ReviewAnswer("approve", console.input("comment (optional): ").strip())
         if decision == "reject":
@@ -128,4 +144,5 @@ def ask_decision(
                 console.print(f"that is not valid YAML ({error}); try again")
                 continue
             return ReviewAnswer("edit", console.input("comment (optional): ").strip(), text)
-        console.print(f"please type approve, reject or edit (not {raw!r})")
+        choices = "approve, edit, retry or reject" if escalation else "approve, reject or edit"
+        console.print(f"please type {choices} (not {raw!r})")

@@ -20,8 +20,11 @@ Redis can resume it. What a caller may rely on:
   answer recorded on the card (from any process) is acted on by the next `resume` (which
   `crew answer` calls), through `Command(resume={interrupt id: decision})`.
 
-The decision of what an agent step that is not ok does to the run is `_step_not_ok` (for now: its
-card fails and the run ends `failed` with the reason).
+- **Escalation.** An agent step whose output is not good enough (its confidence below the role's
+  threshold, still invalid after retries, or its model call failed; see `crew.escalation`) is
+  decided in one place, `_Steps._step_not_ok`: its card becomes an escalation assigned to the
+  first person of the role's chain, due after the role's SLA, that person is notified (webhook,
+  in the background), and the step's review gate waits on the card like a checkpoint.
 """
 
 from __future__ import annotations

@@ -144,6 +144,10 @@ def _ask(session: Session) -> Any:
     from crew.review import CheckpointView, ask_decision, show_checkpoint
 
     def ask(card: Card, payload: dict[str, Any]) -> bool:
+        escalation = card.kind == "escalation"
+        shown: dict[str, Any] = card.output if isinstance(card.output, dict) else {}
+        if escalation:  # the step's own output (none when it stayed invalid or failed)
+            shown = {card.step: card.output} if card.output is not None else {}
         view = CheckpointView(
             card=card.id,
             run=card.run,
@@ -151,8 +155,9 @@ def _ask(session: Session) -> Any:
             step=card.step,
             question=str(payload.get("question") or card.reason or ""),
             owner=card.owner,
-            shown=card.output if isinstance(card.output, dict) else {},
+            shown=shown,
             revision=card.revision,
+            kind=str(card.kind),
         )
         show_checkpoint(err_console, view)
         answer = ask_decision(err_console, view)
@@ -165,7 +170,7 @@ def _ask(session: Session) -> Any:
             edited = Path(handle.name)
         try:
             _record(session, card, answer.decision, answer.comment or None, edited)
-        except BoardError as refused:  # e.g. a delegate answered from another terminal first
+        except (BoardError, ConfigError) as refused:  # e.g. answered elsewhere first, bad edit
             err_console.print(f"[yellow]not recorded:[/] {escape(str(refused))}")
         finally:
             if edited is not None:
