@@ -209,9 +209,12 @@ def test_a_webhook_that_is_down_fails_on_the_card_and_the_sweep_goes_on(
     events = [e for e in board.events("r1") if e.event == "notify_failed"]
     assert len(events) == 1 and events[0].detail["person"] == "bob"
     # recording the failure is not a transition: the card can still be answered at its version
-    assert board.answer(
-        card.id, person="bob", decision="approve", expected_version=failed.version
-    ).status is CardStatus.DONE
+    assert (
+        board.answer(
+            card.id, person="bob", decision="approve", expected_version=failed.version
+        ).status
+        is CardStatus.DONE
+    )
 
 
 def test_two_sweeps_at_once_move_each_card_once(
@@ -309,3 +312,21 @@ def test_notify_assignment_is_silent_for_people_without_a_webhook(
     notify_assignment(project, board, card, notifier=notifier)
     notifier.flush()
     assert hook.received == [] and board.get(card.id).notified is None
+
+
+def test_the_run_record_names_the_new_assignee_after_a_move(
+    project: Project, board: Board, clock: FakeClock
+) -> None:
+    board.create_run("r1", playbook="launch-brief", inputs={}, started_by="alice")
+    card = escalation(board, clock)
+    entry = {
+        "card": card.id,
+        "step": "research",
+        "kind": "escalation",
+        "assignee": "alice",
+        "reason": "confidence 0.55 below 0.7",
+    }
+    board.set_run_status("r1", "waiting", waiting_on=[entry], actor="crew")
+    clock.advance(3 * HOURS)
+    sweep(project, board, notifier=Notifier())
+    assert board.get_run("r1").waiting_on == [{**entry, "assignee": "bob"}]

@@ -48,12 +48,11 @@ class Worker:
         notifier: Notifier | None = None,
         runs_scanned: int = RUNS_SCANNED,
     ) -> None:
-        from crew.notify import Notifier
-
         self.session = session
         self.board = session.board
         self.say = say or (lambda line: None)
-        self.notifier = notifier or Notifier()
+        # One notifier for the sweeps and the runs this worker resumes: `drain` waits for both.
+        self.notifier = notifier or session.notifier
         self.runs_scanned = runs_scanned
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="crew-resume")

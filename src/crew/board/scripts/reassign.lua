@@ -4,7 +4,8 @@
 -- ARGV[7] due or ''; ARGV[8] expected version or ''; ARGV[9] event detail JSON (its 'from' is
 -- set here, to the assignee the card had); ARGV[10] event name or '' ('reassigned');
 -- ARGV[11] '1' to keep the card's reason (an SLA move: the reason it waits has not changed)
--- Returns the card; errors: not_found, status, version. Clears the overdue flag.
+-- Returns the card; errors: not_found, status, version. Clears the overdue flag; the run's
+-- waiting_on entry for the card names the new assignee.
 local id, to, actor, reason, allowed, due = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local c = load_card(id)
 if c == nil then return {'err', 'not_found', id} end
@@ -20,6 +21,15 @@ if (ARGV[11] or '') ~= '1' then redis.call('HSET', K.card(id), 'reason', reason)
 redis.call('HDEL', K.card(id), 'overdue')
 inbox_add(id, to, allowed)
 if due ~= '' then redis.call('ZADD', K.due(), due, id) else redis.call('ZREM', K.due(), id) end
+-- the run's record names who it waits on: keep it in step
+local waiting_json = redis.call('HGET', K.run(c.run), 'waiting_on')
+if waiting_json and string.find(waiting_json, '"' .. id .. '"', 1, true) then
+  local waiting = cjson.decode(waiting_json)
+  for _, w in ipairs(waiting) do
+    if type(w) == 'table' and w.card == id then w.assignee = to end
+  end
+  redis.call('HSET', K.run(c.run), 'waiting_on', cjson.encode(waiting))
+end
 local detail = cjson.decode(ARGV[9])
 detail['from'] = c.assignee or ''
 local event = ARGV[10] or ''
