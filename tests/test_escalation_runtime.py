@@ -272,3 +272,32 @@ def test_a_checkpoint_takes_no_retry(root: Path, opened: Callable[[Project], Ses
         record_answer(
             project, session.board, report.waiting_on[0].card, "carol", "retry", None, None
         )
+
+
+def test_an_escalation_nobody_answers_moves_to_the_backup_who_may_then_decide(
+    root: Path, opened: Callable[[Project], Session]
+) -> None:
+    from crew.board.board import Board
+    from crew.sla import sweep
+
+    project = load_project(root)
+    session = opened(project)
+    model = ScriptedModel(others(research=[research_answer(confidence=0.5)]))
+    report = launch(session, model)
+    (waiting,) = report.waiting_on
+    card = session.board.get(waiting.card)
+    assert card.chain == ["alice", "bob"] and card.sla == 2 * 3600  # the researcher's escalation
+
+    assert card.due is not None
+    later = Board(session.board.client, session.board.name, clock=lambda: card.due + 1)
+    (moved,) = sweep(project, later)
+    assert moved.id == card.id and moved.assignee == "bob"
+    assert [c.id for c in session.board.inbox("bob")] == [card.id]
+    assert session.board.inbox("alice") == []
+    with pytest.raises(NotAllowed, match="only bob may"):
+        session.board.answer(card.id, person="alice", decision="approve")
+
+    session.board.answer(card.id, person="bob", decision="approve")
+    report = resume_run(session, report.run, responder=model)
+    assert report.waiting_on[0].step == "legal_review"
+    assert report.outputs["research"][0]["confidence"] == 0.5
