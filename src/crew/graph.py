@@ -101,6 +101,12 @@ def _merge_items(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _most(left: dict[str, int], right: dict[str, int]) -> dict[str, int]:
+    """Revision counters only grow: parallel writers (fan-out items retried together) agree on
+    the highest."""
+    return {**left, **{key: max(value, left.get(key, value)) for key, value in right.items()}}
+
+
 def _first_outcome(left: dict[str, Any], right: dict[str, Any]) -> dict[str, Any]:
     """The first failure or rejection wins: it is what ended the run."""
     return left or right
@@ -119,7 +125,7 @@ class RunState(TypedDict, total=False):
     """Fan-out step id → {str(index): item output}, while the items run."""
     fanout: Annotated[dict[str, Any], _merge]
     """Fan-out step id → the list of items it runs over."""
-    ran: Annotated[dict[str, int], _merge]
+    ran: Annotated[dict[str, int], _most]
     """Step id → how many times the step has finished (its next execution's revision)."""
     revisions: Annotated[dict[str, int], _merge]
     """Checkpoint id → revisions it asked for."""
