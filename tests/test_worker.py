@@ -277,3 +277,49 @@ def test_a_board_command_with_an_overdue_card_imports_nothing_heavy(
     overdue_escalation(cli_board(example))
     report = _imports_of(["board", "--json"], example.root)
     assert report["code"] in (0, None) and report["heavy"] == []
+
+
+def test_worker_stops_cleanly_on_sigterm(example: Project) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from crew.cli import main; main()", "worker", "--interval", "0.2"],
+        cwd=example.root,
+        env={**os.environ, "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout is not None
+        banner = worker.stdout.readline()  # printed once its signal handlers are installed
+        assert f"worker on board {example.board_name}" in banner
+        worker.send_signal(signal.SIGTERM)
+        out, err = worker.communicate(timeout=20)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, err
+    assert "stopping after the runs in flight" in out and "Traceback" not in err
+
+
+def test_after_an_sla_move_the_first_person_is_refused_and_the_board_is_unchanged(
+    crew_cli: Cli, example: Project, redis_url: str
+) -> None:
+    import redis
+    from test_board_support import dump_board
+
+    card_id = overdue_escalation(cli_board(example))
+    assert crew_cli("worker", "--once").code == 0
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    before = dump_board(client, example.board_name)
+
+    refused = crew_cli("answer", card_id, "approve", "--as", "alice")
+
+    assert refused.code == 2
+    [line] = refused.err.strip().splitlines()
+    assert f"alice may not answer card {card_id}" in line and "only bob may" in line
+    assert dump_board(client, example.board_name) == before
