@@ -16,39 +16,82 @@ Key layout (`NS` is the namespace verbatim; `T` the thread id, `C` the checkpoin
 
 A record is length-prefixed byte strings (`pack`/`unpack`). Values are the saver serde's
 `dumps_typed` output.
+
+Writes (`put`, `put_writes`) are Lua scripts rather than MULTI/EXEC pipelines: equally atomic,
+but one command and one small reply per call, which is most of their cost on the client side.
 """
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from dataclasses import dataclass, field
 from urllib.parse import quote, unquote
 
+
+@dataclass(frozen=True)
+class Script:
+    """A Lua script the saver calls by EVALSHA (EVAL when the server does not have it yet)."""
+
+    lua: str
+    sha: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha", hashlib.sha1(self.lua.encode()).hexdigest())
+
+
+# KEYS: index, ids, checkpoints, blobs. ARGV: checkpoint namespace, checkpoint id, record, then
+# blob field, value pairs. Stores a checkpoint and its new channel values, and indexes the keys.
+PUT_CHECKPOINT = Script("""
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+for i = 4, #ARGV, 1000 do
+  redis.call('HSET', KEYS[4], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('HSET', KEYS[1], KEYS[2], ARGV[1], KEYS[3], ARGV[1], KEYS[4], ARGV[1])
+return 1
+""")
+
+# KEYS: index, the checkpoint's writes hash. ARGV: checkpoint namespace, then triples of
+# ('1' to overwrite | '0' to keep a value already there, field, record).
+PUT_WRITES = Script("""
+for i = 2, #ARGV, 3 do
+  if ARGV[i] == '1' then
+    redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  else
+    redis.call('HSETNX', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  end
+end
+redis.call('HSET', KEYS[1], KEYS[2], ARGV[1])
+return 1
+""")
+
 # KEYS[1]: a thread's index hash. Deletes every key the index lists, then the index.
-DELETE_THREAD = """
+DELETE_THREAD = Script("""
 local keys = redis.call('HKEYS', KEYS[1])
 for i = 1, #keys, 500 do
   redis.call('DEL', unpack(keys, i, math.min(i + 499, #keys)))
 end
 redis.call('DEL', KEYS[1])
 return #keys
-"""
+""")
 
 # KEYS[1]: ids, KEYS[2]: checkpoints. Returns {id, record} of the latest checkpoint, or nil:
 # resolving "latest" and reading it in one round trip.
-LATEST_CHECKPOINT = """
+LATEST_CHECKPOINT = Script("""
 local id = redis.call('ZREVRANGEBYLEX', KEYS[1], '+', '-', 'LIMIT', 0, 1)[1]
 if not id then
   return false
 end
 return {id, redis.call('HGET', KEYS[2], id)}
-"""
+""")
 
 # KEYS: index, ids, checkpoints, blobs, then the writes keys of the dropped checkpoints.
 # ARGV: expected ZCARD of ids, expected greatest id, number of dropped ids, the dropped ids,
 #       then the blob fields no kept checkpoint refers to.
 # Returns 0 (and changes nothing) when a checkpoint was added since the caller read the ids:
 # the caller's choice of what to keep is stale, so it reads again.
-PRUNE_NAMESPACE = """
+PRUNE_NAMESPACE = Script("""
 local latest = redis.call('ZREVRANGEBYLEX', KEYS[2], '+', '-', 'LIMIT', 0, 1)[1] or ''
 if redis.call('ZCARD', KEYS[2]) ~= tonumber(ARGV[1]) or latest ~= ARGV[2] then
   return 0
@@ -66,7 +109,7 @@ for i = 5, #KEYS do
   redis.call('HDEL', KEYS[1], KEYS[i])
 end
 return 1
-"""
+""")
 
 
 def encode(value: object) -> str:

@@ -30,7 +30,10 @@ from crew.persistence._layout import (
     DELETE_THREAD,
     LATEST_CHECKPOINT,
     PRUNE_NAMESPACE,
+    PUT_CHECKPOINT,
+    PUT_WRITES,
     Keys,
+    Script,
     blob_field,
     pack,
     unpack,
@@ -39,6 +42,7 @@ from crew.persistence._layout import (
 __all__ = ["RedisCheckpointSaver"]
 
 _T = TypeVar("_T")
+_SCRIPT = "script"  # a `_Batch` command: (Script, number of keys, *keys, *args)
 _PAGE = 100  # checkpoints fetched per round trip while listing
 _PRUNE_RETRIES = 10
 
@@ -50,7 +54,11 @@ def _config(thread_id: Any, ns: str, checkpoint_id: str) -> RunnableConfig:
 
 @dataclass
 class _Batch:
-    """Commands sent in one round trip; `transaction` wraps them in MULTI/EXEC."""
+    """Commands sent in one round trip; `transaction` wraps them in MULTI/EXEC.
+
+    A batch of one command is sent as that command, without a pipeline (cheaper in redis-py);
+    a script is always a batch of its own.
+    """
 
     commands: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
     transaction: bool = False
@@ -58,6 +66,10 @@ class _Batch:
     def add(self, name: str, *args: Any) -> _Batch:
         self.commands.append((name, args))
         return self
+
+    @classmethod
+    def script(cls, script: Script, keys: Sequence[Any], args: Sequence[Any] = ()) -> _Batch:
+        return cls().add(_SCRIPT, script, len(keys), *keys, *args)
 
 
 # An operation is written once, as a generator that yields the batches it needs and receives
@@ -324,8 +336,8 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         checkpoint_id = get_checkpoint_id(config)
         checkpoints_key = self._keys.checkpoints(thread_id, ns)
         if not checkpoint_id:
-            (found,) = yield _Batch().add(
-                "eval", LATEST_CHECKPOINT, 2, self._keys.ids(thread_id, ns), checkpoints_key
+            (found,) = yield _Batch.script(
+                LATEST_CHECKPOINT, [self._keys.ids(thread_id, ns), checkpoints_key]
             )
             if not found or found[1] is None:
                 return None
@@ -481,36 +493,27 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         parent_id: str = configurable.get("checkpoint_id") or ""
         body: dict[str, Any] = dict(checkpoint)
         values: dict[str, Any] = body.pop("channel_values", {})
-        blobs = {
-            blob_field(channel, version): pack(
-                *_typed(self.serde.dumps_typed(values[channel]))
+        blobs: list[Any] = []
+        for channel, version in new_versions.items():
+            blobs.append(blob_field(channel, version))
+            blobs.append(
+                pack(*_typed(self.serde.dumps_typed(values[channel])))
                 if channel in values
-                else (b"empty", b"")
+                else pack(b"empty", b"")
             )
-            for channel, version in new_versions.items()
-        }
         record = pack(
             *_typed(self.serde.dumps_typed(body)),
             *_typed(self.serde.dumps_typed(get_checkpoint_metadata(config, metadata))),
             parent_id.encode(),
         )
         keys = self._keys
-        ids_key = keys.ids(thread_id, ns)
-        checkpoints_key = keys.checkpoints(thread_id, ns)
-        blobs_key = keys.blobs(thread_id, ns)
-        batch = _Batch(transaction=True)
-        batch.add("hset", checkpoints_key, checkpoint["id"], record)
-        batch.add("zadd", ids_key, {checkpoint["id"]: 0})
-        if blobs:
-            batch.add("hset", blobs_key, None, None, blobs)
-        batch.add(
-            "hset",
+        script_keys = [
             keys.thread(thread_id),
-            None,
-            None,
-            {ids_key: ns, checkpoints_key: ns, blobs_key: ns},
-        )
-        yield batch
+            keys.ids(thread_id, ns),
+            keys.checkpoints(thread_id, ns),
+            keys.blobs(thread_id, ns),
+        ]
+        yield _Batch.script(PUT_CHECKPOINT, script_keys, [ns, checkpoint["id"], record, *blobs])
         return _config(thread_id, ns, checkpoint["id"])
 
     def _put_writes_op(
@@ -525,7 +528,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         ns: str = configurable.get("checkpoint_ns", "") or ""
         checkpoint_id: str = configurable["checkpoint_id"]
         writes_key = self._keys.writes(thread_id, ns, checkpoint_id)
-        batch = _Batch(transaction=True)
+        args: list[Any] = [ns]
         for position, (channel, value) in enumerate(writes):
             idx = WRITES_IDX_MAP.get(channel, position)
             entry = pack(
@@ -537,16 +540,15 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             )
             # Special channels (errors, interrupts, resumes) replace the task's earlier value;
             # ordinary writes are kept as first written, so a retried task can't change them.
-            command = "hset" if channel in WRITES_IDX_MAP else "hsetnx"
-            batch.add(command, writes_key, f"{task_id}\0{idx}", entry)
-        if not batch.commands:
+            overwrite = "1" if channel in WRITES_IDX_MAP else "0"
+            args += [overwrite, f"{task_id}\0{idx}", entry]
+        if len(args) == 1:
             return None
-        batch.add("hset", self._keys.thread(thread_id), writes_key, ns)
-        yield batch
+        yield _Batch.script(PUT_WRITES, [self._keys.thread(thread_id), writes_key], args)
         return None
 
     def _delete_thread_op(self, thread_id: object) -> _Op[None]:
-        yield _Batch().add("eval", DELETE_THREAD, 1, self._keys.thread(thread_id))
+        yield _Batch.script(DELETE_THREAD, [self._keys.thread(thread_id)])
         return None
 
     def _copy_thread_op(self, source: object, target: object) -> _Op[None]:
@@ -618,7 +620,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             *(keys.writes(thread_id, ns, checkpoint_id) for checkpoint_id in dropped),
         ]
         args = [len(ids), ids[0], len(dropped), *dropped, *stale]
-        (done,) = yield _Batch().add("eval", PRUNE_NAMESPACE, len(script_keys), *script_keys, *args)
+        (done,) = yield _Batch.script(PRUNE_NAMESPACE, script_keys, args)
         return bool(done)
 
     # -- decoding ---------------------------------------------------------------------------
@@ -692,6 +694,15 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
             return result
 
     def _execute(self, batch: _Batch) -> _Replies:
+        if len(batch.commands) == 1 and not batch.transaction:
+            name, args = batch.commands[0]
+            if name != _SCRIPT:
+                return [getattr(self.client, name)(*args)]
+            script, *rest = args
+            try:
+                return [self.client.evalsha(script.sha, *rest)]
+            except redis.exceptions.NoScriptError:  # a new or restarted server: EVAL caches it
+                return [self.client.eval(script.lua, *rest)]
         pipe = self.client.pipeline(transaction=batch.transaction)
         for name, args in batch.commands:
             getattr(pipe, name)(*args)
@@ -701,6 +712,15 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         client = self._async_client()
         if client is None:
             return await asyncio.to_thread(self._execute, batch)
+        if len(batch.commands) == 1 and not batch.transaction:
+            name, args = batch.commands[0]
+            if name != _SCRIPT:
+                return [await getattr(client, name)(*args)]
+            script, *rest = args
+            try:
+                return [await client.evalsha(script.sha, *rest)]
+            except redis.exceptions.NoScriptError:
+                return [await client.eval(script.lua, *rest)]
         async with client.pipeline(transaction=batch.transaction) as pipe:
             for name, args in batch.commands:
                 getattr(pipe, name)(*args)
