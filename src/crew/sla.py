@@ -21,15 +21,16 @@ What a caller may rely on:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from crew.board.cards import Card, CardKind, iso
 from crew.durations import format_duration
 from crew.exceptions import CardNotFound, WrongStatus
-from crew.notify import Delivery, Notifier, message
 
 if TYPE_CHECKING:
     from crew.board.board import Board
+    from crew.notify import Delivery, Notifier
     from crew.spec.project import Project
 
 __all__ = ["enforce_slas", "notify_assignment", "sweep"]
@@ -41,7 +42,11 @@ SWEEPER = "crew"
 
 
 def sweep(
-    project: Project, board: Board, *, notifier: Notifier | None = None, limit: int = 100
+    project: Project,
+    board: Board,
+    *,
+    notifier: Notifier | Callable[[], Notifier] | None = None,
+    limit: int = 100,
 ) -> list[Card]:
     """Enforce SLAs on up to `limit` overdue waiting/escalated cards; return the cards changed.
 
@@ -49,10 +54,11 @@ def sweep(
     from/to/reason "no answer within 2h"), who may answer it from then on (plus the owner's
     delegates for a checkpoint) and gets the SLA again; then that person is notified. A card
     whose assignee is the last of its chain is flagged overdue instead (event `overdue`, once).
-    A card answered or moved by someone else meanwhile is left alone. With no `notifier`,
-    deliveries run in a new one's background threads (nobody waits for them).
+    A card answered or moved by someone else meanwhile is left alone. `notifier` may be a
+    function that returns one, called at the first move (so a sweep with nothing to move does
+    not even import the HTTP client); with none, deliveries run in a new one's background
+    threads (nobody waits for them).
     """
-    notifier = notifier or Notifier()
     changed: list[Card] = []
     for card in board.overdue(limit):
         chain = card.chain or _fallback_chain(project, card)
@@ -83,12 +89,25 @@ def sweep(
         except (WrongStatus, CardNotFound):  # answered, moved or gone meanwhile
             continue
         changed.append(moved)
+        notifier = _notifier(notifier)
         notify_assignment(project, board, moved, previous=card.assignee, notifier=notifier)
     return changed
 
 
+def _notifier(given: Notifier | Callable[[], Notifier] | None) -> Notifier:
+    from crew.notify import Notifier
+
+    if isinstance(given, Notifier):
+        return given
+    return given() if given is not None else Notifier()
+
+
 def enforce_slas(
-    project: Project, board: Board, *, notifier: Notifier | None = None, limit: int = 20
+    project: Project,
+    board: Board,
+    *,
+    notifier: Notifier | Callable[[], Notifier] | None = None,
+    limit: int = 20,
 ) -> list[Card]:
     """`sweep`, bounded, for commands that touch the board: an error is logged, not raised.
 
@@ -112,6 +131,8 @@ def notify_assignment(
     """POST the assignment message to `card.assignee`'s webhook, if they have one, in the
     background; the outcome is recorded on the card. Never raises, never blocks."""
     try:
+        from crew.notify import message
+
         person = project.crew.people.get(card.assignee)
         url = getattr(person, "webhook", None)
         if not url:

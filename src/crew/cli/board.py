@@ -55,7 +55,7 @@ def open_board(project: Project) -> Board:
     from crew.sla import enforce_slas
 
     board = Board.from_url(project.redis_url(), project.board_name)
-    enforce_slas(project, board, notifier=notifier())
+    enforce_slas(project, board, notifier=notifier)  # made at the first move only
     return board
 
 
