@@ -21,7 +21,9 @@ What a caller may rely on:
   ========================  =====================================================
 
   Successors of an agent step wait on ``S.accepted``, which runs only once the step's output
-  (every item's, for a fan-out) is accepted: by its confidence, or by a person.
+  (every item's, for a fan-out) is accepted: by its confidence, or by a person. A plain step
+  whose output is accepted at once, and that no join waits on, goes straight to its
+  successors (one superstep less per step).
 - An escalation (`StepOutcome.escalation`) is resumed with ``{"decision": "approve" | "edit"
   | "retry" | "reject", "comment", "by", "output" (edit only)}``: approve accepts the escalated
   output, edit the given one, retry runs the execution again (the next revision) with the
@@ -350,7 +352,11 @@ def build_graph(playbook: PlaybookSpec, executor: StepExecutor) -> StateGraph[An
         elif step.for_each:
             _add_fanout(graph, step, executor)
         else:
-            _add_agent(graph, step, executor)
+            joins = any(len(preds[after]) > 1 for after in successors[step.id])
+            onward = None
+            if step.id not in signalled and not joins:
+                onward = _onward(step, [entry_node(by_id[s]) for s in successors[step.id]], by_id)
+            _add_agent(graph, step, executor, onward)
         if step.route is not None:
             _add_route(graph, step, by_id)
 
@@ -512,7 +518,11 @@ def _decide(
     )
 
 
-def _add_agent(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) -> None:
+def _add_agent(
+    graph: StateGraph[Any], step: StepSpec, executor: StepExecutor, onward: Onward | None
+) -> None:
+    """`S` runs the step; `S.review` waits when it escalated; `S.accepted` is where successors
+    wait. With `onward`, an output accepted at once goes straight on (one superstep less)."""
     assert step.task is not None
 
     def run(state: RunState) -> dict[str, Any]:
@@ -539,11 +549,13 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) -
             return {**done, **_failed(step.id, problem)}
         return done
 
-    def after_run(state: RunState) -> Hashable:
+    def after_run(state: RunState) -> Hashable | list[Hashable]:
         if state.get("outcome"):
             return END
         if state.get("escalations", {}).get(step.id):
             return step.id + REVIEW
+        if onward is not None:
+            return onward[0](state)
         return step.id + ACCEPTED
 
     def review(state: RunState) -> dict[str, Any]:
@@ -573,7 +585,8 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) -
     _add_node(graph, step.id, run)
     _add_node(graph, step.id + REVIEW, review)
     _add_node(graph, step.id + ACCEPTED, _nothing)
-    graph.add_conditional_edges(step.id, after_run, [step.id + REVIEW, step.id + ACCEPTED, END])
+    after = {step.id + REVIEW, step.id + ACCEPTED, END, *(onward[1] if onward else [])}
+    graph.add_conditional_edges(step.id, after_run, sorted(after))
     graph.add_conditional_edges(step.id + REVIEW, after_review, [step.id, step.id + ACCEPTED, END])
 
 
@@ -707,21 +720,49 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
     )
 
 
-def _add_route(graph: StateGraph[Any], step: StepSpec, by_id: dict[str, StepSpec]) -> None:
+Onward = tuple[Callable[[RunState], list[Hashable]], list[str]]
+"""Where a step goes once its output is accepted (a function of the state), and every place it
+can go."""
+
+
+def _route_choice(step: StepSpec, by_id: dict[str, StepSpec]) -> Onward:
     route = step.route
     assert route is not None
-    source = exit_node(step)
     targets = {value: entry_node(by_id[target]) for value, target in route.cases.items()}
     default = entry_node(by_id[route.default]) if route.default else END
 
-    def choose(state: RunState) -> Hashable:
+    def choose(state: RunState) -> list[Hashable]:
         if state.get("outcome"):
-            return END
+            return [END]
         output = state.get("outputs", {}).get(step.id)
         value = output.get(route.field) if isinstance(output, dict) else None
-        return targets.get(str(value), default)
+        return [targets.get(str(value), default)]
 
-    graph.add_conditional_edges(source, choose, sorted({*targets.values(), default, END}))
+    return choose, sorted({*targets.values(), default, END})
+
+
+def _onward(step: StepSpec, static: list[str], by_id: dict[str, StepSpec]) -> Onward:
+    """Where an agent step accepted at once goes, skipping its `S.accepted` node: its static
+    successors and its route's choice. Only for steps no join waits on (a join waits for
+    `S.accepted` by name)."""
+    route = _route_choice(step, by_id) if step.route is not None else None
+
+    def onward(state: RunState) -> list[Hashable]:
+        chosen: list[Hashable] = list(static)
+        if route is not None:
+            chosen += [t for t in route[0](state) if t != END]
+        return chosen or [END]
+
+    return onward, sorted({*static, *(route[1] if route else []), END})
+
+
+def _add_route(graph: StateGraph[Any], step: StepSpec, by_id: dict[str, StepSpec]) -> None:
+    choose, destinations = _route_choice(step, by_id)
+
+    def choose_one(state: RunState) -> Hashable:
+        return choose(state)[0]
+
+    graph.add_conditional_edges(exit_node(step), choose_one, destinations)
 
 
 def _add_checkpoint(
