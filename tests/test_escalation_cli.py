@@ -130,6 +130,10 @@ def test_run_prints_who_it_waits_on_and_the_answer_commands(
     assert "waits on alice" in text.out and "escalation" in text.out
     assert "--as alice" in text.out and 'retry -m "guidance"' in text.out
     assert "escalated to alice" in text.err  # the progress line
+    (run,) = as_json(crew_cli("runs", "--json"))
+    status = crew_cli("status", run["run"])
+    assert status.code == 0 and "escalated" in status.out
+    assert "approve|edit|retry|reject --as alice" in status.out
 
 
 def test_an_unsure_retry_is_escalated_again(crew_cli: Cli, server: OpenAIServer) -> None:

@@ -267,9 +267,11 @@ def status(
     if report.reason:
         console.print(f"[red]{escape(report.reason)}[/]", soft_wrap=True)
     for waiting in report.waiting_on:
+        choices = "approve|edit|retry|reject" if waiting.kind == "escalation" else "approve"
+        why = f" ({escape(waiting.reason)})" if waiting.kind == "escalation" else ""
         console.print(
-            f"waits on [bold]{escape(waiting.assignee)}[/] at {escape(waiting.step)}: "
-            f"crew answer {waiting.card} approve --as {escape(waiting.assignee)}",
+            f"waits on [bold]{escape(waiting.assignee)}[/] at {escape(waiting.step)}{why}: "
+            f"crew answer {waiting.card} {choices} --as {escape(waiting.assignee)}",
             highlight=False,
             soft_wrap=True,
         )
