@@ -323,3 +323,40 @@ def test_after_an_sla_move_the_first_person_is_refused_and_the_board_is_unchange
     [line] = refused.err.strip().splitlines()
     assert f"alice may not answer card {card_id}" in line and "only bob may" in line
     assert dump_board(client, example.board_name) == before
+
+
+def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
+    import types
+
+    import redis
+
+    from crew.notify import Notifier
+
+    lines: list[str] = []
+
+    class FlakyBoard:
+        rounds = 0
+
+        def reap(self) -> list[str]:
+            FlakyBoard.rounds += 1
+            if FlakyBoard.rounds == 1:
+                raise redis.ConnectionError("Connection refused")
+            worker.stopping.set()
+            return []
+
+        def overdue(self, limit: int) -> list[Any]:
+            return []
+
+        def runs(self, limit: int) -> list[Any]:
+            return []
+
+        def now(self) -> float:
+            return 0.0
+
+    session = types.SimpleNamespace(
+        board=FlakyBoard(), notifier=Notifier(), project=None, lease_seconds=30.0
+    )
+    worker = Worker(session, say=lines.append)  # type: ignore[arg-type]
+    worker.run(interval=0.01)
+    assert FlakyBoard.rounds == 2
+    assert lines == ["round failed, trying again in 0.01s: Redis: Connection refused"]

@@ -71,9 +71,20 @@ class Worker:
 
     def run(self, *, interval: float, once: bool = False) -> None:
         """Rounds every `interval` seconds until `stopping` is set (one round with `once`)."""
+        import redis
+
+        from crew.exceptions import RedisUnavailable
+
         try:
             while not self.stopping.is_set():
-                self.round()
+                try:
+                    self.round()
+                except redis.RedisError as error:  # a blip: the next round tries again
+                    if once:
+                        raise RedisUnavailable(
+                            f"worker round failed: {error}", hint="Check that Redis is up."
+                        ) from None
+                    self.say(f"round failed, trying again in {interval:g}s: Redis: {error}")
                 if once:
                     break
                 self.stopping.wait(interval)
