@@ -171,7 +171,7 @@ class Board:
                 sla=sla,
             ),
         )
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def _create_argv(
         self,
@@ -244,7 +244,48 @@ class Board:
         pipe = self.client.pipeline(transaction=False)
         for card in cards:
             self._scripts.stage(pipe, "create", *self._create_argv(**card))
-        return [Card.from_hash(_hash(reply[1:])) for reply in pipe.execute()]
+        return [_card(reply) for reply in pipe.execute()]
+
+    def start_card(
+        self,
+        *,
+        worker: str,
+        lease_seconds: float,
+        run: str,
+        playbook: str,
+        step: str,
+        kind: CardKind | str = CardKind.AGENT,
+        role: str | None = None,
+        assignee: str,
+        owner: str,
+        max_attempts: int = 3,
+        item: Any = None,
+        revision: int = 0,
+        detail: dict[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> tuple[Card, Lease]:
+        """Create a queued card and claim it for `worker` in one atomic step (one round trip):
+        `create_card` then `claim`, for work that starts right away. The card comes back
+        running; the audit log has its created and claimed events, as with the two calls."""
+        _positive(lease_seconds, "lease_seconds")
+        argv = self._create_argv(
+            run=run,
+            playbook=playbook,
+            step=step,
+            kind=kind,
+            role=role,
+            assignee=assignee,
+            owner=owner,
+            max_attempts=max_attempts,
+            item=item,
+            revision=revision,
+            detail=detail,
+            actor=actor,
+        )
+        reply = self._scripts.call("start", worker, lease_seconds, *argv)
+        card = _card(reply)
+        lease = Lease(card=card.id, token=reply[2], deadline=float(reply[3]), version=card.version)
+        return card, lease
 
     def claim(self, card_id: str, worker: str, lease_seconds: float) -> Lease:
         """Take a queued card: it becomes running under a lease with a new fencing token.
@@ -280,14 +321,14 @@ class Board:
         reply = self._call(
             "complete", card_id, token, actor, _dumps(output), _number(confidence), _dumps(detail)
         )
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def fail(
         self, card_id: str, token: str, *, reason: str, actor: str, retry: bool = False
     ) -> Card:
         """running -> failed; with `retry`, back to queued while attempts remain."""
         reply = self._call("fail", card_id, token, actor, reason, "1" if retry else "0")
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def wait(
         self,
@@ -337,7 +378,7 @@ class Board:
             _dumps(list(chain)) if chain else "",
             _number(sla),
         )
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def answer(
         self,
@@ -375,7 +416,7 @@ class Board:
             person=person,
             wanted="waiting or escalated",
         )
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def reassign(
         self,
@@ -420,7 +461,7 @@ class Board:
             "1" if keep_reason else "",
             wanted="waiting or escalated",
         )
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def flag_overdue(
         self,
@@ -446,7 +487,7 @@ class Board:
             return None
         if reply[0] == "err":
             raise self._refusal("overdue", reply[1:], person="", wanted="waiting or escalated")
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def note(self, card_id: str, *, event: str, actor: str, detail: dict[str, Any]) -> Card:
         """Record what happened to a card without moving it (a webhook delivery: `notified` /
@@ -454,19 +495,19 @@ class Board:
         `card.notified` ({event, actor, at, detail}). Not a transition: status, version and
         indexes are unchanged, in any status, so no other transition's checks see it."""
         reply = self._call("note", card_id, event, actor, _dumps(detail))
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def requeue(self, card_id: str, *, actor: str, reason: str) -> Card:
         """waiting | escalated | rejected -> queued (run the step again: retry or revise)."""
         reply = self._call(
             "requeue", card_id, actor, reason, wanted="waiting, escalated or rejected"
         )
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def cancel(self, card_id: str, *, actor: str, reason: str) -> Card:
         """Any unfinished card -> cancelled."""
         reply = self._call("cancel", card_id, actor, reason, wanted="not finished")
-        return Card.from_hash(_hash(reply[1:]))
+        return _card(reply)
 
     def reap(self, limit: int = 100) -> list[str]:
         """Expired leases: back to queued (attempt counted) or failed after max_attempts.
@@ -745,6 +786,11 @@ class Board:
 
 def _hash(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _card(reply: Sequence[str]) -> Card:
+    """The card of a script's {'ok', card JSON, ...} reply."""
+    return Card.from_hash(json.loads(reply[1]))
 
 
 def _dumps(value: Any) -> str:

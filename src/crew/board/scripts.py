@@ -26,6 +26,7 @@ RUN_EVENTS_MAXLEN = 10_000
 
 NAMES = (
     "create",
+    "start",
     "claim",
     "heartbeat",
     "complete",

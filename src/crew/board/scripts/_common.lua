@@ -28,10 +28,14 @@ local function load_card(id)
   return c
 end
 
+-- {'ok', the card as one JSON object}: one bulk string is far cheaper for a client to read
+-- than the flat array of its fields (every field is a string; Python: json.loads).
+local function card_json(id)
+  return cjson.encode(load_card(id))
+end
+
 local function card_reply(id)
-  local flat = redis.call('HGETALL', K.card(id))
-  table.insert(flat, 1, 'ok')
-  return flat
+  return {'ok', card_json(id)}
 end
 
 local function log_event(run, card, name, actor, version, detail)
@@ -91,4 +95,51 @@ end
 
 local function bump(c)
   return tostring(tonumber(c.version) + 1)
+end
+
+-- A new card from the field, value pairs ARGV[first], ARGV[first + 1], ... (see create.lua),
+-- indexed and logged ('created', with `detail`). Returns its id (c1, c2, ... in base36).
+local function new_card(first, detail)
+  local f = {}
+  for i = first, #ARGV, 2 do f[ARGV[i]] = ARGV[i + 1] end
+  local n = redis.call('INCR', K.seq())
+  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
+  local s = ''
+  repeat
+    local d = n % 36
+    s = string.sub(digits, d + 1, d + 1) .. s
+    n = math.floor(n / 36)
+  until n == 0
+  local id = 'c' .. s
+  local pairs_ = {'id', id, 'created', NOW_S, 'updated', NOW_S, 'version', '1', 'attempt', '0',
+                  'lease_seq', '0'}
+  for i = first, #ARGV do table.insert(pairs_, ARGV[i]) end
+  redis.call('HSET', K.card(id), unpack(pairs_))
+  set_status(id, nil, f.status)
+  redis.call('ZADD', K.run_cards(f.run), NOW_S, id)
+  if ACTIVE_WAIT[f.status] then
+    redis.call('HSET', K.card(id), 'waiting_since', NOW_S)
+    inbox_add(id, f.assignee, f.allowed)
+    if f.due ~= '' then redis.call('ZADD', K.due(), f.due, id) end
+  end
+  log_event(f.run, id, 'created', f.created_by, 1, detail)
+  return id
+end
+
+-- queued -> running for `worker` under a lease of `seconds` with a new fencing token (the
+-- caller checked the card `c` is queued). Returns token, deadline, version.
+local function take_lease(id, c, worker, seconds)
+  local seq = tonumber(c.lease_seq or '0') + 1
+  local token = tostring(seq)
+  local deadline = string.format('%.6f', NOW + tonumber(seconds))
+  local attempt = tonumber(c.attempt or '0') + 1
+  local version = bump(c)
+  redis.call('HSET', K.card(id), 'status', 'running', 'worker', worker, 'lease_token', token,
+             'lease_seq', tostring(seq), 'lease_deadline', deadline, 'attempt', tostring(attempt),
+             'updated', NOW_S, 'version', version)
+  set_status(id, c.status, 'running')
+  redis.call('ZADD', K.leases(), deadline, id)
+  log_event(c.run, id, 'claimed', worker, version,
+            cjson.encode({worker = worker, attempt = attempt, lease_seconds = tonumber(seconds)}))
+  return token, deadline, version
 end

@@ -6,16 +6,5 @@ local id, worker = ARGV[2], ARGV[3]
 local c = load_card(id)
 if c == nil then return {'err', 'not_found', id} end
 if c.status ~= 'queued' then return {'err', 'status', id, c.status, c.worker or ''} end
-local seq = tonumber(c.lease_seq or '0') + 1
-local token = tostring(seq)
-local deadline = string.format('%.6f', NOW + tonumber(ARGV[4]))
-local attempt = tonumber(c.attempt or '0') + 1
-local version = bump(c)
-redis.call('HSET', K.card(id), 'status', 'running', 'worker', worker, 'lease_token', token,
-           'lease_seq', tostring(seq), 'lease_deadline', deadline, 'attempt', tostring(attempt),
-           'updated', NOW_S, 'version', version)
-set_status(id, c.status, 'running')
-redis.call('ZADD', K.leases(), deadline, id)
-log_event(c.run, id, 'claimed', worker, version,
-          cjson.encode({worker = worker, attempt = attempt, lease_seconds = tonumber(ARGV[4])}))
+local token, deadline, version = take_lease(id, c, worker, ARGV[4])
 return {'ok', token, deadline, version}
