@@ -110,6 +110,13 @@ def test_consistency_scores_the_agreement_of_scalar_fields(
     assert card.confidence == pytest.approx(0.6667)
     assert "agreement over 3 samples" in waiting.reason and "severity 0.67" in waiting.reason
     assert card.output["score"] == 7  # the sample that agrees with the most fields
+    assert card.detail["confidence"] == {"method": "consistency", "threshold": 0.7}
+    (event,) = [e for e in session.board.events(report.run) if e.event == "escalated"]
+    assert event.detail["measured"] == {
+        "method": "consistency",
+        "score": 0.6667,
+        "parts": {"samples": 3, "fields": {"severity": 0.6667, "score": 0.6667}},
+    }
 
 
 def test_consistency_that_agrees_flows_on_with_its_score_on_the_card(
@@ -154,7 +161,16 @@ def test_a_confident_judge_lets_the_output_flow_on(
     )
     report = launch(session, model)
     assert report.waiting_on[0].step == "legal_review"
-    assert card_of(session, report, "research").confidence == 0.85
+    card = card_of(session, report, "research")
+    assert card.confidence == 0.85
+    (event,) = [
+        e for e in session.board.events(report.run) if e.card == card.id and e.event == "completed"
+    ]
+    assert event.detail["measured"] == {
+        "method": "judge",
+        "score": 0.85,
+        "parts": {"judge": "risk_officer", "reason": "sound"},
+    }
 
 
 def test_fan_out_items_are_escalated_one_by_one_and_the_step_waits_for_all(

@@ -512,7 +512,7 @@ class _Steps:
                 owner=role.owner,
                 item=task.item,
                 revision=task.revision,
-                detail=_card_detail(task),
+                detail=_card_detail(task, role),
             )
             self._remember(key, card)
         if task.retry_of:
@@ -531,6 +531,7 @@ class _Steps:
                     output=result.output,
                     confidence=assessment.score,
                     actor=role.name,
+                    measured=_measured(assessment),
                 )
                 self.session.observer.step_finished(done)
                 return StepOutcome(ok=True, output=result.output, confidence=assessment.score)
@@ -596,6 +597,7 @@ class _Steps:
             actor=role.name,
             chain=chain,
             sla=sla,
+            measured=_measured(assessment),
         )
         self.session.observer.step_escalated(escalated)
         self.session.notify(escalated)
@@ -653,14 +655,22 @@ def _key_of(card: Card, playbook: PlaybookSpec) -> _CardKey:
     return (str(kind), card.step, card.revision, index if isinstance(index, int) else None)
 
 
-def _card_detail(task: AgentTask) -> dict[str, Any]:
-    """What an agent card keeps of its execution: the task asked, and which item it is."""
-    detail: dict[str, Any] = {"task": task.task}
+def _card_detail(task: AgentTask, role: RoleSpec) -> dict[str, Any]:
+    """What an agent card keeps of its execution: the task asked, which item it is, and how its
+    confidence is measured (the score is the card's `confidence`; its parts are in the card's
+    `completed` / `escalated` audit event and the escalation's reason)."""
+    spec = role.confidence
+    measured = {"method": str(spec.method), "threshold": spec.threshold}
+    detail: dict[str, Any] = {"task": task.task, "confidence": measured}
     if task.index is not None:
         detail.update(index=task.index, items=task.items)
     if task.retry_of:
         detail.update(retry_of=task.retry_of, guidance=task.guidance)
     return detail
+
+
+def _measured(assessment: Assessment) -> dict[str, Any] | None:
+    return None if assessment.confidence is None else assessment.confidence.to_dict()
 
 
 def _escalation_of(card: Card, task: AgentTask) -> dict[str, Any]:

@@ -315,9 +315,13 @@ class Board:
         output: Any,
         confidence: float | None = None,
         actor: str,
+        measured: dict[str, Any] | None = None,
     ) -> Card:
-        """running -> done with `output` (LeaseLost if `token` is stale)."""
-        detail = {"confidence": confidence}
+        """running -> done with `output` (LeaseLost if `token` is stale). `measured` (how the
+        confidence was measured: method, score, parts) goes into the audit event."""
+        detail: dict[str, Any] = {"confidence": confidence}
+        if measured is not None:
+            detail["measured"] = measured
         reply = self._call(
             "complete", card_id, token, actor, _dumps(output), _number(confidence), _dumps(detail)
         )
@@ -345,6 +349,7 @@ class Board:
         actor: str | None = None,
         chain: Sequence[str] | None = None,
         sla: float | None = None,
+        measured: dict[str, Any] | None = None,
     ) -> Card:
         """running -> waiting (kind checkpoint) or escalated (kind escalation).
 
@@ -361,7 +366,14 @@ class Board:
         if card_kind is CardKind.AGENT:
             raise ConfigError("a card waits as a checkpoint or an escalation, not as an agent")
         people = _people(assignee, allowed)
-        detail = {"assignee": assignee, "allowed": people, "due": iso(due), "reason": reason}
+        detail: dict[str, Any] = {
+            "assignee": assignee,
+            "allowed": people,
+            "due": iso(due),
+            "reason": reason,
+        }
+        if measured is not None:  # how the confidence was measured (method, score, parts)
+            detail["measured"] = measured
         reply = self._call(
             "wait",
             card_id,
