@@ -317,3 +317,40 @@ def test_an_escalation_nobody_answers_moves_to_the_backup_who_may_then_decide(
     report = resume_run(session, report.run, responder=model)
     assert report.waiting_on[0].step == "legal_review"
     assert report.outputs["research"][0]["confidence"] == 0.5
+
+
+def test_who_edited_at_one_checkpoint_may_not_approve_the_next_showing_that_output(
+    root: Path, opened: Callable[[Project], Session]
+) -> None:
+    from crew.cli.answer import record_answer
+
+    steps = [
+        {"id": "draft", "role": "writer", "task": "Write a brief."},
+        {
+            "id": "edit_review",
+            "checkpoint": {"owner": "carol", "question": "OK?", "show": ["draft"]},
+        },
+        {
+            "id": "sign_off",
+            "checkpoint": {"owner": "carol", "question": "Sign?", "show": ["draft"]},
+        },
+    ]
+    (root / "playbooks" / "two-reviews.yaml").write_text(
+        yaml.safe_dump({"name": "two-reviews", "steps": steps}, sort_keys=False)
+    )
+    project = load_project(root)
+    session = opened(project)
+    model = ScriptedModel(others())
+    report = start_run(session, project.playbook("two-reviews"), {}, responder=model)
+    edited = root / "edited.yaml"
+    edited.write_text(yaml.safe_dump({"brief": "carol's brief", "confidence": 1, "rationale": ""}))
+    record_answer(project, session.board, report.waiting_on[0].card, "carol", "edit", None, edited)
+    report = resume_run(session, report.run, responder=model)
+    (waiting,) = report.waiting_on
+    assert waiting.step == "sign_off"
+    with pytest.raises(NotAllowed, match="carol edited the output of draft") as refused:
+        record_answer(project, session.board, waiting.card, "carol", "approve", None, None)
+    assert "only dan may approve" in str(refused.value)
+    record_answer(project, session.board, waiting.card, "dan", "approve", None, None)
+    done = resume_run(session, report.run, responder=model)
+    assert done.status == "done" and done.outputs["draft"]["brief"] == "carol's brief"
