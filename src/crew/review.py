@@ -129,7 +129,13 @@ def ask_decision(
             return ReviewAnswer("reject", comment)
         if decision == "edit":
             if editable is None:
-                console.print("this checkpoint shows no output to edit; approve or reject")
+                if escalation:
+                    console.print(
+                        "there is no valid output to edit here; retry or reject (or later: "
+                        f"crew answer {view.card} edit --file FIXED.yaml)"
+                    )
+                else:
+                    console.print("this checkpoint shows no output to edit; approve or reject")
                 continue
             if edit is None:
                 edit = open_editor
