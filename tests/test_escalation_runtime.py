@@ -354,3 +354,19 @@ def test_who_edited_at_one_checkpoint_may_not_approve_the_next_showing_that_outp
     record_answer(project, session.board, waiting.card, "dan", "approve", None, None)
     done = resume_run(session, report.run, responder=model)
     assert done.status == "done" and done.outputs["draft"]["brief"] == "carol's brief"
+
+
+def test_a_checkpoint_edit_is_checked_against_the_shown_steps_role(
+    root: Path, opened: Callable[[Project], Session]
+) -> None:
+    from crew.cli.answer import record_answer
+
+    project = load_project(root)
+    session = opened(project)
+    report = launch(session, ScriptedModel(others(research=lambda c: research_answer())))
+    card = report.waiting_on[0].card
+    wrong = root / "wrong.yaml"
+    wrong.write_text("summary: not a brief\n")
+    with pytest.raises(ConfigError, match=r"writer.*brief"):
+        record_answer(project, session.board, card, "carol", "edit", None, wrong)
+    assert session.board.get(card).decision is None

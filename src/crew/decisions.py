@@ -6,7 +6,8 @@ and before the board records the answer; a refusal raises and the board is uncha
 - An escalation takes approve, edit, retry or reject; a checkpoint takes approve, edit or reject.
 - Approving an escalation accepts the output it holds: an escalation whose output stayed invalid,
   or whose model call failed, has none, so approve is refused (edit, retry or reject it).
-- An edit of an escalation must be a valid output of the step's role: its declared fields are
+- An edit must be a valid output of the role of the step it replaces (an escalation's step; a
+  checkpoint's first shown step, when that is a plain agent step): its declared fields are
   checked like a model's answer. `confidence` and `rationale` may be left out: a person's edit is
   recorded with confidence 1.0 and the rationale "edited by <person>".
 - Separation of duties: a person who edited an output a checkpoint shows (answering an escalation
@@ -26,7 +27,7 @@ from crew.outputs import CONFIDENCE, RATIONALE, InvalidOutput, validate_output
 
 if TYPE_CHECKING:
     from crew.board.board import Board
-    from crew.spec.models import PlaybookSpec
+    from crew.spec.models import PlaybookSpec, RoleSpec
     from crew.spec.project import Project
 
 __all__ = ["check_decision", "edited_steps"]
@@ -64,13 +65,34 @@ def check_decision(
             )
         if decision == "approve":
             _check_separation(project, board, card, person)
+        if decision == "edit" and edited is not None:
+            role = _edited_role(project, card)
+            if role is not None:
+                return _valid_edit(project, card, person, edited, source, role)
     return edited
 
 
+def _edited_role(project: Project, card: Card) -> RoleSpec | None:
+    """The role whose output a checkpoint's edit replaces (a plain agent step's), if any."""
+    playbook = project.playbooks.get(card.playbook)
+    if playbook is None or card.step not in {s.id for s in playbook.steps}:
+        return None
+    for step_id in edited_steps(playbook, card):
+        step = playbook.step(step_id)
+        if step.role and not step.for_each and step.role in project.roles:
+            return project.roles[step.role]
+    return None
+
+
 def _valid_edit(
-    project: Project, card: Card, person: str, edited: dict[str, Any], source: str
+    project: Project,
+    card: Card,
+    person: str,
+    edited: dict[str, Any],
+    source: str,
+    role: RoleSpec | None = None,
 ) -> dict[str, Any]:
-    role = project.role(card.role or "")
+    role = role or project.role(card.role or "")
     completed = {CONFIDENCE: 1.0, RATIONALE: f"edited by {person}", **edited}
     try:
         return validate_output(role, completed)
