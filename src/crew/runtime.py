@@ -501,8 +501,10 @@ class _Steps:
                 )
             card = None
         role = self.session.project.role(step.role or "")
-        if card is None:
-            card = self.board.create_card(
+        if card is None:  # created and claimed in one round trip
+            card, lease = self.board.start_card(
+                worker=self.session.holder,
+                lease_seconds=self.session.lease_seconds,
                 run=self.run_id,
                 playbook=self.playbook.name,
                 step=step.id,
@@ -515,9 +517,10 @@ class _Steps:
                 detail=_card_detail(task, role),
             )
             self._remember(key, card)
+        else:
+            lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
         if task.retry_of:
             self._close_retried(task.retry_of, card)
-        lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
         self.heartbeat.track(card.id, lease.token)
         try:
             self.session.observer.step_started(card)
