@@ -158,8 +158,8 @@ def main() -> None:
     plain = min(plain_seconds(args.steps) for _ in range(args.rounds)) / args.steps
     crew = min(crew_seconds(args.url, args.steps) for _ in range(args.rounds)) / args.steps
     print(f"steps per run: {args.steps}, rounds: {args.rounds}, redis: {args.url}")
-    # Context for the ratio: a crew step costs about five Redis round trips (card created,
-    # claimed, completed; LangGraph's writes and checkpoint), so it scales with this.
+    # Context for the ratio: a crew step costs about four Redis round trips (card created and
+    # claimed in one, completed; LangGraph's writes and checkpoint), so it scales with this.
     print(f"redis round trip (PING, median): {ping_ms(args.url):.3f} ms")
     print(f"plain LangGraph + InMemorySaver: {plain * 1000:.2f} ms per step")
     print(f"crew (cards, lease, Redis state): {crew * 1000:.2f} ms per step")
