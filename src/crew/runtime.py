@@ -18,13 +18,10 @@ Redis can resume it. What a caller may rely on:
   in Redis before the next starts.
 - **Waiting.** At a checkpoint the run is `waiting`; `RunReport.waiting_on` says on whom. An
   answer recorded on the card (from any process) is acted on by the next `resume` (which
-  `crew answer` calls), through `Command(resume={interrupt id: decision})`.
-
-- **Escalation.** An agent step whose output is not good enough (its confidence below the role's
-  threshold, still invalid after retries, or its model call failed; see `crew.escalation`) is
-  decided in one place, `_Steps._step_not_ok`: its card becomes an escalation assigned to the
-  first person of the role's chain, due after the role's SLA, that person is notified (webhook,
-  in the background), and the step's review gate waits on the card like a checkpoint.
+  `crew answer` calls), through `Command(resume={interrupt id: decision})`. An escalated agent
+  step waits the same way.
+- **Escalation** and the cards of agent steps and checkpoints: `crew.steps` (the step
+  executor the graph calls).
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ import contextlib
 import os
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import redis
 
 from crew.board.board import Board
-from crew.board.cards import Card, CardKind, CardStatus
+from crew.board.cards import Card
 from crew.board.runs import Run, RunStatus
 from crew.exceptions import (
     BoardError,
@@ -53,13 +49,12 @@ from crew.exceptions import (
     RunError,
     WrongStatus,
 )
+from crew.lease import Heartbeat
 from crew.notify import Notifier
-from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
+from crew.spec.models import PlaybookSpec
 from crew.spec.project import Project
 
 if TYPE_CHECKING:
-    from crew.escalation import Assessment
-    from crew.graph import AgentTask, CheckpointTask, StepOutcome
     from crew.models import Responder
     from crew.persistence import RedisCheckpointSaver
 
@@ -380,318 +375,6 @@ class RunBusy(BoardError):
     """Another process holds the run's lease (it drives the run right now)."""
 
 
-class _Heartbeat(threading.Thread):
-    """Renews the run lease and the leases of the cards being worked on; notices cancellation."""
-
-    def __init__(self, board: Board, run_id: str, token: str, seconds: float) -> None:
-        super().__init__(name=f"crew-lease-{run_id}", daemon=True)
-        self.board, self.run_id, self.token, self.seconds = board, run_id, token, seconds
-        self.cards: dict[str, str] = {}  # card id -> lease token
-        self.lock = threading.Lock()
-        self.stopped = threading.Event()
-        self.lost: str | None = None
-        self.cancelled: str | None = None
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.seconds / 3):
-            self.beat()
-
-    def beat(self) -> None:
-        try:
-            self.board.renew_run(self.run_id, self.token, self.seconds)
-        except LeaseLost as error:
-            self.lost = str(error)
-            self.stopped.set()
-            return
-        except Exception:  # Redis blips: the next beat retries; the lease has 2/3 left
-            return
-        with self.lock:
-            cards = dict(self.cards)
-        for card_id, token in cards.items():
-            with contextlib.suppress(Exception):
-                self.board.heartbeat(card_id, token, self.seconds)
-        with contextlib.suppress(Exception):
-            run = self.board.get_run(self.run_id)
-            if run.status is RunStatus.CANCELLED:
-                self.cancelled = run.reason or "cancelled"
-
-    def check(self) -> None:
-        """Raise if this process may no longer drive the run."""
-        if self.lost:
-            raise LeaseLost(self.lost, hint="Another process drives this run now.")
-        if self.cancelled:
-            raise _Cancelled(self.cancelled)
-
-    def track(self, card_id: str, token: str | None) -> None:
-        with self.lock:
-            if token is None:
-                self.cards.pop(card_id, None)
-            else:
-                self.cards[card_id] = token
-
-    def stop(self) -> None:
-        self.stopped.set()
-
-
-class _Cancelled(RunError):
-    """The run was cancelled while this process drove it."""
-
-
-_CardKey = tuple[str, str, int, int | None]  # kind, step, revision, item index
-
-
-class _Steps:
-    """The `StepExecutor` of a driven run: cards on the board, agents through the responder."""
-
-    def __init__(
-        self,
-        session: Session,
-        playbook: PlaybookSpec,
-        run_id: str,
-        responder: Responder,
-        heartbeat: _Heartbeat,
-    ) -> None:
-        self.session, self.board = session, session.board
-        self.playbook, self.run_id, self.responder = playbook, run_id, responder
-        self.heartbeat = heartbeat
-        self.lock = threading.Lock()
-        # We hold the run lease, so no other process creates cards of this run meanwhile: one
-        # read at the start is enough to find the cards of executions that happened before.
-        self.known: dict[_CardKey, str] = {}
-        for card in self.board.cards_of_run(run_id):
-            self.known[_key_of(card, playbook)] = card.id
-
-    def _find(self, key: _CardKey) -> Card | None:
-        with self.lock:
-            card_id = self.known.get(key)
-        return self.board.get(card_id) if card_id else None
-
-    def _remember(self, key: _CardKey, card: Card) -> None:
-        with self.lock:
-            self.known[key] = card.id
-
-    # StepExecutor ---------------------------------------------------------------------------
-
-    def run_agent(self, task: AgentTask) -> StepOutcome:
-        from crew.graph import StepOutcome
-
-        self.heartbeat.check()
-        step = task.step
-        key: _CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
-        card = self._find(key)
-        if card is not None and card.status is CardStatus.DONE:
-            self.session.observer.step_reused(card)
-            answer = card.decision
-            output = card.output
-            if answer is not None and answer.edited_output is not None:
-                output = answer.edited_output  # an escalation answered with an edit
-            return StepOutcome(ok=True, output=output, confidence=card.confidence)
-        if card is not None and card.status is CardStatus.FAILED:
-            return StepOutcome(ok=False, reason=card.reason or "failed")
-        if card is not None and card.status.waits_on_person:
-            # Escalated before a crash saved the step: wait on it again, no model call.
-            return StepOutcome(
-                ok=False, reason=card.reason or "", escalation=_escalation_of(card, task)
-            )
-        if card is not None and card.status is not CardStatus.QUEUED:
-            # A crashed driver's execution: close its card honestly and run the step again.
-            with contextlib.suppress(BoardError):
-                self.board.cancel(
-                    card.id, actor=self.session.holder, reason="driver stopped; step runs again"
-                )
-            card = None
-        role = self.session.project.role(step.role or "")
-        if card is None:  # created and claimed in one round trip
-            card, lease = self.board.start_card(
-                worker=self.session.holder,
-                lease_seconds=self.session.lease_seconds,
-                run=self.run_id,
-                playbook=self.playbook.name,
-                step=step.id,
-                kind=CardKind.AGENT,
-                role=role.name,
-                assignee=role.name,
-                owner=role.owner,
-                item=task.item,
-                revision=task.revision,
-                detail=_card_detail(task, role),
-            )
-            self._remember(key, card)
-        else:
-            lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
-        if task.retry_of:
-            self._close_retried(task.retry_of, card)
-        self.heartbeat.track(card.id, lease.token)
-        try:
-            self.session.observer.step_started(card)
-            assessment = self._assess(step, task, role)
-            self.heartbeat.check()
-            result = assessment.result
-            if assessment.escalate is None:
-                done = self.board.complete(
-                    card.id,
-                    lease.token,
-                    output=result.output,
-                    confidence=assessment.score,
-                    actor=role.name,
-                    measured=_measured(assessment),
-                )
-                self.session.observer.step_finished(done)
-                return StepOutcome(ok=True, output=result.output, confidence=assessment.score)
-            return self._step_not_ok(card, lease.token, task, role, assessment)
-        except CrewError as error:
-            if not isinstance(error, LeaseLost | _Cancelled):
-                with contextlib.suppress(BoardError):
-                    self.board.fail(card.id, lease.token, reason=str(error), actor=role.name)
-            raise
-        finally:
-            self.heartbeat.track(card.id, None)
-
-    def _assess(self, step: StepSpec, task: AgentTask, role: RoleSpec) -> Assessment:
-        from crew.escalation import assess
-
-        guidance = "\n\n".join(text for text in (task.feedback, task.guidance) if text)
-        return assess(
-            self.session.project,
-            role,
-            task.task,
-            step=step.id,
-            responder=self.responder,
-            item=task.index,
-            items=task.items,
-            revision=task.revision,
-            guidance=guidance or None,
-        )
-
-    def _close_retried(self, card_id: str, retry: Card) -> None:
-        """The escalation card answered `retry` went back to queued; this execution replaces it."""
-        with contextlib.suppress(BoardError):
-            old = self.board.get(card_id)
-            if old.status is CardStatus.QUEUED:
-                self.board.cancel(
-                    old.id,
-                    actor=self.session.actor,
-                    reason=f"retried: runs again as card {retry.id} (revision {retry.revision})",
-                )
-
-    def _step_not_ok(
-        self, card: Card, token: str, task: AgentTask, role: RoleSpec, assessment: Assessment
-    ) -> StepOutcome:
-        """What an agent step whose output is not good enough does to the run: the card is
-        escalated to the first person of the role's chain, with the reason and the output (if
-        any); the step's review gate then waits on that person."""
-        from crew.graph import StepOutcome
-
-        project = self.session.project
-        chain = project.escalation_chain(role)
-        sla = project.sla_for(role)
-        reason = assessment.escalate or "not ok"
-        result = assessment.result
-        escalated = self.board.wait(
-            card.id,
-            token,
-            kind=CardKind.ESCALATION,
-            assignee=chain[0],
-            allowed=[chain[0]],
-            due=self.board.now() + sla,
-            reason=reason,
-            output=result.output if result.ok else None,
-            confidence=assessment.score,
-            actor=role.name,
-            chain=chain,
-            sla=sla,
-            measured=_measured(assessment),
-        )
-        self.session.observer.step_escalated(escalated)
-        self.session.notify(escalated)
-        payload = _escalation_of(escalated, task)
-        if assessment.confidence is not None:
-            payload["confidence"] = assessment.confidence.to_dict()
-        if not result.ok and result.raw is not None:
-            payload["answer"] = result.raw  # the last invalid answer, for the person to see
-        return StepOutcome(ok=False, reason=reason, escalation=payload)
-
-    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
-        self.heartbeat.check()
-        spec = task.step.checkpoint
-        assert spec is not None
-        key: _CardKey = (str(CardKind.CHECKPOINT), task.step.id, task.revision, None)
-        card = self._find(key)
-        if card is None:
-            due = self.board.now() + self.session.project.crew.settings.sla
-            card = self.board.create_card(
-                run=self.run_id,
-                playbook=self.playbook.name,
-                step=task.step.id,
-                kind=CardKind.CHECKPOINT,
-                assignee=spec.owner,
-                owner=spec.owner,
-                status=CardStatus.WAITING,
-                allowed=self.session.project.may_answer_checkpoint(spec.owner),
-                due=due,
-                reason=task.question,
-                output=task.shown,
-                revision=task.revision,
-                detail={"question": task.question, "show": list(spec.show)},
-            )
-            self._remember(key, card)
-            self.session.observer.checkpoint_opened(card)
-            self.session.notify(card)
-        return {
-            "card": card.id,
-            "step": task.step.id,
-            "owner": spec.owner,
-            "question": task.question,
-            "revision": task.revision,
-        }
-
-
-def _key_of(card: Card, playbook: PlaybookSpec) -> _CardKey:
-    """Which execution a card is for. The step's kind comes from the playbook, not the card:
-    an agent step's card may have become an escalation while it waited on its owner."""
-    try:
-        checkpoint = playbook.step(card.step).checkpoint is not None
-    except KeyError:  # a step the playbook no longer has
-        checkpoint = card.kind is CardKind.CHECKPOINT
-    kind = CardKind.CHECKPOINT if checkpoint else CardKind.AGENT
-    index = None if checkpoint else card.detail.get("index")
-    return (str(kind), card.step, card.revision, index if isinstance(index, int) else None)
-
-
-def _card_detail(task: AgentTask, role: RoleSpec) -> dict[str, Any]:
-    """What an agent card keeps of its execution: the task asked, which item it is, and how its
-    confidence is measured (the score is the card's `confidence`; its parts are in the card's
-    `completed` / `escalated` audit event and the escalation's reason)."""
-    spec = role.confidence
-    measured = {"method": str(spec.method), "threshold": spec.threshold}
-    detail: dict[str, Any] = {"task": task.task, "confidence": measured}
-    if task.index is not None:
-        detail.update(index=task.index, items=task.items)
-    if task.retry_of:
-        detail.update(retry_of=task.retry_of, guidance=task.guidance)
-    return detail
-
-
-def _measured(assessment: Assessment) -> dict[str, Any] | None:
-    return None if assessment.confidence is None else assessment.confidence.to_dict()
-
-
-def _escalation_of(card: Card, task: AgentTask) -> dict[str, Any]:
-    """What an escalation's review gate waits with (JSON): the card, and what a person needs."""
-    return {
-        "card": card.id,
-        "step": card.step,
-        "kind": str(CardKind.ESCALATION),
-        "assignee": card.assignee,
-        "reason": card.reason or "",
-        "revision": task.revision,
-        "index": task.index,
-        "item": task.item,
-        "task": task.task,
-        "output": card.output,
-    }
-
-
 def _waiting_of(card: Card) -> Waiting:
     return Waiting(
         card=card.id,
@@ -755,7 +438,7 @@ class _Driver:
                 hint=f"If that process is gone, `crew resume {self.run_id} --wait "
                 f"{self.session.lease_seconds:.0f}` takes over when its lease runs out.",
             )
-        heartbeat = _Heartbeat(self.board, self.run_id, token, self.session.lease_seconds)
+        heartbeat = Heartbeat(self.board, self.run_id, token, self.session.lease_seconds)
         heartbeat.start()
         try:
             return self._drive(first, heartbeat)
@@ -773,12 +456,13 @@ class _Driver:
             if callable(close):
                 close()
 
-    def _drive(self, first: Any, heartbeat: _Heartbeat) -> RunReport:
+    def _drive(self, first: Any, heartbeat: Heartbeat) -> RunReport:
         from langgraph.types import Command
 
         from crew.graph import compile_playbook
+        from crew.steps import Steps
 
-        steps = _Steps(self.session, self.playbook, self.run_id, self.responder, heartbeat)
+        steps = Steps(self.session, self.playbook, self.run_id, self.responder, heartbeat)
         graph = compile_playbook(self.playbook, steps, self.session.saver)
         config = _config(self.run_id)
         payload: Any = first
