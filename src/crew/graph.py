@@ -54,10 +54,12 @@ What a caller may rely on:
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Protocol, TypedDict, cast
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send, interrupt
 
@@ -324,8 +326,9 @@ def _check(playbook: PlaybookSpec) -> None:
                 raise unknown("sends rejections to", target, step)
 
 
-def build_graph(playbook: PlaybookSpec, executor: StepExecutor) -> StateGraph[Any]:
-    """The uncompiled `StateGraph` of `playbook`, its nodes calling `executor`."""
+def build_graph(playbook: PlaybookSpec) -> StateGraph[Any]:
+    """The uncompiled `StateGraph` of `playbook`. Its nodes call the `StepExecutor` found in the
+    run's config (`executor_config`), so one compiled graph serves every run of the playbook."""
     _check(playbook)
     by_id = {step.id: step for step in playbook.steps}
     preds = _predecessors(playbook)
@@ -344,19 +347,18 @@ def build_graph(playbook: PlaybookSpec, executor: StepExecutor) -> StateGraph[An
                 graph,
                 playbook,
                 step,
-                executor,
                 successors[step.id],
                 by_id,
                 [need + JOINED for need in resignal.get(step.id, [])],
             )
         elif step.for_each:
-            _add_fanout(graph, step, executor)
+            _add_fanout(graph, step)
         else:
             joins = any(len(preds[after]) > 1 for after in successors[step.id])
             onward = None
             if step.id not in signalled and not joins:
                 onward = _onward(step, [entry_node(by_id[s]) for s in successors[step.id]], by_id)
-            _add_agent(graph, step, executor, onward)
+            _add_agent(graph, step, onward)
         if step.route is not None:
             _add_route(graph, step, by_id)
 
@@ -440,21 +442,55 @@ def _is_route_target(playbook: PlaybookSpec, step_id: str) -> bool:
 def compile_playbook(
     playbook: PlaybookSpec, executor: StepExecutor, checkpointer: Any = None
 ) -> Any:
-    """The compiled graph; `checkpointer` is a LangGraph saver (Redis in crew, memory in tests)."""
-    return build_graph(playbook, executor).compile(checkpointer=checkpointer, name=playbook.name)
+    """The compiled graph of `playbook`, its nodes calling `executor`, its state kept by
+    `checkpointer` (a LangGraph saver: Redis in crew, memory in tests).
+
+    Compiling costs milliseconds per step, so each playbook is compiled once per process and
+    each call returns a cheap copy bound to its executor and saver (a worker drives many runs).
+    """
+    key = playbook.model_dump_json()
+    with _compiled_lock:
+        template = _compiled.get(key)
+        if template is None:
+            template = build_graph(playbook).compile(name=playbook.name)
+            if len(_compiled) >= _COMPILED_MAX:
+                _compiled.pop(next(iter(_compiled)))
+            _compiled[key] = template
+    bound = template.copy({"checkpointer": checkpointer})
+    return bound.with_config(executor_config(executor))
 
 
-class _NullExecutor:
-    def run_agent(self, task: AgentTask) -> StepOutcome:
-        return StepOutcome(ok=True, output={})
+def executor_config(executor: StepExecutor) -> RunnableConfig:
+    """The config that hands `executor` to the nodes of a graph built by `build_graph`."""
+    # A "__" key: LangGraph copies no such key into checkpoint metadata, so the executor is
+    # never serialised with the run's state.
+    return {"configurable": {_EXECUTOR_KEY: executor}}
 
-    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
-        return {}
+
+def _executor(config: RunnableConfig) -> StepExecutor:
+    executor = config.get("configurable", {}).get(_EXECUTOR_KEY)
+    if executor is None:
+        raise RuntimeError("the graph was invoked without its step executor (executor_config)")
+    return cast(StepExecutor, executor)
+
+
+_EXECUTOR_KEY = "__crew_executor"
+_COMPILED_MAX = 32
+_compiled: dict[str, Any] = {}
+_compiled_lock = threading.Lock()
+
+
+def _add_edges(
+    graph: StateGraph[Any], source: str, path: Callable[..., Any], destinations: Any
+) -> None:
+    # The partial keeps LangGraph from evaluating the path function's type hints (the state's
+    # TypedDict with its reducers) for every edge, which was most of the cost of building.
+    graph.add_conditional_edges(source, functools.partial(path), destinations)
 
 
 def mermaid(playbook: PlaybookSpec) -> str:
     """The compiled graph as Mermaid text (what `crew graph` prints)."""
-    compiled = build_graph(playbook, _NullExecutor()).compile(name=playbook.name)
+    compiled = build_graph(playbook).compile(name=playbook.name)
     return str(compiled.get_graph().draw_mermaid())
 
 
@@ -518,14 +554,12 @@ def _decide(
     )
 
 
-def _add_agent(
-    graph: StateGraph[Any], step: StepSpec, executor: StepExecutor, onward: Onward | None
-) -> None:
+def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) -> None:
     """`S` runs the step; `S.review` waits when it escalated; `S.accepted` is where successors
     wait. With `onward`, an output accepted at once goes straight on (one superstep less)."""
     assert step.task is not None
 
-    def run(state: RunState) -> dict[str, Any]:
+    def run(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         if state.get("outcome"):
             return {}
         revision = state.get("ran", {}).get(step.id, 0)
@@ -537,7 +571,7 @@ def _add_agent(
             feedback=state.get("feedback", {}).get(step.id, ""),
             **_retry_fields(retry),
         )
-        result = executor.run_agent(task)
+        result = _executor(config).run_agent(task)
         ran: dict[str, Any] = {"ran": {step.id: revision + 1}, "retries": {step.id: {}}}
         if result.escalation is not None:
             return {**ran, "escalations": {step.id: dict(result.escalation)}}
@@ -586,11 +620,11 @@ def _add_agent(
     _add_node(graph, step.id + REVIEW, review)
     _add_node(graph, step.id + ACCEPTED, _nothing)
     after = {step.id + REVIEW, step.id + ACCEPTED, END, *(onward[1] if onward else [])}
-    graph.add_conditional_edges(step.id, after_run, sorted(after))
-    graph.add_conditional_edges(step.id + REVIEW, after_review, [step.id, step.id + ACCEPTED, END])
+    _add_edges(graph, step.id, after_run, sorted(after))
+    _add_edges(graph, step.id + REVIEW, after_review, [step.id, step.id + ACCEPTED, END])
 
 
-def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) -> None:
+def _add_fanout(graph: StateGraph[Any], step: StepSpec) -> None:
     source = step.for_each or ""
 
     def pick(state: RunState) -> dict[str, Any]:
@@ -627,7 +661,7 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
         revision = state.get("ran", {}).get(step.id, 0)
         return [Send(step.id + ITEM, item_arg(state, i, revision)) for i in range(len(items))]
 
-    def run_item(arg: dict[str, Any]) -> dict[str, Any]:
+    def run_item(arg: dict[str, Any], config: RunnableConfig) -> dict[str, Any]:
         state = RunState(inputs=arg["inputs"], outputs=arg["outputs"], feedback=arg["feedback"])
         index: int = arg["index"]
         key = _key(step.id, index)
@@ -641,7 +675,7 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
             items=arg["items"],
             **_retry_fields(arg.get("retry") or {}),
         )
-        result = executor.run_agent(task)
+        result = _executor(config).run_agent(task)
         if result.escalation is not None:
             return {"escalations": {key: dict(result.escalation)}, "retries": {key: {}}}
         if not result.ok:
@@ -710,10 +744,11 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec, executor: StepExecutor) 
     _add_node(graph, step.id + COLLECT, collect)
     _add_node(graph, step.id + REVIEW, review_item)
     _add_node(graph, step.id + ACCEPTED, _nothing)
-    graph.add_conditional_edges(step.id, send, [step.id + ITEM, step.id + COLLECT, END])
+    _add_edges(graph, step.id, send, [step.id + ITEM, step.id + COLLECT, END])
     graph.add_edge(step.id + ITEM, step.id + COLLECT)
     graph.add_edge(step.id + REVIEW, step.id + COLLECT)
-    graph.add_conditional_edges(
+    _add_edges(
+        graph,
         step.id + COLLECT,
         after_collect,
         [step.id + ITEM, step.id + REVIEW, step.id + ACCEPTED, END],
@@ -762,14 +797,13 @@ def _add_route(graph: StateGraph[Any], step: StepSpec, by_id: dict[str, StepSpec
     def choose_one(state: RunState) -> Hashable:
         return choose(state)[0]
 
-    graph.add_conditional_edges(exit_node(step), choose_one, destinations)
+    _add_edges(graph, exit_node(step), choose_one, destinations)
 
 
 def _add_checkpoint(
     graph: StateGraph[Any],
     playbook: PlaybookSpec,
     step: StepSpec,
-    executor: StepExecutor,
     successors: list[str],
     by_id: dict[str, StepSpec],
     resignal: list[str],
@@ -780,7 +814,7 @@ def _add_checkpoint(
     edited_step = spec.show[0] if spec.show else (playbook.steps[index - 1].id if index else None)
     revise_to = entry_node(by_id[spec.on_reject]) if spec.on_reject else None
 
-    def open_card(state: RunState) -> dict[str, Any]:
+    def open_card(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         if state.get("outcome"):
             return {}
         outputs = state.get("outputs", {})
@@ -791,7 +825,7 @@ def _add_checkpoint(
             shown={name: outputs.get(name) for name in spec.show},
             revision=revision,
         )
-        payload = executor.open_checkpoint(task)
+        payload = _executor(config).open_checkpoint(task)
         return {"checkpoints": {step.id: payload}, "ran": {step.id: revision + 1}}
 
     def gate(state: RunState) -> dict[str, Any]:
@@ -846,6 +880,6 @@ def _add_checkpoint(
     destinations: Sequence[str] = sorted(
         {step.id + APPROVED, END, *([revise_to] if revise_to else []), *resignal}
     )
-    graph.add_conditional_edges(step.id + GATE, after_gate, list(destinations))
+    _add_edges(graph, step.id + GATE, after_gate, list(destinations))
     if not successors:
         graph.add_edge(step.id + APPROVED, END)
