@@ -114,6 +114,7 @@ class Steps:
                 item=task.item,
                 revision=task.revision,
                 detail=card_detail(task, role),
+                actor=self.session.actor,
             )
             self._remember(key, card)
         else:
@@ -232,6 +233,7 @@ class Steps:
                 output=task.shown,
                 revision=task.revision,
                 detail={"question": task.question, "show": list(spec.show)},
+                actor=self.session.actor,
             )
             self._remember(key, card)
             self.session.observer.checkpoint_opened(card)
