@@ -400,3 +400,10 @@ def test_a_crash_in_one_fan_out_item_reruns_only_that_item(session: Session) -> 
         ("triage", None),
     ]
     assert len(report.outputs["research"]) == 3
+
+
+def test_the_audit_trail_names_who_drove_the_run_not_the_roles_owner(session: Session) -> None:
+    # session drives as alice; research belongs to alice but draft/triage to bob/carol
+    report = launch(session, model())
+    created = [e for e in session.board.events(report.run) if e.event == "created"]
+    assert created and {e.actor for e in created} == {"alice"}
