@@ -115,7 +115,9 @@ def test_inbox_lists_my_cards_oldest_first_with_the_answer_command(
 
     code, out, _ = crew(capsys, "inbox", "--as", "carol")
     assert code == 0
-    assert f"crew answer {first.id} approve|reject|edit|retry --as carol" in out
+    # a checkpoint takes approve, reject or edit (retry is for escalations)
+    assert f"crew answer {first.id} approve|reject|edit --as carol" in out
+    assert out.index(first.id) < out.index(second.id)  # oldest first
     assert "legal_review" in out and "in 59m" in out
 
 

@@ -168,26 +168,29 @@ def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> No
         console.print(f"Nothing waiting on {person}.")
         return
     now = board.now()
-    table = Table(title=f"waiting on {person} ({len(cards)})", title_justify="left")
-    for column in ("card", "kind", "run", "step", "assignee", "waiting", "due", "reason"):
-        table.add_column(column, no_wrap=column in ("card", "run", "step", "kind"))
-    for card in cards:
-        table.add_row(
-            Text(card.id, style="bold"),
-            str(card.kind),
-            card.run,
-            card.step,
-            card.assignee,
-            ago(now - (card.waiting_since or card.updated)),
-            due_text(card.due, now),
-            card.reason or "",
-        )
-    console.print(table)
     who = f" --as {person}" if as_person else ""
-    console.print("Answer with:")
+    console.print(Text(f"waiting on {person} ({len(cards)}), oldest first", style="bold"))
     for card in cards:
+        # A block per card rather than a table: the reason and the command stay readable in
+        # any terminal width.
+        head = Text.assemble(
+            (card.id, "bold"),
+            f"  {card.kind}  ",
+            (card.step, "cyan"),
+            f"  run {card.run} ({card.playbook})",
+        )
+        if card.assignee != person:
+            head.append(f"  assigned to {card.assignee}")
+        timing = f"waiting {ago(now - (card.waiting_since or card.updated))}"
+        timing += f" · due {due_text(card.due, now)}" if card.due else ""
+        console.print()
+        console.print(head)
+        console.print(Text(f"    {timing}", style="dim"))
+        if card.reason:
+            console.print(Text(f"    {card.reason}"))
+        decisions = "approve|reject|edit" + ("" if card.kind == "checkpoint" else "|retry")
         console.print(
-            f"  crew answer {card.id} approve|reject|edit|retry{who}", highlight=False, markup=False
+            Text(f"    crew answer {card.id} {decisions}{who}", style="green"), soft_wrap=True
         )
 
 
@@ -221,11 +224,18 @@ def log_command(
 
 
 def ago(seconds: float) -> str:
-    """A short age: 42s, 5m, 3h, 2d."""
+    """A short age: 42s, 5m, 3h, 2d; with the next unit when it says more: 1h59m, 2d3h."""
     seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+    units = (("d", 86400), ("h", 3600), ("m", 60))
+    for index, (unit, size) in enumerate(units):
         if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
+            whole, rest = divmod(int(seconds), size)
+            text = f"{whole}{unit}"
+            if index + 1 < len(units) and whole < 10:
+                smaller, small_size = units[index + 1]
+                if rest >= small_size:
+                    text += f"{rest // small_size}{smaller}"
+            return text
     return f"{int(seconds)}s"
 
 
