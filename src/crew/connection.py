@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import subprocess
@@ -24,6 +25,7 @@ from crew.exceptions import RedisUnavailable
 
 if TYPE_CHECKING:
     import redis
+    from redis.driver_info import DriverInfo
 
 MIN_REDIS_VERSION = (6, 2)
 ENV_URL = "CREW_REDIS_URL"
@@ -51,6 +53,7 @@ def connect(url: str, *, check: bool = True) -> redis.Redis:
             protocol=2,
             socket_connect_timeout=5,
             health_check_interval=30,
+            driver_info=driver_info(),
         )
     except ValueError as exc:
         raise RedisUnavailable(
@@ -60,6 +63,16 @@ def connect(url: str, *, check: bool = True) -> redis.Redis:
     if check:
         check_server(client, url)
     return client
+
+
+@functools.cache
+def driver_info() -> DriverInfo:
+    """What our clients tell the server about themselves (CLIENT SETINFO). Made once: without
+    it, redis-py reads its version from the package metadata for every new connection (~0.6 ms,
+    paid inside a run when a connection pool grows)."""
+    from redis.driver_info import DriverInfo
+
+    return DriverInfo()
 
 
 def check_server(client: redis.Redis, url: str) -> None:

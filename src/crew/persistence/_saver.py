@@ -25,6 +25,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from crew.connection import driver_info
 from crew.exceptions import ConfigError
 from crew.persistence._layout import (
     DELETE_THREAD,
@@ -149,7 +150,11 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
     ) -> RedisCheckpointSaver:
         """A saver with its own sync and async clients for `url` (connections open lazily)."""
         try:
-            client = redis.Redis.from_url(url, decode_responses=False)
+            # RESP2: a new connection (a run's first saves open two or three) is then two round
+            # trips fewer than redis-py 8's RESP3 handshake (HELLO, maintenance notifications).
+            client = redis.Redis.from_url(
+                url, decode_responses=False, protocol=2, driver_info=driver_info()
+            )
         except ValueError as exc:
             raise ConfigError(
                 f"invalid Redis URL {url!r}: {exc}",
