@@ -127,3 +127,23 @@ def test_cards_come_back_from_the_scripts_exactly_as_stored(board: Board, output
     answered = board.answer(card.id, person="carol", decision="edit", edited_output=output)
     assert answered == board.get(card.id)
     assert answered.decision is not None and answered.decision.edited_output == output
+
+
+def test_a_started_card_is_the_card_stored_on_the_server_clock(
+    client: redis.Redis, unique_name: str
+) -> None:
+    """`start_card` builds its card from what it sent and what the script made up (id, time,
+    lease), not from a read back: it must be exactly the stored card."""
+    board = Board(client, unique_name)  # the server's clock, as in a real run
+    card, lease = board.start_card(
+        worker="w1",
+        lease_seconds=30,
+        item={"market": "ünïcödé ✓ 🚀", "quote": '"\\'},
+        revision=2,
+        max_attempts=5,
+        detail={"task": "line\nbreak", "index": 0, "items": 1},
+        actor="bob",
+        **CARD,
+    )
+    assert card == board.get(card.id)
+    assert lease.deadline == card.lease_deadline

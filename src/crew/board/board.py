@@ -146,34 +146,31 @@ class Board:
         `chain` (who the card moves to, in order, when nobody answers by `due`) and `sla` (the
         seconds each next person gets) are what `crew.sla.sweep` acts on; see `wait`.
         """
-        reply = self._scripts.call(
-            "create",
-            *self._create_argv(
-                run=run,
-                playbook=playbook,
-                step=step,
-                kind=kind,
-                role=role,
-                assignee=assignee,
-                owner=owner,
-                status=status,
-                max_attempts=max_attempts,
-                due=due,
-                item=item,
-                revision=revision,
-                detail=detail,
-                allowed=allowed,
-                reason=reason,
-                output=output,
-                confidence=confidence,
-                actor=actor,
-                chain=chain,
-                sla=sla,
-            ),
+        fields, event = self._new_card(
+            run=run,
+            playbook=playbook,
+            step=step,
+            kind=kind,
+            role=role,
+            assignee=assignee,
+            owner=owner,
+            status=status,
+            max_attempts=max_attempts,
+            due=due,
+            item=item,
+            revision=revision,
+            detail=detail,
+            allowed=allowed,
+            reason=reason,
+            output=output,
+            confidence=confidence,
+            actor=actor,
+            chain=chain,
+            sla=sla,
         )
-        return _card(reply)
+        return _card(self._scripts.call("create", event, _dumps(fields)))
 
-    def _create_argv(
+    def _new_card(
         self,
         *,
         run: str,
@@ -196,7 +193,8 @@ class Board:
         actor: str | None = None,
         chain: Sequence[str] | None = None,
         sla: float | None = None,
-    ) -> list[str]:
+    ) -> tuple[dict[str, str], str]:
+        """A new card's fields as stored (strings; '' = none) and its 'created' event's detail."""
         card_kind = _enum(CardKind, kind, "card kind")
         card_status = _enum(CardStatus, status, "card status")
         if card_status not in (CardStatus.QUEUED, CardStatus.WAITING, CardStatus.ESCALATED):
@@ -233,17 +231,15 @@ class Board:
         event = {"step": step, "kind": str(card_kind), "assignee": assignee, "role": role}
         if waits:
             event["reason"] = reason
-        argv: list[str] = [_dumps(event)]
-        for key, value in fields.items():
-            argv += [key, value]
-        return argv
+        return fields, _dumps(event)
 
     def create_cards(self, cards: Sequence[dict[str, Any]]) -> list[Card]:
         """Create many cards in one round trip (a fan-out); each dict holds `create_card`'s
         keyword arguments. Each card is still created by its own atomic script."""
         pipe = self.client.pipeline(transaction=False)
         for card in cards:
-            self._scripts.stage(pipe, "create", *self._create_argv(**card))
+            fields, event = self._new_card(**card)
+            self._scripts.stage(pipe, "create", event, _dumps(fields))
         return [_card(reply) for reply in pipe.execute()]
 
     def start_card(
@@ -268,7 +264,7 @@ class Board:
         `create_card` then `claim`, for work that starts right away. The card comes back
         running; the audit log has its created and claimed events, as with the two calls."""
         _positive(lease_seconds, "lease_seconds")
-        argv = self._create_argv(
+        fields, event = self._new_card(
             run=run,
             playbook=playbook,
             step=step,
@@ -282,9 +278,26 @@ class Board:
             detail=detail,
             actor=actor,
         )
-        reply = self._scripts.call("start", worker, lease_seconds, *argv)
-        card = _card(reply)
-        lease = Lease(card=card.id, token=reply[2], deadline=float(reply[3]), version=card.version)
+        reply = self._scripts.call("start", worker, lease_seconds, event, _dumps(fields))
+        _, card_id, now, token, deadline = reply
+        # The script returns only what it made up (id, time, lease); the rest of the card is
+        # what was sent, so it is not read back: the hash as the script wrote it (create's
+        # fields, then claim's).
+        stored = {
+            **fields,
+            "id": card_id,
+            "created": now,
+            "updated": now,
+            "version": "2",
+            "attempt": "1",
+            "status": str(CardStatus.RUNNING),
+            "worker": worker,
+            "lease_token": token,
+            "lease_seq": token,
+            "lease_deadline": deadline,
+        }
+        card = Card.from_hash(stored)
+        lease = Lease(card=card_id, token=token, deadline=float(deadline), version=card.version)
         return card, lease
 
     def claim(self, card_id: str, worker: str, lease_seconds: float) -> Lease:

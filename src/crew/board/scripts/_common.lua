@@ -97,11 +97,11 @@ local function bump(c)
   return tostring(tonumber(c.version) + 1)
 end
 
--- A new card from the field, value pairs ARGV[first], ARGV[first + 1], ... (see create.lua),
--- indexed and logged ('created', with `detail`). Returns its id (c1, c2, ... in base36).
-local function new_card(first, detail)
-  local f = {}
-  for i = first, #ARGV, 2 do f[ARGV[i]] = ARGV[i + 1] end
+-- A new card from `fields_json`, a JSON object of its fields (see create.lua): one argument
+-- is far cheaper for a client to send than a field, value pair each. Indexed and logged
+-- ('created', with `detail`). Returns its id (c1, c2, ... in base36) and the card as a table.
+local function new_card(fields_json, detail)
+  local f = cjson.decode(fields_json)
   local n = redis.call('INCR', K.seq())
   local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
   local s = ''
@@ -111,19 +111,23 @@ local function new_card(first, detail)
     n = math.floor(n / 36)
   until n == 0
   local id = 'c' .. s
-  local pairs_ = {'id', id, 'created', NOW_S, 'updated', NOW_S, 'version', '1', 'attempt', '0',
-                  'lease_seq', '0'}
-  for i = first, #ARGV do table.insert(pairs_, ARGV[i]) end
+  f.id, f.created, f.updated, f.version, f.attempt, f.lease_seq = id, NOW_S, NOW_S, '1', '0', '0'
+  local waits = ACTIVE_WAIT[f.status]
+  if waits then f.waiting_since = NOW_S end
+  local pairs_ = {}
+  for key, value in pairs(f) do
+    pairs_[#pairs_ + 1] = key
+    pairs_[#pairs_ + 1] = value
+  end
   redis.call('HSET', K.card(id), unpack(pairs_))
   set_status(id, nil, f.status)
   redis.call('ZADD', K.run_cards(f.run), NOW_S, id)
-  if ACTIVE_WAIT[f.status] then
-    redis.call('HSET', K.card(id), 'waiting_since', NOW_S)
+  if waits then
     inbox_add(id, f.assignee, f.allowed)
     if f.due ~= '' then redis.call('ZADD', K.due(), f.due, id) end
   end
   log_event(f.run, id, 'created', f.created_by, 1, detail)
-  return id
+  return id, f
 end
 
 -- queued -> running for `worker` under a lease of `seconds` with a new fencing token (the

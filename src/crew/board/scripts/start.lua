@@ -3,8 +3,9 @@
 -- claimed; version 2).
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] worker; ARGV[3] lease seconds; ARGV[4] JSON detail for the 'created' event;
--- ARGV[5..] field, value pairs as for create.lua (status queued)
--- Returns {'ok', card JSON, token, deadline}.
-local id = new_card(5, ARGV[4])
-local token, deadline = take_lease(id, load_card(id), ARGV[2], ARGV[3])
-return {'ok', card_json(id), token, deadline}
+-- ARGV[5] JSON object of the card's fields, as for create.lua (status queued)
+-- Returns {'ok', id, created time, token, deadline}: the caller has every other field (it sent
+-- them), so the card is not read back and encoded (see Board.start_card).
+local id, c = new_card(ARGV[5], ARGV[4])
+local token, deadline = take_lease(id, c, ARGV[2], ARGV[3])
+return {'ok', id, NOW_S, token, deadline}
