@@ -61,7 +61,7 @@ from typing import Annotated, Any, Protocol, TypedDict, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
-from langgraph.types import Send, interrupt
+from langgraph.types import Command, Send, interrupt
 
 from crew.exceptions import ConfigError
 from crew.spec.models import PlaybookSpec, StepSpec
@@ -425,11 +425,22 @@ def _resignals(
     return found
 
 
-def _add_node(graph: StateGraph[Any], name: str, action: Callable[..., dict[str, Any]]) -> None:
+def _add_node(
+    graph: StateGraph[Any],
+    name: str,
+    action: Callable[..., dict[str, Any] | Command[Any]],
+    *,
+    destinations: Sequence[str] | None = None,
+) -> None:
+    """`destinations`: where a node that routes itself (returns a `Command`) can go."""
     # LangGraph's overloads want the node's input type; ours take the state or a Send's dict.
     # The partial hides the closure from LangGraph's subgraph search, which would otherwise
     # disassemble every node function at compile time (most of the cost of compiling).
-    graph.add_node(name, cast(Any, functools.partial(action)))
+    node = cast(Any, functools.partial(action))
+    if destinations is None:
+        graph.add_node(name, node)
+    else:
+        graph.add_node(name, node, destinations=tuple(destinations))
 
 
 def _is_route_target(playbook: PlaybookSpec, step_id: str) -> bool:
@@ -559,7 +570,20 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
     wait. With `onward`, an output accepted at once goes straight on (one superstep less)."""
     assert step.task is not None
 
-    def run(state: RunState, config: RunnableConfig) -> dict[str, Any]:
+    def run(state: RunState, config: RunnableConfig) -> Command[Any]:
+        update = execute(state, config)
+        # Where the run goes is decided here, on the state as this node's update leaves it (the
+        # reducers of the keys `after_run` reads, applied by hand), rather than by a conditional
+        # edge: LangGraph evaluates one on a fresh copy of every channel of the graph, per step.
+        # The writes are the same (`branch:to:<node>`), so saved runs resume either way.
+        after = RunState(
+            outcome=_first_outcome(state.get("outcome") or {}, update.get("outcome") or {}),
+            escalations=_merge(state.get("escalations", {}), update.get("escalations", {})),
+            outputs=_merge(state.get("outputs", {}), update.get("outputs", {})),
+        )
+        return Command(update=update, goto=after_run(after))
+
+    def execute(state: RunState, config: RunnableConfig) -> dict[str, Any]:
         if state.get("outcome"):
             return {}
         revision = state.get("ran", {}).get(step.id, 0)
@@ -583,7 +607,7 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
             return {**done, **_failed(step.id, problem)}
         return done
 
-    def after_run(state: RunState) -> Hashable | list[Hashable]:
+    def after_run(state: RunState) -> Any:
         if state.get("outcome"):
             return END
         if state.get("escalations", {}).get(step.id):
@@ -616,11 +640,10 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
             return step.id
         return step.id + ACCEPTED
 
-    _add_node(graph, step.id, run)
+    after = {step.id + REVIEW, step.id + ACCEPTED, END, *(onward[1] if onward else [])}
+    _add_node(graph, step.id, run, destinations=sorted(after))
     _add_node(graph, step.id + REVIEW, review)
     _add_node(graph, step.id + ACCEPTED, _nothing)
-    after = {step.id + REVIEW, step.id + ACCEPTED, END, *(onward[1] if onward else [])}
-    _add_edges(graph, step.id, after_run, sorted(after))
     _add_edges(graph, step.id + REVIEW, after_review, [step.id, step.id + ACCEPTED, END])
 
 
