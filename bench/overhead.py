@@ -7,8 +7,10 @@ step asks an instant scripted model through `run_agent_step` (prompt, structured
 validation). The plain side is a LangGraph `StateGraph` of N nodes with `InMemorySaver`. The crew
 side is a real crew run: templates rendered, every step a card on the board (created, claimed,
 completed), the run lease held and renewed, run state in Redis through `RedisCheckpointSaver`
-with `durability="sync"`. The best of R rounds is kept for each side; the last line is
-`ratio: <crew seconds per step ÷ plain seconds per step>` (the target is at most 3).
+exactly as `crew run` drives it (the board holds every finished step's output; LangGraph's state
+is saved at human gates and at the end, see `crew.runtime`). The best of R rounds is kept for
+each side; the last line is `ratio: <crew seconds per step ÷ plain seconds per step>` (the target
+is at most 3).
 
 The Redis keys are written on a fresh board and deleted afterwards.
 """
@@ -158,8 +160,8 @@ def main() -> None:
     plain = min(plain_seconds(args.steps) for _ in range(args.rounds)) / args.steps
     crew = min(crew_seconds(args.url, args.steps) for _ in range(args.rounds)) / args.steps
     print(f"steps per run: {args.steps}, rounds: {args.rounds}, redis: {args.url}")
-    # Context for the ratio: a crew step costs about four Redis round trips (card created and
-    # claimed in one, completed; LangGraph's writes and checkpoint), so it scales with this.
+    # Context for the ratio: a crew step costs two Redis round trips (its card created and
+    # claimed in one, then completed), so it scales with this.
     print(f"redis round trip (PING, median): {ping_ms(args.url):.3f} ms")
     print(f"plain LangGraph + InMemorySaver: {plain * 1000:.2f} ms per step")
     print(f"crew (cards, lease, Redis state): {crew * 1000:.2f} ms per step")

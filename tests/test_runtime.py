@@ -407,3 +407,23 @@ def test_the_audit_trail_names_who_drove_the_run_not_the_roles_owner(session: Se
     report = launch(session, model())
     created = [e for e in session.board.events(report.run) if e.event == "created"]
     assert created and {e.actor for e in created} == {"alice"}
+
+
+def test_a_run_stopped_before_any_saved_state_runs_from_the_top_when_resumed(
+    session: Session,
+) -> None:
+    # A driver can die before LangGraph saved anything (state is saved at human gates and at
+    # the end): the run record's inputs and mode are enough to run it (the crash tests show
+    # that finished steps' cards are reused then).
+    inputs = {"product": "kettle", "markets": ["US"]}
+    again = session.board.create_run(
+        "rfresh", playbook="launch-brief", inputs=inputs, started_by="alice", meta={"mode": "live"}
+    )
+    scripted = model()
+    report = resume_run(session, again.id, responder=scripted)
+    assert report.status == "waiting" and report.waiting_on[0].step == "legal_review"
+    assert session.board.get_run(again.id).meta == {"mode": "live"}
+    before = len(scripted.calls)
+    # resumed again from its (now saved) state: no step runs twice
+    assert resume_run(session, again.id, responder=scripted).status == "waiting"
+    assert len(scripted.calls) == before

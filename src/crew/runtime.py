@@ -14,8 +14,12 @@ Redis can resume it. What a caller may rely on:
   is a card waiting on its owner (and the owner's delegates). Cards are looked up by (step,
   revision, item) before they are created, so a node LangGraph runs again after a crash never
   makes a second card, and a step whose card is already done is not executed again.
-- **Nothing finished is lost.** Runs are driven with `durability="sync"`: each finished step is
-  in Redis before the next starts.
+- **Nothing finished is lost.** The board is the record of finished work: a step's card holds
+  its output the moment it is done. LangGraph's state is saved at every human gate and at the
+  end (`durability="exit"`; a checkpoint write per step cost more than the rest of the step).
+  A resume after a crash goes on from the last saved state (or from the top, with the run's
+  recorded inputs), and every step whose card is done returns that card's output instead of
+  running: finished steps never call the model again, unfinished ones run again.
 - **Waiting.** At a checkpoint the run is `waiting`; `RunReport.waiting_on` says on whom. An
   answer recorded on the card (from any process) is acted on by the next `resume` (which
   `crew answer` calls), through `Command(resume={interrupt id: decision})`. An escalated agent
@@ -244,10 +248,14 @@ def start_run(
 
     responder = responder or _responder(session.project, playbook, mode)
     if run_id is None:
-        run_id = _new_run_id(session.board, playbook.name, inputs, session.actor)
+        run_id = _new_run_id(session.board, playbook.name, inputs, session.actor, mode)
     else:
         session.board.create_run(
-            run_id, playbook=playbook.name, inputs=inputs, started_by=session.actor
+            run_id,
+            playbook=playbook.name,
+            inputs=inputs,
+            started_by=session.actor,
+            meta={"mode": mode},
         )
 
     first = initial_state(inputs, {"mode": mode, "playbook": playbook.name})
@@ -321,12 +329,16 @@ def report_of(session: Session, run: Run) -> RunReport:
 # --- internals -------------------------------------------------------------------------------
 
 
-def _new_run_id(board: Board, playbook: str, inputs: dict[str, Any], actor: str) -> str:
+def _new_run_id(
+    board: Board, playbook: str, inputs: dict[str, Any], actor: str, mode: str
+) -> str:
     """A short, typeable run id, recorded on the board (retried on the rare collision)."""
     for _ in range(20):
         run_id = "r" + secrets.token_hex(3)
         try:
-            board.create_run(run_id, playbook=playbook, inputs=inputs, started_by=actor)
+            board.create_run(
+                run_id, playbook=playbook, inputs=inputs, started_by=actor, meta={"mode": mode}
+            )
         except BoardError as error:
             if "already exists" in str(error):
                 continue
@@ -347,7 +359,8 @@ def _values(session: Session, run_id: str) -> dict[str, Any]:
 
 
 def _meta(session: Session, run_id: str) -> dict[str, Any]:
-    return dict(_values(session, run_id).get("meta") or {})
+    saved = _values(session, run_id).get("meta")
+    return dict(saved or session.board.get_run(run_id).meta)
 
 
 def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: bool = False) -> Any:
@@ -476,7 +489,7 @@ class _Driver:
                 self.board.set_run_status(self.run_id, RunStatus.RUNNING, actor=self.session.actor)
             try:
                 if payload is not None or self._interrupted_mid_step(graph, config):
-                    graph.invoke(payload, config, durability="sync")
+                    graph.invoke(payload, config, durability="exit")
                 heartbeat.check()
             except CrewError as error:
                 run = self.board.get_run(self.run_id)
@@ -508,10 +521,14 @@ class _Driver:
 
         state = graph.get_state(config)
         if not state.values:
-            raise RunError(
-                f"run {self.run_id} has no saved state to resume from",
-                hint="It was created but never started; start a new run with `crew run`.",
-            )
+            # The driver stopped before LangGraph saved anything (state is saved at human gates
+            # and at the end): run from the top. Every step whose card is done returns the
+            # card's output without a model call, so only unfinished work runs again.
+            from crew.graph import initial_state
+
+            run = self.board.get_run(self.run_id)
+            meta = {"playbook": self.playbook.name, **run.meta}
+            return initial_state(run.inputs, meta)
         answers = self._answers(state)
         return Command(resume=answers) if answers else None
 

@@ -643,14 +643,27 @@ class Board:
     # -- runs --------------------------------------------------------------------------------
 
     def create_run(
-        self, run_id: str, *, playbook: str, inputs: dict[str, Any], started_by: str
+        self,
+        run_id: str,
+        *,
+        playbook: str,
+        inputs: dict[str, Any],
+        started_by: str,
+        meta: dict[str, Any] | None = None,
     ) -> Run:
-        """Record a new run (status running). BoardError if the id is taken."""
+        """Record a new run (status running). BoardError if the id is taken. `meta` is what a
+        driver needs to run it again from the top (e.g. the replay mode), kept as `Run.meta`."""
         if not run_id:
             raise ConfigError("a run needs a non-empty id")
         detail = {"playbook": playbook, "inputs": inputs}
         reply = self._scripts.call(
-            "run_create", run_id, playbook, _dumps(inputs), started_by, _dumps(detail)
+            "run_create",
+            run_id,
+            playbook,
+            _dumps(inputs),
+            started_by,
+            _dumps(detail),
+            _dumps(meta or {}),
         )
         if reply[0] == "err":
             raise BoardError(

@@ -42,6 +42,7 @@ class Run:
     finished: float | None = None
     driver: str | None = None  # who holds the run lease (may have expired)
     lease_deadline: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"mode": "replay"}
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Run:
@@ -59,6 +60,7 @@ class Run:
             finished=float(h["finished"]) if h.get("finished") else None,
             driver=h.get("lease_holder") or None,
             lease_deadline=float(h["lease_deadline"]) if h.get("lease_deadline") else None,
+            meta=json.loads(h.get("meta") or "{}"),
         )
 
 
