@@ -330,3 +330,27 @@ def test_the_run_record_names_the_new_assignee_after_a_move(
     clock.advance(3 * HOURS)
     sweep(project, board, notifier=Notifier())
     assert board.get_run("r1").waiting_on == [{**entry, "assignee": "bob"}]
+
+
+@pytest.mark.parametrize("command", [["runs"], ["status", "r1"], ["inbox", "--as", "bob"]])
+def test_commands_that_read_the_board_move_overdue_cards_first(
+    project: Project, redis_url: str, unique_name: str, crew_cli: Any, command: list[str]
+) -> None:
+    board = Board(connect(redis_url), unique_name)  # the server's clock, as the CLI uses
+    board.create_run("r1", playbook="launch-brief", inputs={}, started_by="alice")
+    card = board.create_card(
+        run="r1",
+        playbook="launch-brief",
+        step="research",
+        kind=CardKind.ESCALATION,
+        role="researcher",
+        assignee="alice",
+        owner="alice",
+        status=CardStatus.ESCALATED,
+        reason="confidence 0.55 below 0.7",
+        due=board.now() - 1,
+        chain=["alice", "bob"],
+        sla=2 * HOURS,
+    )
+    crew_cli(*command)
+    assert board.get(card.id).assignee == "bob"

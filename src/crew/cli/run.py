@@ -17,7 +17,7 @@ import typer
 import yaml
 from rich.markup import escape
 
-from crew.cli._app import app, console, current_person, err_console, print_json, project_option
+from crew.cli._app import app, console, current_person, err_console, print_json
 from crew.exceptions import BoardError, ConfigError
 
 if TYPE_CHECKING:
@@ -38,16 +38,20 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the run as JSON 
 
 
 def load() -> Project:
-    from crew.spec.loader import find_project_root, load_project
+    from crew.cli.board import open_project
 
-    return load_project(find_project_root(project_option()))
+    return open_project()
 
 
 def open_session(project: Project, person: str | None, *, quiet: bool = False) -> Session:
-    """A runtime session for this terminal: progress lines on stderr (unless `quiet`)."""
+    """A runtime session for this terminal: progress lines on stderr (unless `quiet`), after the
+    bounded SLA sweep every command that touches the board runs."""
     from crew.runtime import Session
+    from crew.sla import enforce_slas
 
-    return Session.open(project, person=person, observer=_progress(quiet))
+    session = Session.open(project, person=person, observer=_progress(quiet))
+    enforce_slas(project, session.board, notifier=session.notifier)
+    return session
 
 
 def _progress(quiet: bool) -> Any:

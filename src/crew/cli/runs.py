@@ -45,9 +45,9 @@ def _project() -> Project:
 
 
 def _board(project: Project) -> Board:
-    from crew.board.board import Board
+    from crew.cli.board import open_board  # with the SLA sweep every board command runs
 
-    return Board.from_url(project.redis_url(), project.board_name)
+    return open_board(project)
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -57,12 +57,10 @@ def _iso(seconds: float | None) -> str | None:
 
 
 def age(seconds: float, now: float | None = None) -> str:
-    """How long ago, in the largest whole unit: 5s, 3m, 2h, 4d."""
-    elapsed = max(0.0, (now if now is not None else time.time()) - seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if elapsed >= size:
-            return f"{int(elapsed // size)}{unit}"
-    return f"{int(elapsed)}s"
+    """How long ago `seconds` (a time) was, as `crew board` says it: 5s, 3m, 1h59m, 4d."""
+    from crew.cli.board import ago
+
+    return ago((now if now is not None else time.time()) - seconds)
 
 
 def _gist(output: Any) -> str:
@@ -197,10 +195,12 @@ def status(
 ) -> None:
     """One run: its step timeline (status, who, when, confidence, decisions) and outputs."""
     from crew.runtime import Session, report_of
+    from crew.sla import enforce_slas
 
     project = _project()
     session = Session.open(project)
     try:
+        enforce_slas(project, session.board, notifier=session.notifier)
         run = session.board.get_run(run_id)
         report = report_of(session, run)
         cards = session.board.cards_of_run(run_id)
