@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,7 @@ import yaml
 
 from crew.testing import OpenAIServer
 from tests.test_board_support import dump_board
+from tests.webhook_support import Hook
 
 REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
@@ -224,33 +223,6 @@ def test_a_failing_model_is_escalated_with_the_reason(crew_cli: Cli, server: Ope
     assert retried.code == 0, retried.err
 
 
-class Hooks:
-    """A webhook receiver on 127.0.0.1 that records the JSON bodies it is sent."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        received = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def give_alice_a_webhook(project_dir: Path, url: str) -> None:
     team = yaml.safe_load((project_dir / "crew.yaml").read_text())
     team["people"]["alice"]["webhook"] = url
@@ -260,14 +232,14 @@ def give_alice_a_webhook(project_dir: Path, url: str) -> None:
 def test_the_owner_with_a_webhook_is_told_of_the_escalation(
     crew_cli: Cli, server: OpenAIServer, project_dir: Path
 ) -> None:
-    hooks = Hooks()
+    hooks = Hook()
     try:
         give_alice_a_webhook(project_dir, hooks.url)
         server.reply(research(0.55), step="research")
         card = escalated(crew_cli)["waiting_on"][0]["card"]
     finally:
         hooks.close()
-    (body,) = hooks.bodies
+    (body,) = hooks.received
     assert body["person"] == "alice" and body["card"] == card and body["kind"] == "escalation"
     assert "0.55" in body["reason"] and f"crew answer {card}" in body["answer"]
     shown = as_json(crew_cli("board", "--json"))
@@ -278,7 +250,7 @@ def test_the_owner_with_a_webhook_is_told_of_the_escalation(
 def test_a_dead_webhook_never_stops_the_run_and_is_recorded_on_the_card(
     crew_cli: Cli, server: OpenAIServer, project_dir: Path
 ) -> None:
-    hooks = Hooks()
+    hooks = Hook()
     dead = hooks.url
     hooks.close()  # nothing listens there any more
     give_alice_a_webhook(project_dir, dead)

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from webhook_support import Hook, closed_port_url
 
 from crew.notify import Delivery, Notifier, message, post
 
 
-class _Hook:
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = statuses
-        self.received: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                hook.received.append(json.loads(self.rfile.read(length)))
-                status = hook.statuses.pop(0) if hook.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
-def hook() -> Iterator[_Hook]:
-    server = _Hook([])
+def hook() -> Iterator[Hook]:
+    server = Hook()
     yield server
-    server.server.shutdown()
+    server.close()
 
 
 def _message() -> dict[str, Any]:
@@ -50,7 +25,7 @@ def _message() -> dict[str, Any]:
     )
 
 
-def test_the_message_says_who_what_why_and_how_to_answer(hook: _Hook) -> None:
+def test_the_message_says_who_what_why_and_how_to_answer(hook: Hook) -> None:
     delivery = post(hook.url, _message())
     assert delivery.ok and delivery.status == 200 and delivery.attempts == 1
     [got] = hook.received
@@ -60,29 +35,26 @@ def test_the_message_says_who_what_why_and_how_to_answer(hook: _Hook) -> None:
     assert "alice" in got["text"]
 
 
-def test_server_errors_are_retried(hook: _Hook) -> None:
+def test_server_errors_are_retried(hook: Hook) -> None:
     hook.statuses[:] = [500, 429]
     delivery = post(hook.url, _message(), backoff=0)
     assert delivery.ok and delivery.attempts == 3
     assert len(hook.received) == 3
 
 
-def test_a_client_error_is_not_retried(hook: _Hook) -> None:
+def test_a_client_error_is_not_retried(hook: Hook) -> None:
     hook.statuses[:] = [404]
     delivery = post(hook.url, _message(), backoff=0)
     assert not delivery.ok and delivery.attempts == 1 and delivery.error == "HTTP 404 Not Found"
 
 
 def test_a_webhook_that_is_down_is_reported_not_raised() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    delivery = post(f"http://127.0.0.1:{port}/hook", _message(), attempts=2, backoff=0)
+    delivery = post(closed_port_url(), _message(), attempts=2, backoff=0)
     assert not delivery.ok and delivery.attempts == 2
     assert delivery.error and "refused" in delivery.error.lower()
 
 
-def test_notifier_delivers_in_the_background_and_reports(hook: _Hook) -> None:
+def test_notifier_delivers_in_the_background_and_reports(hook: Hook) -> None:
     outcomes: list[Delivery] = []
     notifier = Notifier()
     notifier.send(hook.url, _message(), on_done=outcomes.append)

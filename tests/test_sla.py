@@ -6,19 +6,17 @@ Time is a fake clock injected into the board; webhook outcomes are waited on wit
 
 from __future__ import annotations
 
-import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from test_board_support import FakeClock, dump_board
+from webhook_support import Hook, closed_port_url
 
 from crew.board import Board, Card, CardKind, CardStatus
 from crew.connection import connect
@@ -32,41 +30,11 @@ REPO = Path(__file__).resolve().parent.parent
 HOURS = 3600.0
 
 
-class Hook:
-    """A webhook receiver on 127.0.0.1 that keeps what it was sent."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                hook.received.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
 @pytest.fixture
 def hook() -> Iterator[Hook]:
     server = Hook()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
+    server.close()
 
 
 def example_project(root: Path, bob_webhook: str) -> Project:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from test_board_support import FakeClock
 from test_fast_imports import _imports_of
-from test_sla import Hook, closed_port_url, example_project
+from test_sla import example_project
+from webhook_support import Hook, closed_port_url
 
 from crew.board import Board, CardKind, CardStatus, RunStatus
 from crew.cli.worker import Worker
@@ -33,8 +34,7 @@ RUN = ("run", "signoff", "--replay", "-i", "product=Solar kettle", "--json")
 def hook() -> Iterator[Hook]:
     server = Hook()
     yield server
-    server.server.shutdown()
-    server.server.server_close()
+    server.close()
 
 
 # A playbook of this test's own (the example cassettes change as the examples grow): a draft,
