@@ -427,3 +427,16 @@ def test_a_run_stopped_before_any_saved_state_runs_from_the_top_when_resumed(
     # resumed again from its (now saved) state: no step runs twice
     assert resume_run(session, again.id, responder=scripted).status == "waiting"
     assert len(scripted.calls) == before
+
+
+def test_purging_a_finished_run_deletes_its_langgraph_state(session: Session) -> None:
+    from crew.board import Board
+
+    report = launch(session, model(severity="low"))  # routes past the checkpoint: done
+    assert report.status == "done"
+    client = session.board.client
+    state = f"crew:{{{session.board.name}}}:lg:*"
+    assert any(report.run in key for key in client.scan_iter(match=state))
+    Board(client, session.board.name, retention_seconds=0).purge()
+    assert not any(report.run in key for key in client.scan_iter(match=state))
+    assert session.board.runs() == []

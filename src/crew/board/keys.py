@@ -17,6 +17,10 @@ each other. The layout (`<P>` = `crew:{B}:`):
     <P>run:<run>              hash: one run record and its driver lease
     <P>runs                   zset run id -> started time
     <P>runs:finished          zset run id -> finished time (retention)
+    <P>lg:thread:<run>        hash: the index of a run's LangGraph state, kept by
+                              `crew.RedisCheckpointSaver` under namespace `<P>lg` (its fields
+                              are the state's keys; the run id is percent-encoded). Purging a
+                              run deletes its state with it.
 
 The Lua scripts receive the prefix as KEYS[1] and build keys with functions generated from the
 same templates (`LUA_KEYS`), so the layout above is written down exactly once.
@@ -42,6 +46,7 @@ _TEMPLATES: dict[str, str] = {
     "run": "run:{run}",
     "runs": "runs",
     "runs_finished": "runs:finished",
+    "run_state": "lg:thread:{run}",
 }
 
 
@@ -103,6 +108,11 @@ class BoardKeys:
 
     def runs_finished(self) -> str:
         return self._key("runs_finished")
+
+    def run_state(self, run: str) -> str:
+        from urllib.parse import quote
+
+        return self._key("run_state", run=quote(run, safe=""))
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this board (tests and admin only)."""
