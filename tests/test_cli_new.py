@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from example_support import copy_example
 
 if TYPE_CHECKING:
     from tests.conftest import CliResult
 
 Crew = Callable[..., "CliResult"]
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
 def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the shipped example project, as the current directory."""
-    root = tmp_path / "example"
-    root.mkdir()
-    for name in ("crew.yaml", "agents", "playbooks", "schemas"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.cassette.yaml"))
-        else:
-            shutil.copy(source, root / name)
+    root = copy_example(tmp_path / "example", schemas=True, cassettes=False)
     monkeypatch.delenv("CREW_PROJECT", raising=False)
     monkeypatch.chdir(root)
     return root

@@ -4,13 +4,13 @@ duties at a checkpoint, and an escalation that survives its driver."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from example_support import copy_example
 
 from crew.exceptions import ConfigError, NotAllowed
 from crew.models import ModelCall
@@ -18,8 +18,6 @@ from crew.runtime import RunReport, Session, resume_run, start_run
 from crew.spec.loader import load_project
 from crew.spec.project import Project
 from crew.testing import ScriptedModel
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def research_answer(severity: str = "low", score: float = 7, confidence: float = 0.9) -> Any:
@@ -49,13 +47,7 @@ def others(**more: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def root(project_dir: Path) -> Path:
-    for name in ("crew.yaml", "agents", "playbooks"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, project_dir / name)
-        else:
-            shutil.copy(source, project_dir / name)
-    return project_dir
+    return copy_example(project_dir)
 
 
 def with_confidence(root: Path, **confidence: Any) -> Project:

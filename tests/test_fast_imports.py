@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from example_support import copy_example
 
-REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("langchain", "langchain_core", "langchain_openai", "langgraph", "openai")
 
 # Runs the real entry point, then reports which heavy top-level packages got imported.
@@ -50,15 +49,7 @@ def _imports_of(args: list[str], cwd: Path) -> dict[str, object]:
 
 @pytest.fixture
 def example_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    root.mkdir()
-    for name in ("crew.yaml", "agents", "playbooks", "schemas"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("*.cassette.yaml"))
-        else:
-            shutil.copy(source, root / name)
-    return root
+    return copy_example(tmp_path / "example", schemas=True, cassettes=False)
 
 
 @pytest.mark.parametrize(

@@ -8,13 +8,13 @@ rejection revises with the comment until `max_revisions`; one process drives a r
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from example_support import copy_example
 
 from crew.board.runs import RunStatus
 from crew.exceptions import BoardError, RunError, WrongStatus
@@ -24,8 +24,6 @@ from crew.spec.loader import load_project
 from crew.spec.models import PlaybookSpec
 from crew.spec.project import Project
 from crew.testing import ScriptedModel
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def research(call: ModelCall) -> dict[str, Any]:
@@ -65,13 +63,7 @@ def model(severity: str = "high", **more: Any) -> ScriptedModel:
 
 @pytest.fixture
 def project(project_dir: Path) -> Project:
-    for name in ("crew.yaml", "agents", "playbooks"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, project_dir / name)
-        else:
-            shutil.copy(source, project_dir / name)
-    return load_project(project_dir)
+    return load_project(copy_example(project_dir))
 
 
 @pytest.fixture

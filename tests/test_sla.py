@@ -6,7 +6,6 @@ Time is a fake clock injected into the board; webhook outcomes are waited on wit
 
 from __future__ import annotations
 
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from example_support import copy_example
 from test_board_support import FakeClock, dump_board
 from webhook_support import Hook, closed_port_url
 
@@ -26,7 +26,6 @@ from crew.sla import enforce_slas, notify_assignment, sweep
 from crew.spec.loader import load_project
 from crew.spec.project import Project
 
-REPO = Path(__file__).resolve().parent.parent
 HOURS = 3600.0
 
 
@@ -39,12 +38,7 @@ def hook() -> Iterator[Hook]:
 
 def example_project(root: Path, bob_webhook: str) -> Project:
     """The repo's example team; bob (alice's backup) has a webhook at `bob_webhook`."""
-    for name in ("crew.yaml", "agents", "playbooks"):
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name)
-        else:
-            shutil.copy(source, root / name)
+    copy_example(root)
     crew_yaml = root / "crew.yaml"
     crew_yaml.write_text(
         crew_yaml.read_text().replace("https://hooks.example.com/T000/B000", bob_webhook)
