@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar, Unpack
 
 from crew.board.cards import (
     ACTIVE,
@@ -59,6 +59,76 @@ _DONE_TO = {
     "cancel": "cancelled",
 }
 
+
+
+class NewCard(TypedDict, total=False):
+    """The fields of a new card (`Board.create_card`, `create_cards`, `start_card`)."""
+
+    run: Required[str]
+    playbook: Required[str]
+    step: Required[str]
+    kind: CardKind | str  # default: agent
+    role: str | None
+    assignee: Required[str]
+    owner: Required[str]
+    status: CardStatus | str  # default: queued
+    max_attempts: int  # default: 3
+    due: float | None
+    item: Any
+    revision: int
+    detail: dict[str, Any] | None
+    allowed: Sequence[str] | None
+    reason: str | None
+    output: Any
+    confidence: float | None
+    actor: str | None
+    chain: Sequence[str] | None
+    sla: float | None
+
+
+def _new_card(card: NewCard) -> tuple[dict[str, str], str]:
+    """A new card's fields as stored (strings; '' = none) and its 'created' event's detail."""
+    card_kind = _enum(CardKind, card.get("kind", CardKind.AGENT), "card kind")
+    card_status = _enum(CardStatus, card.get("status", CardStatus.QUEUED), "card status")
+    if card_status not in (CardStatus.QUEUED, CardStatus.WAITING, CardStatus.ESCALATED):
+        raise ConfigError(
+            f"a new card cannot start as {card_status}",
+            hint="Create it queued, waiting or escalated.",
+        )
+    max_attempts = card.get("max_attempts", 3)
+    if max_attempts < 1:
+        raise ConfigError(f"max_attempts must be at least 1, not {max_attempts}")
+    waits = card_status.waits_on_person
+    step, assignee, owner = card["step"], card["assignee"], card["owner"]
+    role, reason = card.get("role"), card.get("reason")
+    item, output, chain = card.get("item"), card.get("output"), card.get("chain")
+    fields = {
+        "run": card["run"],
+        "playbook": card["playbook"],
+        "step": step,
+        "kind": str(card_kind),
+        "role": role or "",
+        "assignee": assignee,
+        "owner": owner,
+        "status": str(card_status),
+        "max_attempts": str(max_attempts),
+        "due": _time(card.get("due")),
+        "item": _dumps(item) if item is not None else "",
+        "revision": str(card.get("revision", 0)),
+        "detail": _dumps(card.get("detail") or {}),
+        "allowed": _dumps(list(card.get("allowed") or [assignee])) if waits else "",
+        "reason": reason or "",
+        "output": _dumps(output) if output is not None else "",
+        "confidence": _number(card.get("confidence")),
+        "waiting_since": "",
+        "created_by": card.get("actor") or owner,
+        "chain": _dumps(list(chain)) if chain else "",
+        "sla": _number(card.get("sla")),
+    }
+    event = {"step": step, "kind": str(card_kind), "assignee": assignee, "role": role}
+    if waits:
+        event["reason"] = reason
+    return fields, _dumps(event)
 
 class Board:
     """One board (a name) on one Redis. Cheap to create; safe to share between threads.
@@ -114,170 +184,37 @@ class Board:
 
     # -- cards -------------------------------------------------------------------------------
 
-    def create_card(
-        self,
-        *,
-        run: str,
-        playbook: str,
-        step: str,
-        kind: CardKind | str,
-        role: str | None = None,
-        assignee: str,
-        owner: str,
-        status: CardStatus | str = CardStatus.QUEUED,
-        max_attempts: int = 3,
-        due: float | None = None,
-        item: Any = None,
-        revision: int = 0,
-        detail: dict[str, Any] | None = None,
-        allowed: Sequence[str] | None = None,
-        reason: str | None = None,
-        output: Any = None,
-        confidence: float | None = None,
-        actor: str | None = None,
-        chain: Sequence[str] | None = None,
-        sla: float | None = None,
-    ) -> Card:
+    def create_card(self, **card: Unpack[NewCard]) -> Card:
         """Put a new card on the board and return it (its id is short: c1, c2, ... c1f).
 
-        `status` is queued (agent work), or waiting / escalated for a card that waits on a
-        person from the start; then `allowed` lists who may answer (default: the assignee).
-        `actor` is who puts it there, for the audit log (default: the owner).
-        `chain` (who the card moves to, in order, when nobody answers by `due`) and `sla` (the
-        seconds each next person gets) are what `crew.sla.sweep` acts on; see `wait`.
+        The fields are `NewCard`'s. `status` is queued (agent work), or waiting / escalated for
+        a card that waits on a person from the start; then `allowed` lists who may answer
+        (default: the assignee). `actor` is who puts it there, for the audit log (default: the
+        owner). `chain` (who the card moves to, in order, when nobody answers by `due`) and
+        `sla` (the seconds each next person gets) are what `crew.sla.sweep` acts on; see `wait`.
         """
-        fields, event = self._new_card(
-            run=run,
-            playbook=playbook,
-            step=step,
-            kind=kind,
-            role=role,
-            assignee=assignee,
-            owner=owner,
-            status=status,
-            max_attempts=max_attempts,
-            due=due,
-            item=item,
-            revision=revision,
-            detail=detail,
-            allowed=allowed,
-            reason=reason,
-            output=output,
-            confidence=confidence,
-            actor=actor,
-            chain=chain,
-            sla=sla,
-        )
+        fields, event = _new_card(card)
         return _card(self._scripts.call("create", event, _dumps(fields)))
 
-    def _new_card(
-        self,
-        *,
-        run: str,
-        playbook: str,
-        step: str,
-        kind: CardKind | str,
-        role: str | None = None,
-        assignee: str,
-        owner: str,
-        status: CardStatus | str = CardStatus.QUEUED,
-        max_attempts: int = 3,
-        due: float | None = None,
-        item: Any = None,
-        revision: int = 0,
-        detail: dict[str, Any] | None = None,
-        allowed: Sequence[str] | None = None,
-        reason: str | None = None,
-        output: Any = None,
-        confidence: float | None = None,
-        actor: str | None = None,
-        chain: Sequence[str] | None = None,
-        sla: float | None = None,
-    ) -> tuple[dict[str, str], str]:
-        """A new card's fields as stored (strings; '' = none) and its 'created' event's detail."""
-        card_kind = _enum(CardKind, kind, "card kind")
-        card_status = _enum(CardStatus, status, "card status")
-        if card_status not in (CardStatus.QUEUED, CardStatus.WAITING, CardStatus.ESCALATED):
-            raise ConfigError(
-                f"a new card cannot start as {card_status}",
-                hint="Create it queued, waiting or escalated.",
-            )
-        if max_attempts < 1:
-            raise ConfigError(f"max_attempts must be at least 1, not {max_attempts}")
-        waits = card_status.waits_on_person
-        fields = {
-            "run": run,
-            "playbook": playbook,
-            "step": step,
-            "kind": str(card_kind),
-            "role": role or "",
-            "assignee": assignee,
-            "owner": owner,
-            "status": str(card_status),
-            "max_attempts": str(max_attempts),
-            "due": _time(due),
-            "item": _dumps(item) if item is not None else "",
-            "revision": str(revision),
-            "detail": _dumps(detail or {}),
-            "allowed": _dumps(list(allowed or [assignee])) if waits else "",
-            "reason": reason or "",
-            "output": _dumps(output) if output is not None else "",
-            "confidence": _number(confidence),
-            "waiting_since": "",
-            "created_by": actor or owner,
-            "chain": _dumps(list(chain)) if chain else "",
-            "sla": _number(sla),
-        }
-        event = {"step": step, "kind": str(card_kind), "assignee": assignee, "role": role}
-        if waits:
-            event["reason"] = reason
-        return fields, _dumps(event)
-
-    def create_cards(self, cards: Sequence[dict[str, Any]]) -> list[Card]:
-        """Create many cards in one round trip (a fan-out); each dict holds `create_card`'s
-        keyword arguments. Each card is still created by its own atomic script."""
+    def create_cards(self, cards: Sequence[NewCard]) -> list[Card]:
+        """Create many cards in one round trip (a fan-out); each holds `create_card`'s keyword
+        arguments. Each card is still created by its own atomic script."""
         pipe = self.client.pipeline(transaction=False)
         for card in cards:
-            fields, event = self._new_card(**card)
+            fields, event = _new_card(card)
             self._scripts.stage(pipe, "create", event, _dumps(fields))
         return [_card(reply) for reply in pipe.execute()]
 
     def start_card(
-        self,
-        *,
-        worker: str,
-        lease_seconds: float,
-        run: str,
-        playbook: str,
-        step: str,
-        kind: CardKind | str = CardKind.AGENT,
-        role: str | None = None,
-        assignee: str,
-        owner: str,
-        max_attempts: int = 3,
-        item: Any = None,
-        revision: int = 0,
-        detail: dict[str, Any] | None = None,
-        actor: str | None = None,
+        self, *, worker: str, lease_seconds: float, **card: Unpack[NewCard]
     ) -> tuple[Card, Lease]:
         """Create a queued card and claim it for `worker` in one atomic step (one round trip):
         `create_card` then `claim`, for work that starts right away. The card comes back
         running; the audit log has its created and claimed events, as with the two calls."""
         _positive(lease_seconds, "lease_seconds")
-        fields, event = self._new_card(
-            run=run,
-            playbook=playbook,
-            step=step,
-            kind=kind,
-            role=role,
-            assignee=assignee,
-            owner=owner,
-            max_attempts=max_attempts,
-            item=item,
-            revision=revision,
-            detail=detail,
-            actor=actor,
-        )
+        if _enum(CardStatus, card.get("status", CardStatus.QUEUED), "card status") != "queued":
+            raise ConfigError("a started card starts queued", hint="Leave out `status`.")
+        fields, event = _new_card(card)
         reply = self._scripts.call("start", worker, lease_seconds, event, _dumps(fields))
         _, card_id, now, token, deadline = reply
         # The script returns only what it made up (id, time, lease); the rest of the card is
@@ -296,9 +233,9 @@ class Board:
             "lease_seq": token,
             "lease_deadline": deadline,
         }
-        card = Card.from_hash(stored)
-        lease = Lease(card=card_id, token=token, deadline=float(deadline), version=card.version)
-        return card, lease
+        created = Card.from_hash(stored)
+        lease = Lease(card=card_id, token=token, deadline=float(deadline), version=created.version)
+        return created, lease
 
     def claim(self, card_id: str, worker: str, lease_seconds: float) -> Lease:
         """Take a queued card: it becomes running under a lease with a new fencing token.
