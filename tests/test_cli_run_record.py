@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -17,10 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from crew.testing import OpenAIServer
+from crew.testing import OpenAIServer, step_of
 
 REPO = Path(__file__).resolve().parent.parent
-STEP = re.compile(r"crew step: (\S+)")
 Cli = Callable[..., Any]
 
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -39,11 +37,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
 
 
 def answer(body: dict[str, Any]) -> Any:
-    for message in body.get("messages", []):
-        found = STEP.search(str(message.get("content") or ""))
-        if found:
-            return ANSWERS[found.group(1)]
-    raise AssertionError("request without a crew step line")
+    step = step_of(body)
+    assert step is not None, "request without a crew step line"
+    return ANSWERS[step]
 
 
 def without_escalation(root: Path) -> None:

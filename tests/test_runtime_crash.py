@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -16,12 +15,12 @@ from typing import Any
 
 import yaml
 
+from crew import testing
 from crew.board.board import Board
 from crew.testing import OpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
 CREW = str(Path(sys.executable).parent / "crew")
-STEP = re.compile(r"crew step: (\S+)")
 
 ANSWERS: dict[str, dict[str, Any]] = {
     "research": {
@@ -39,11 +38,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
 
 
 def step_of(body: dict[str, Any]) -> str:
-    for message in body.get("messages", []):
-        found = STEP.search(str(message.get("content") or ""))
-        if found:
-            return found.group(1)
-    raise AssertionError("request without a crew step line")
+    step = testing.step_of(body)
+    assert step is not None, "request without a crew step line"
+    return step
 
 
 def test_sigkill_mid_run_then_resume_completes_without_rerunning_finished_steps(

@@ -7,7 +7,6 @@ answering the checkpoint (in a new session, as another process would) called no 
 
 from __future__ import annotations
 
-import re
 import shutil
 import threading
 from pathlib import Path
@@ -16,13 +15,13 @@ from typing import Any
 import pytest
 import yaml
 
+from crew import testing
 from crew.runtime import Session, resume_run, start_run
 from crew.spec.loader import load_project
 from crew.spec.project import Project
 from crew.testing import OpenAIServer
 
 REPO = Path(__file__).resolve().parent.parent
-STEP = re.compile(r"crew step: (\S+)")
 
 ANSWERS: dict[str, dict[str, Any]] = {
     "research": {
@@ -40,11 +39,9 @@ ANSWERS: dict[str, dict[str, Any]] = {
 
 
 def step_of(body: dict[str, Any]) -> str:
-    for message in body.get("messages", []):
-        found = STEP.search(str(message.get("content") or ""))
-        if found:
-            return found.group(1)
-    raise AssertionError("request without a crew step line")
+    step = testing.step_of(body)
+    assert step is not None, "request without a crew step line"
+    return step
 
 
 def live_project(root: Path, url: str, method: str) -> Project:

@@ -40,7 +40,7 @@ from typing import Any, Self
 from crew.exceptions import RunError
 from crew.models import ModelCall, ModelFailure
 
-__all__ = ["OpenAIServer", "Reply", "ScriptedModel", "ServerCall"]
+__all__ = ["OpenAIServer", "Reply", "ScriptedModel", "ServerCall", "step_of"]
 
 Script = Sequence[Any] | Callable[[ModelCall], Any]
 
@@ -235,7 +235,7 @@ class OpenAIServer:
         return _Status(500, f"OpenAIServer has no scripted reply left (step {step!r})", retry=False)
 
     def _serve(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes, ServerCall]:
-        step = _step_of(body)
+        step = step_of(body)
         call = ServerCall(start=time.monotonic(), body=body, step=step)
         with self._lock:
             self.calls.append(call)
@@ -260,7 +260,9 @@ class OpenAIServer:
         return reply.code, headers, json.dumps(error_body).encode(), call
 
 
-def _step_of(body: Mapping[str, Any]) -> str | None:
+def step_of(body: Mapping[str, Any]) -> str | None:
+    """The step a chat-completions request body is for (its `crew step: <id>` line), or None:
+    what a handler of `OpenAIServer` needs to answer per step."""
     for message in body.get("messages", []):
         match = _STEP.search(str(message.get("content") or ""))
         if match:
