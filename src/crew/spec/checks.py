@@ -89,6 +89,14 @@ def _check_people(crew: CrewSpec, source: Located) -> Iterator[Problem]:
                     f"delegate of '{key}' is unknown person '{delegate}'",
                     did_you_mean(delegate, people, kind="People"),
                 )
+    for index, admin in enumerate(crew.settings.admins):
+        if admin not in people:
+            yield _problem(
+                source,
+                ("settings", "admins", index),
+                f"admin '{admin}' is not a person of crew.yaml",
+                did_you_mean(admin, people, kind="People"),
+            )
 
 
 def _check_role(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from pydantic_core import PydanticCustomError
 
 from crew.durations import DURATION_PATTERN, parse_duration
+from crew.sizes import SIZE_PATTERN, parse_size
 
 Duration = Annotated[
     float,
@@ -24,6 +25,20 @@ Duration = Annotated[
                 {"type": "string", "pattern": DURATION_PATTERN},
             ],
             "description": "Seconds, or a string like 90s, 15m, 4h, 2d",
+        }
+    ),
+]
+
+Size = Annotated[
+    int,
+    BeforeValidator(parse_size),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0},
+                {"type": "string", "pattern": SIZE_PATTERN},
+            ],
+            "description": "Bytes, or a string like 512KB, 1MB",
         }
     ),
 ]
@@ -142,6 +157,34 @@ class Person(_Spec):
     )
 
 
+class Limits(_Spec):
+    """The largest text crew accepts, so a mistake (or an attack) cannot flood the board or a
+    model. The defaults are far above what a person writes by hand."""
+
+    inputs: Size = Field(default=1024**2, description="A run's inputs, as JSON")
+    task: Size = Field(default=256 * 1024, description="One rendered task sent to a model")
+    output: Size = Field(default=256 * 1024, description="One step's output, as JSON")
+    edit: Size = Field(default=256 * 1024, description="An edited output or a submitted file")
+    comment: Size = Field(default=16 * 1024, description="A decision's comment")
+    yaml_aliases: int = Field(
+        default=100, ge=0, description="YAML aliases (*name) allowed in one inputs or edit file"
+    )
+
+
+class Retention(_Spec):
+    """How long the board keeps what is over."""
+
+    finished: Duration = Field(
+        default=7 * 86400.0,
+        description="Finished runs and cards are deleted this long after they finished",
+    )
+    abandoned: Duration | None = Field(
+        default=None,
+        description="A run still waiting on a person after this long is cancelled "
+        "(null: never), then deleted like a finished one",
+    )
+
+
 class Settings(_Spec):
     """Settings shared by the team's runs."""
 
@@ -153,6 +196,17 @@ class Settings(_Spec):
     board: Name = Field(default="default", description="The board name (CREW_BOARD wins)")
     sla: Duration = Field(
         default=4 * 3600.0, description="Time a person has to answer before escalating further"
+    )
+    admins: list[str] = Field(
+        default_factory=list,
+        description="People who may cancel any run (besides its starter and its owners)",
+    )
+    limits: Limits = Field(default_factory=Limits)
+    retention: Retention = Field(default_factory=Retention)
+    allow_eviction: bool = Field(
+        default=False,
+        description="Use a Redis whose maxmemory-policy may evict keys (warns instead of "
+        "refusing; evicted keys lose runs)",
     )
 
 
