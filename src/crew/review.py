@@ -19,6 +19,8 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from crew.display import block, markup
+
 __all__ = [
     "CheckpointView",
     "ReviewAnswer",
@@ -84,17 +86,24 @@ def open_editor(text: str) -> str | None:
 
 def show_checkpoint(console: Console, view: CheckpointView) -> None:
     """The question, then one panel per shown step output."""
-    title = f"{view.kind} [bold]{view.step}[/] · run {view.run} · card {view.card}"
+    title = (
+        f"{view.kind} [bold]{markup(view.step)}[/] · run {markup(view.run)} · "
+        f"card {markup(view.card)}"
+    )
     if view.revision:
         title += f" · revision {view.revision}"
-    console.print(Panel(Text(view.question, style="bold"), title=title, border_style="cyan"))
+    # The question and the outputs come from people and models: their lines stay inside a panel
+    # and their control characters are shown, not sent to the terminal.
+    question = Text(block(view.question), style="bold")
+    console.print(Panel(question, title=title, border_style="cyan"))
     for step, output in view.shown.items():
         body: Any
         if output is None:
             body = Text("(no output: the step was skipped or has not run)", style="dim")
         else:
-            body = Syntax(to_yaml(output), "yaml", word_wrap=True, background_color="default")
-        console.print(Panel(Group(body), title=f"[bold]{step}[/]", border_style="blue"))
+            text = block(to_yaml(output))
+            body = Syntax(text, "yaml", word_wrap=True, background_color="default")
+        console.print(Panel(Group(body), title=f"[bold]{markup(step)}[/]", border_style="blue"))
 
 
 def ask_decision(
@@ -147,8 +156,8 @@ def ask_decision(
             try:
                 yaml.safe_load(text)
             except yaml.YAMLError as error:
-                console.print(f"that is not valid YAML ({error}); try again")
+                console.print(f"that is not valid YAML ({markup(error)}); try again")
                 continue
             return ReviewAnswer("edit", console.input("comment (optional): ").strip(), text)
         choices = "approve, edit, retry or reject" if escalation else "approve, reject or edit"
-        console.print(f"please type {choices} (not {raw!r})")
+        console.print(f"please type {choices} (not {markup(repr(raw))})")

@@ -7,6 +7,7 @@ import sys
 from rich.text import Text
 
 from crew.cli._app import app, err_console
+from crew.display import line
 from crew.exceptions import ConfigError, CrewError, RunError
 
 # Each import registers its commands on `app`.
@@ -20,8 +21,9 @@ def exit_code_for(error: CrewError) -> int:
     return 1 if isinstance(error, RunError) else 2
 
 
-def _print_error(line: str) -> None:
-    err_console.print(Text.assemble(("error: ", "bold red"), line), soft_wrap=True)
+def _print_error(text: str) -> None:
+    # Messages quote what the user gave (an input, a file's content): neutralise it.
+    err_console.print(Text.assemble(("error: ", "bold red"), line(text)), soft_wrap=True)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import typer
 
 from crew.cli._app import app, console, print_json
 from crew.cli.board import AsOption, JsonOption, card_line, identify, open_board, open_project
+from crew.display import line
 from crew.exceptions import AlreadyDecided, BoardError, CardNotFound, ConfigError, NotAllowed
 
 if TYPE_CHECKING:
@@ -58,9 +59,12 @@ def answer_command(
         return
     assert answered.decision is not None
     console.print(
-        f"Recorded: {answered.decision.decision} by {person} on card {answered.id} "
-        f"({card_line(answered)}); the card is now {answered.status}.",
+        line(
+            f"Recorded: {answered.decision.decision} by {person} on card {answered.id} "
+            f"({card_line(answered)}); the card is now {answered.status}."
+        ),
         highlight=False,
+        markup=False,
     )
 
 

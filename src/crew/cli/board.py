@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crew.cli._app import app, console, current_person, print_json, project_option
+from crew.display import line, markup
 
 if TYPE_CHECKING:
     from crew.board import Board, Card, Event
@@ -137,12 +138,12 @@ def board_command(
             table.add_column(column, no_wrap=column in ("card", "run", "step", "kind"))
         for card in group:
             table.add_row(
-                Text(card.id, style="bold"),
-                card.run,
-                card.step,
+                Text(line(card.id), style="bold"),
+                markup(card.run),
+                markup(card.step),
                 str(card.kind),
-                card.assignee,
-                card.owner,
+                markup(card.assignee),
+                markup(card.owner),
                 "" if card.confidence is None else f"{card.confidence:.2f}",
                 ago(now - card.updated),
                 due_text(card.due, now) if status.waits_on_person else "",
@@ -165,29 +166,29 @@ def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> No
         print_json([card.to_json() for card in cards])
         return
     if not cards:
-        console.print(f"Nothing waiting on {person}.")
+        console.print(f"Nothing waiting on {markup(person)}.")
         return
     now = board.now()
     who = f" --as {person}" if as_person else ""
-    console.print(Text(f"waiting on {person} ({len(cards)}), oldest first", style="bold"))
+    console.print(Text(f"waiting on {line(person)} ({len(cards)}), oldest first", style="bold"))
     for card in cards:
         # A block per card rather than a table: the reason and the command stay readable in
         # any terminal width.
         head = Text.assemble(
-            (card.id, "bold"),
+            (line(card.id), "bold"),
             f"  {card.kind}  ",
-            (card.step, "cyan"),
-            f"  run {card.run} ({card.playbook})",
+            (line(card.step), "cyan"),
+            f"  run {line(card.run)} ({line(card.playbook)})",
         )
         if card.assignee != person:
-            head.append(f"  assigned to {card.assignee}")
+            head.append(f"  assigned to {line(card.assignee)}")
         timing = f"waiting {ago(now - (card.waiting_since or card.updated))}"
         timing += f" · due {due_text(card.due, now)}" if card.due else ""
         console.print()
         console.print(head)
         console.print(Text(f"    {timing}", style="dim"))
         if card.reason:
-            console.print(Text(f"    {card.reason}"))
+            console.print(Text(f"    {line(card.reason)}"))
         decisions = "approve|reject|edit" + ("" if card.kind == "checkpoint" else "|retry")
         console.print(
             Text(f"    crew answer {card.id} {decisions}{who}", style="green"), soft_wrap=True
@@ -215,10 +216,10 @@ def log_command(
     for event in events:
         table.add_row(
             _iso(event),
-            event.card or "",
-            event.event,
-            event.actor,
-            _detail(event.detail),
+            markup(event.card or ""),
+            markup(event.event),
+            markup(event.actor),
+            markup(_detail(event.detail)),
         )
     console.print(table)
 

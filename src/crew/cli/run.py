@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from rich.markup import escape
 
 from crew.cli._app import app, console, current_person, err_console, print_json
+from crew.display import markup
 from crew.exceptions import BoardError, ConfigError
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def _progress(quiet: bool) -> Any:
                     err_console.print(text, highlight=False)
 
         def step_started(self, card: Card) -> None:
-            self._line(f"[cyan]▸[/] {_name(card)} [dim]started · {escape(card.role or '')}[/]")
+            self._line(f"[cyan]▸[/] {_name(card)} [dim]started · {markup(card.role or '')}[/]")
 
         def step_finished(self, card: Card) -> None:
             if card.status == "done":
@@ -75,7 +75,7 @@ def _progress(quiet: bool) -> Any:
                 )
                 self._line(f"[green]✓[/] {_name(card)} [dim]done{confidence}[/]")
             else:
-                self._line(f"[red]✗[/] {_name(card)} {card.status}: {escape(card.reason or '')}")
+                self._line(f"[red]✗[/] {_name(card)} {card.status}: {markup(card.reason or '')}")
 
         def step_reused(self, card: Card) -> None:
             self._line(
@@ -83,21 +83,22 @@ def _progress(quiet: bool) -> Any:
             )
 
         def checkpoint_opened(self, card: Card) -> None:
-            self._line(f"[yellow]⏸[/] {_name(card)} [dim]waits on {escape(card.assignee)}[/]")
+            self._line(f"[yellow]⏸[/] {_name(card)} [dim]waits on {markup(card.assignee)}[/]")
 
         def step_escalated(self, card: Card) -> None:
             self._line(
-                f"[yellow]⚠[/] {_name(card)} escalated to {escape(card.assignee)}: "
-                f"{escape(card.reason or '')}"
+                f"[yellow]⚠[/] {_name(card)} escalated to {markup(card.assignee)}: "
+                f"{markup(card.reason or '')}"
             )
 
     return Progress()
 
 
 def _name(card: Card) -> str:
-    item = "" if card.item is None else f" [{escape(_short(card.item))}]"
+    # `\[`: a bare `[us]` would be read as a rich markup tag and vanish.
+    item = "" if card.item is None else f" \\[{markup(_short(card.item))}]"
     revision = f" (revision {card.revision})" if card.revision else ""
-    return f"[bold]{escape(card.step)}[/]{item}{revision}"
+    return f"[bold]{markup(card.step)}[/]{item}{revision}"
 
 
 def _short(value: Any, limit: int = 40) -> str:
@@ -175,7 +176,7 @@ def _ask(session: Session) -> Any:
         try:
             _record(session, card, answer.decision, answer.comment or None, edited)
         except (BoardError, ConfigError) as refused:  # e.g. answered elsewhere first, bad edit
-            err_console.print(f"[yellow]not recorded:[/] {escape(str(refused))}")
+            err_console.print(f"[yellow]not recorded:[/] {markup(str(refused))}")
         finally:
             if edited is not None:
                 edited.unlink(missing_ok=True)
@@ -204,20 +205,20 @@ def finish(report: RunReport, *, as_json: bool) -> None:
 
 
 def _summary(report: RunReport) -> None:
-    head = f"run [bold]{report.run}[/] ({escape(report.playbook)})"
+    head = f"run [bold]{report.run}[/] ({markup(report.playbook)})"
     if report.status == "done":
         console.print(f"{head} [green]done[/]")
     elif report.status == "waiting":
         for waiting in report.waiting_on:
             what = "escalation" if waiting.kind == "escalation" else "checkpoint"
             console.print(
-                f"{head} [yellow]waits on {escape(waiting.assignee)}[/] at "
-                f"[bold]{escape(waiting.step)}[/] ({what}, card {waiting.card}): "
-                f"{escape(waiting.reason)}",
+                f"{head} [yellow]waits on {markup(waiting.assignee)}[/] at "
+                f"[bold]{markup(waiting.step)}[/] ({what}, card {waiting.card}): "
+                f"{markup(waiting.reason)}",
                 soft_wrap=True,
             )
             if what == "escalation":
-                person = escape(waiting.assignee)
+                person = markup(waiting.assignee)
                 console.print(
                     f"  answer with: [bold]crew answer {waiting.card} approve --as {person}[/]",
                     highlight=False,
@@ -234,21 +235,21 @@ def _summary(report: RunReport) -> None:
                 continue
             console.print(
                 f"  answer with: [bold]crew answer {waiting.card} approve --as "
-                f"{escape(waiting.assignee)}[/]",
+                f"{markup(waiting.assignee)}[/]",
                 highlight=False,
                 soft_wrap=True,
             )
             console.print(
-                f'  or: crew answer {waiting.card} reject -m "why" --as {escape(waiting.assignee)}'
+                f'  or: crew answer {waiting.card} reject -m "why" --as {markup(waiting.assignee)}'
                 f"  ·  crew answer {waiting.card} edit --file EDITED.yaml --as "
-                f"{escape(waiting.assignee)}",
+                f"{markup(waiting.assignee)}",
                 highlight=False,
                 soft_wrap=True,
                 style="dim",
             )
     else:
-        where = f" at [bold]{escape(report.step)}[/]" if report.step else ""
-        reason = f": {escape(report.reason)}" if report.reason else ""
+        where = f" at [bold]{markup(report.step)}[/]" if report.step else ""
+        reason = f": {markup(report.reason)}" if report.reason else ""
         console.print(f"{head} [red]{report.status}[/]{where}{reason}", soft_wrap=True)
 
 
@@ -268,15 +269,15 @@ def continue_after_answer(project: Project, card: Card, *, person: str, as_json:
     assert card.decision is not None
     if not as_json:
         err_console.print(
-            f"recorded: {card.decision.decision} by {escape(person)} on card {card.id} "
-            f"({escape(card.step)}); resuming run {card.run}",
+            f"recorded: {card.decision.decision} by {markup(person)} on card {card.id} "
+            f"({markup(card.step)}); resuming run {card.run}",
             highlight=False,
         )
     session = open_session(project, person, quiet=as_json)
     try:
         report = resume_run(session, card.run)
     except RunBusy as busy:
-        err_console.print(f"{escape(str(busy))}; that process will act on the answer")
+        err_console.print(f"{markup(str(busy))}; that process will act on the answer")
         raise typer.Exit(3) from None
     except ConfigError as error:  # e.g. no API key here: the answer stays recorded
         raise ConfigError(
@@ -403,7 +404,7 @@ def cancel(
     if as_json:
         print_json(report.to_json())
     else:
-        console.print(f"run [bold]{run_id}[/] cancelled: {escape(report.reason or '')}")
+        console.print(f"run [bold]{run_id}[/] cancelled: {markup(report.reason or '')}")
 
 
 @app.command("graph")
@@ -420,7 +421,7 @@ def graph(
 
 def sketch(playbook: PlaybookSpec) -> str:
     """One line per step: who does it, what it waits for, where it can go next."""
-    lines = [f"[bold]{escape(playbook.name)}[/]"]
+    lines = [f"[bold]{markup(playbook.name)}[/]"]
     previous: str | None = None
     targets = {
         t
@@ -449,7 +450,7 @@ def sketch(playbook: PlaybookSpec) -> str:
                 f"reject → {step.checkpoint.on_reject} (max {step.checkpoint.max_revisions})"
             )
         lines.append(
-            f"  [bold]{escape(step.id)}[/] {escape(what)} [dim]· {escape('; '.join(notes))}[/]"
+            f"  [bold]{markup(step.id)}[/] {markup(what)} [dim]· {markup('; '.join(notes))}[/]"
         )
         previous = step.id
     return "\n".join(lines)

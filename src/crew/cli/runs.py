@@ -10,10 +10,10 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from crew.cli._app import app, console, print_json, project_option
+from crew.display import markup
 
 if TYPE_CHECKING:
     from crew.board.board import Board
@@ -124,9 +124,9 @@ def runs(
         status = str(run.status)
         table.add_row(
             run.id,
-            escape(run.playbook),
+            markup(run.playbook),
             f"[{_STYLE.get(status, '')}]{status}[/]",
-            escape(_waiting_names(run)) if status == "waiting" else "",
+            markup(_waiting_names(run)) if status == "waiting" else "",
             age(run.created, now),
         )
     console.print(table)
@@ -188,6 +188,19 @@ def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list
     return rows
 
 
+def _recorded_line(run: Run, card: Card, now: float) -> str:
+    """A waiting card whose answer is recorded but not yet acted on: what was decided, and who
+    will move the run on."""
+    assert card.decision is not None
+    said = (
+        f"{markup(card.step)} ({card.id}): {card.decision.decision} by "
+        f"{markup(card.decision.by)} is recorded; "
+    )
+    if run.driver and run.lease_deadline and run.lease_deadline > now:
+        return said + f"the run's driver ({markup(run.driver)}) goes on with it"
+    return said + f"`crew resume {run.id}` (or a `crew worker`) goes on with it"
+
+
 @app.command("status")
 def status(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to show.")],
@@ -204,6 +217,7 @@ def status(
         run = session.board.get_run(run_id)
         report = report_of(session, run)
         cards = session.board.cards_of_run(run_id)
+        now = session.board.now()
     finally:
         session.close()
     playbook = project.playbooks.get(run.playbook)
@@ -223,8 +237,8 @@ def status(
         return
     style = _STYLE.get(str(run.status), "")
     console.print(
-        f"run [bold]{run.id}[/] · {escape(run.playbook)} · [{style}]{run.status}[/] · "
-        f"started by {escape(run.started_by or '?')} {_iso(run.created)}",
+        f"run [bold]{run.id}[/] · {markup(run.playbook)} · [{style}]{run.status}[/] · "
+        f"started by {markup(run.started_by or '?')} {_iso(run.created)}",
         highlight=False,
     )
     table = Table(box=None, pad_edge=False)
@@ -245,33 +259,39 @@ def status(
             notes.append(f"{name} ({row['card']}) {row['status']}: {row['reason']}")
         confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
         table.add_row(
-            escape(name),
+            markup(name),
             row["card"] or "",
             f"[{_STYLE.get(row['status'], '')}]{row['status']}[/]",
-            escape(str(row["assignee"] or "")),
+            # Who decided (a delegate, say) rather than who it was assigned to.
+            markup(str(decision["by"] if decision else row["assignee"] or "")),
             _clock(row["updated"]),
             confidence,
         )
     console.print(table)
     for note in notes:
-        console.print(escape(note), highlight=False, soft_wrap=True)
+        console.print(markup(note), highlight=False, soft_wrap=True)
     if report.outputs:
         console.print("[bold]outputs[/] [dim](all of them: crew status RUN --json)[/]")
         for step, output in report.outputs.items():
             console.print(
-                f"  [bold]{escape(step)}[/]: {escape(_gist(output))}",
+                f"  [bold]{markup(step)}[/]: {markup(_gist(output))}",
                 highlight=False,
                 overflow="ellipsis",
                 no_wrap=True,
             )
     if report.reason:
-        console.print(f"[red]{escape(report.reason)}[/]", soft_wrap=True)
+        console.print(f"[red]{markup(report.reason)}[/]", soft_wrap=True)
+    by_id = {card.id: card for card in cards}
     for waiting in report.waiting_on:
+        answered = by_id.get(waiting.card)
+        if answered is not None and answered.decision is not None:
+            console.print(_recorded_line(run, answered, now), highlight=False, soft_wrap=True)
+            continue
         choices = "approve|edit|retry|reject" if waiting.kind == "escalation" else "approve"
-        why = f" ({escape(waiting.reason)})" if waiting.kind == "escalation" else ""
+        why = f" ({markup(waiting.reason)})" if waiting.kind == "escalation" else ""
         console.print(
-            f"waits on [bold]{escape(waiting.assignee)}[/] at {escape(waiting.step)}{why}: "
-            f"crew answer {waiting.card} {choices} --as {escape(waiting.assignee)}",
+            f"waits on [bold]{markup(waiting.assignee)}[/] at {markup(waiting.step)}{why}: "
+            f"crew answer {waiting.card} {choices} --as {markup(waiting.assignee)}",
             highlight=False,
             soft_wrap=True,
         )

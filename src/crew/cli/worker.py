@@ -214,7 +214,9 @@ def worker_command(
         session.close()
 
 
-def _say(line: str) -> None:
+def _say(text: str) -> None:
+    from crew.display import line
+
     console.print(
-        f"{time.strftime('%H:%M:%S')} {line}", highlight=False, markup=False, soft_wrap=True
+        f"{time.strftime('%H:%M:%S')} {line(text)}", highlight=False, markup=False, soft_wrap=True
     )
