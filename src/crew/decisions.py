@@ -47,6 +47,7 @@ def check_decision(
     with confidence and rationale for an escalation). `source` names the edit in errors."""
     if person not in card.may_answer or not card.status.waits_on_person:
         return edited  # the board refuses it, naming who may or who answered first
+    project = _as_run_follows(project, board, card.run)
     if card.kind is CardKind.ESCALATION:
         if decision == "approve" and card.output is None:
             raise ConfigError(
@@ -70,6 +71,15 @@ def check_decision(
             if role is not None:
                 return _valid_edit(project, card, person, edited, source, role)
     return edited
+
+
+def _as_run_follows(project: Project, board: Board, run: str) -> Project:
+    """The project with the playbook and roles the card's run is pinned to (an edit is checked
+    against the role the run goes on with, not a newer file)."""
+    from crew.spec.snapshot import Snapshot
+
+    pinned = board.pinned_of(run)
+    return Snapshot.from_text(pinned.text, run=run).project(project) if pinned else project
 
 
 def _edited_role(project: Project, card: Card) -> RoleSpec | None:

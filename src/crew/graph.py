@@ -459,6 +459,8 @@ def compile_playbook(
     Compiling costs milliseconds per step, so each playbook is compiled once per process and
     each call returns a cheap copy bound to its executor and saver (a worker drives many runs).
     """
+    # Keyed on the playbook's content, never its name: a worker drives runs pinned to different
+    # versions of one playbook (crew.spec.snapshot), each with the graph of its own version.
     key = playbook.model_dump_json()
     with _compiled_lock:
         template = _compiled.get(key)

@@ -24,6 +24,12 @@ Redis can resume it. What a caller may rely on:
   answer recorded on the card (from any process) is acted on by the next `resume` (which
   `crew answer` calls), through `Command(resume={interrupt id: decision})`. An escalated agent
   step waits the same way.
+- **Pinned to what it started with.** A run records the playbook, the roles it uses and their
+  model profiles when it is created (`crew.spec.snapshot`, stored once beside the run record);
+  every resume, in any process, drives it with that version, not the files as they are now.
+  `resume_run(..., upgrade=True)` moves it to the current files, only when every step it has
+  finished (or waits on) is still in the current playbook, as the same kind of step; the audit
+  trail gets an `upgraded` event (old and new hash, the files that changed, who).
 - **Escalation** and the cards of agent steps and checkpoints: `crew.steps` (the step
   executor the graph calls).
 """
@@ -31,6 +37,7 @@ Redis can resume it. What a caller may rely on:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import socket
@@ -43,7 +50,7 @@ import redis
 
 from crew.board.board import Board
 from crew.board.cards import Card
-from crew.board.runs import Run, RunStatus
+from crew.board.runs import Pinned, Run, RunStatus
 from crew.exceptions import (
     BoardError,
     ConfigError,
@@ -57,6 +64,7 @@ from crew.lease import Heartbeat
 from crew.notify import Notifier
 from crew.spec.models import PlaybookSpec
 from crew.spec.project import Project
+from crew.spec.snapshot import FileChange, Snapshot
 
 if TYPE_CHECKING:
     from crew.models import Responder
@@ -74,6 +82,7 @@ __all__ = [
     "read_outputs",
     "resume_run",
     "start_run",
+    "started_with",
 ]
 
 LEASE_ENV = "CREW_RUN_LEASE"
@@ -177,6 +186,9 @@ class Observer:
     def step_escalated(self, card: Card) -> None:
         """An agent step's output went to a person (the card is escalated, with the reason)."""
 
+    def run_upgraded(self, run: str, old: str | None, new: str, changes: list[FileChange]) -> None:
+        """The run now follows the current files (hashes `old` -> `new`; what changed)."""
+
 
 Ask = Callable[[Card, dict[str, Any]], bool]
 """The interactive hook: shown a waiting card the current person may answer (and its
@@ -246,9 +258,12 @@ def start_run(
     `responder` overrides it (tests, embedding)."""
     from crew.graph import initial_state
 
+    snapshot = Snapshot.of(session.project, playbook)
+    session = dataclasses.replace(session, project=snapshot.project(session.project))
     responder = responder or _responder(session.project, playbook, mode)
+    pinned = Pinned(snapshot.hash, snapshot.text)
     if run_id is None:
-        run_id = _new_run_id(session.board, playbook.name, inputs, session.actor, mode)
+        run_id = _new_run_id(session.board, playbook.name, inputs, session.actor, mode, pinned)
     else:
         session.board.create_run(
             run_id,
@@ -256,6 +271,7 @@ def start_run(
             inputs=inputs,
             started_by=session.actor,
             meta={"mode": mode},
+            pinned=pinned,
         )
 
     first = initial_state(inputs, {"mode": mode, "playbook": playbook.name})
@@ -263,20 +279,50 @@ def start_run(
 
 
 def resume_run(
-    session: Session, run_id: str, *, responder: Responder | None = None, wait: float = 0.0
+    session: Session,
+    run_id: str,
+    *,
+    responder: Responder | None = None,
+    wait: float = 0.0,
+    upgrade: bool = False,
 ) -> RunReport:
     """Continue a run: act on answers recorded on its checkpoint cards, or carry on from the last
     checkpoint after a crash. A run that still waits with no answer just reports waiting. The
     model calls go the way the run started (live, replay, record) unless `responder` is given.
     With `wait` (seconds), a lease still held by another driver is waited for: a crashed driver's
-    lease runs out and this process takes over; a live driver keeps renewing it (RunBusy)."""
+    lease runs out and this process takes over; a live driver keeps renewing it (RunBusy).
+
+    The run goes on with the playbook version it started with (`started_with`), whatever the
+    files say now. With `upgrade`, it moves to the current files first, under its lease, if every
+    step it finished or waits on is still in the current playbook as the same kind of step
+    (else ConfigError naming them, and nothing changes); `session.observer.run_upgraded` and the
+    run's `upgraded` audit event say so."""
     run = session.board.get_run(run_id)
     if run.status.finished:
+        if upgrade:
+            raise WrongStatus(
+                f"run {run_id} is already {run.status}; only a run that goes on can be upgraded"
+            )
         return report_of(session, run)
+    started = started_with(session.board, run_id)
+    move: _Upgrade | None = None
+    if upgrade:
+        move = _Upgrade(started, _current(session.project, run))
+        target: Snapshot | None = move.new
+    else:
+        target = started
+    if target is not None:
+        session = dataclasses.replace(session, project=target.project(session.project))
     playbook = session.project.playbook(run.playbook)
     mode = _meta(session, run_id).get("mode", LIVE)
     responder = responder or _responder(session.project, playbook, str(mode), resume=True)
-    return _Driver(session, playbook, run_id, responder).drive(None, wait=wait)
+    return _Driver(session, playbook, run_id, responder, upgrade=move).drive(None, wait=wait)
+
+
+def started_with(board: Board, run_id: str) -> Snapshot | None:
+    """The playbook version `run_id` follows (None for a run started before runs were pinned)."""
+    pinned = board.pinned_of(run_id)
+    return None if pinned is None else Snapshot.from_text(pinned.text, run=run_id)
 
 
 def cancel_run(session: Session, run_id: str, reason: str | None = None) -> RunReport:
@@ -330,14 +376,24 @@ def report_of(session: Session, run: Run) -> RunReport:
 
 
 def _new_run_id(
-    board: Board, playbook: str, inputs: dict[str, Any], actor: str, mode: str
+    board: Board,
+    playbook: str,
+    inputs: dict[str, Any],
+    actor: str,
+    mode: str,
+    pinned: Pinned | None = None,
 ) -> str:
     """A short, typeable run id, recorded on the board (retried on the rare collision)."""
     for _ in range(20):
         run_id = "r" + secrets.token_hex(3)
         try:
             board.create_run(
-                run_id, playbook=playbook, inputs=inputs, started_by=actor, meta={"mode": mode}
+                run_id,
+                playbook=playbook,
+                inputs=inputs,
+                started_by=actor,
+                meta={"mode": mode},
+                pinned=pinned,
             )
         except BoardError as error:
             if "already exists" in str(error):
@@ -388,6 +444,25 @@ class RunBusy(BoardError):
     """Another process holds the run's lease (it drives the run right now)."""
 
 
+@dataclass(frozen=True)
+class _Upgrade:
+    """A move of a run from the version it follows (`old`; None: unpinned) to `new`."""
+
+    old: Snapshot | None
+    new: Snapshot
+
+
+def _current(project: Project, run: Run) -> Snapshot:
+    """The current files' version of the run's playbook (ConfigError when it is gone)."""
+    playbook = project.playbooks.get(run.playbook)
+    if playbook is None:
+        raise ConfigError(
+            f"run {run.id} cannot move to the current files: playbooks/{run.playbook}.yaml is gone",
+            hint=f"`crew resume {run.id}` goes on with the version it started with.",
+        )
+    return Snapshot.of(project, playbook)
+
+
 def _waiting_of(card: Card) -> Waiting:
     return Waiting(
         card=card.id,
@@ -419,10 +494,17 @@ class _Driver:
     """Drives one run under its lease until it finishes or waits with nothing to act on."""
 
     def __init__(
-        self, session: Session, playbook: PlaybookSpec, run_id: str, responder: Responder
+        self,
+        session: Session,
+        playbook: PlaybookSpec,
+        run_id: str,
+        responder: Responder,
+        *,
+        upgrade: _Upgrade | None = None,
     ) -> None:
         self.session, self.board = session, session.board
         self.playbook, self.run_id, self.responder = playbook, run_id, responder
+        self.upgrade = upgrade
 
     def _acquire(self, wait: float) -> str | None:
         give_up = time.monotonic() + wait
@@ -454,6 +536,8 @@ class _Driver:
         heartbeat = Heartbeat(self.board, self.run_id, token, self.session.lease_seconds)
         heartbeat.start()
         try:
+            if self.upgrade is not None:
+                self._upgrade(self.upgrade, token)
             return self._drive(first, heartbeat)
         except redis.RedisError as error:
             raise RedisUnavailable(
@@ -509,6 +593,49 @@ class _Driver:
             if not answers:
                 return report
             payload = Command(resume=answers)
+
+    def _upgrade(self, move: _Upgrade, token: str) -> None:
+        """Pin the run to `move.new`, checked under the lease (no step finishes meanwhile)."""
+        old, new = move.old, move.new
+        if old is not None and old.hash == new.hash:
+            return  # it already follows the current files
+        from crew.spec.inputs import check_inputs
+
+        run = self.board.get_run(self.run_id)
+        lost = _lost_steps(new.playbook, self.board.cards_of_run(self.run_id))
+        where = f"playbooks/{run.playbook}.yaml"
+        if lost:
+            raise ConfigError(
+                f"run {self.run_id} cannot move to the current {where}: "
+                + "; ".join(lost)
+                + " (nothing changed)",
+                hint=f"Put them back, or let the run go on with the version it started with: "
+                f"`crew resume {self.run_id}`.",
+            )
+        try:
+            check_inputs(new.playbook, run.inputs)
+        except ConfigError as error:
+            raise ConfigError(
+                f"run {self.run_id} cannot move to the current {where}: its inputs do not fit "
+                f"it: {error.message} (nothing changed)",
+                hint=f"`crew resume {self.run_id}` goes on with the version it started with.",
+            ) from None
+        changes = old.changes(self.session.project) if old is not None else []
+        self.board.upgrade_run(
+            self.run_id,
+            token,
+            expected=old.hash if old is not None else None,
+            pinned=Pinned(new.hash, new.text),
+            actor=self.session.actor,
+            detail={
+                "from": old.hash if old is not None else None,
+                "to": new.hash,
+                "files": [change.to_json() for change in changes],
+            },
+        )
+        self.session.observer.run_upgraded(
+            self.run_id, old.hash if old is not None else None, new.hash, changes
+        )
 
     @staticmethod
     def _interrupted_mid_step(graph: Any, config: dict[str, Any]) -> bool:
@@ -612,3 +739,28 @@ class _Driver:
                 if not card.status.finished:
                     with contextlib.suppress(BoardError):
                         self.board.cancel(card.id, actor=self.session.actor, reason=f"run {status}")
+
+
+def _lost_steps(playbook: PlaybookSpec, cards: list[Card]) -> list[str]:
+    """Why `playbook` cannot carry on a run whose cards are `cards`: the steps the run finished
+    or waits on that it lacks, or has as another kind of step (checkpoint / agent step)."""
+    from crew.board.cards import CardKind, CardStatus
+
+    kept = {CardStatus.DONE, CardStatus.WAITING, CardStatus.ESCALATED}
+    steps = {step.id: step for step in playbook.steps}
+    missing: dict[str, None] = {}
+    other_kind: dict[str, None] = {}
+    for card in cards:
+        if card.status not in kept:
+            continue
+        step = steps.get(card.step)
+        if step is None:
+            missing[card.step] = None
+        elif step.is_checkpoint != (card.kind is CardKind.CHECKPOINT):
+            other_kind[card.step] = None
+    lost = []
+    if missing:
+        lost.append(f"steps the run has done or waits on are not in it: {', '.join(missing)}")
+    if other_kind:
+        lost.append(f"steps are now of another kind (checkpoint/agent): {', '.join(other_kind)}")
+    return lost

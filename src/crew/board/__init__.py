@@ -1,14 +1,14 @@
 """The shared Redis task board: cards, their transitions, runs, and the audit trail.
 
 The only code that talks to Redis for the board. `Board` is the API; the value types are
-`Card`, `Lease`, `Answer`, `Event` and `Run`, with statuses as `StrEnum`s.
+`Card`, `Lease`, `Answer`, `Event`, `Run` and `Pinned`, with statuses as `StrEnum`s.
 """
 
 from crew.board.board import RETENTION_SECONDS, Board
 from crew.board.cards import Answer, Card, CardKind, CardStatus, Decision, Lease, iso
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
-from crew.board.runs import Run, RunStatus
+from crew.board.runs import Pinned, Run, RunStatus
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "Decision",
     "Event",
     "Lease",
+    "Pinned",
     "Run",
     "RunStatus",
     "iso",

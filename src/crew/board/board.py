@@ -32,7 +32,7 @@ from crew.board.cards import (
 )
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
-from crew.board.runs import Run, RunStatus, run_event_name
+from crew.board.runs import Pinned, Run, RunStatus, run_event_name
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN, Scripts
 from crew.exceptions import (
     AlreadyDecided,
@@ -587,12 +587,16 @@ class Board:
         inputs: dict[str, Any],
         started_by: str,
         meta: dict[str, Any] | None = None,
+        pinned: Pinned | None = None,
     ) -> Run:
         """Record a new run (status running). BoardError if the id is taken. `meta` is what a
-        driver needs to run it again from the top (e.g. the replay mode), kept as `Run.meta`."""
+        driver needs to run it again from the top (e.g. the replay mode), kept as `Run.meta`;
+        `pinned`, the playbook version it follows, is stored once beside it (`pinned_of`)."""
         if not run_id:
             raise ConfigError("a run needs a non-empty id")
-        detail = {"playbook": playbook, "inputs": inputs}
+        detail: dict[str, Any] = {"playbook": playbook, "inputs": inputs}
+        if pinned is not None:
+            detail["pinned"] = pinned.hash
         reply = self._scripts.call(
             "run_create",
             run_id,
@@ -601,6 +605,8 @@ class Board:
             started_by,
             _dumps(detail),
             _dumps(meta or {}),
+            pinned.hash if pinned else "",
+            pinned.text if pinned else "",
         )
         if reply[0] == "err":
             raise BoardError(
@@ -640,6 +646,55 @@ class Board:
                 raise self._run_not_found(run_id)
             raise WrongStatus(
                 f"run {run_id} is already {reply[3]}; a finished run cannot become {run_status}"
+            )
+        return Run.from_hash(_hash(reply[1:]))
+
+    def pinned_of(self, run_id: str) -> Pinned | None:
+        """The playbook version a run follows, as stored (None for a run started unpinned)."""
+        pipe = self._db.pipeline(transaction=False)
+        pipe.hget(self.keys.run(run_id), "pinned")
+        pipe.get(self.keys.run_pinned(run_id))
+        digest, text = pipe.execute()
+        return Pinned(digest, text) if digest and text else None
+
+    def upgrade_run(
+        self,
+        run_id: str,
+        token: str,
+        *,
+        expected: str | None,
+        pinned: Pinned,
+        actor: str,
+        detail: dict[str, Any],
+    ) -> Run:
+        """Pin a run to another playbook version (an `upgraded` audit event with `detail`), by
+        the holder of its lease (`token`), if it is still pinned to `expected` (the hash the
+        caller checked against). Refused (nothing changed): finished (WrongStatus), stale token
+        (LeaseLost), moved meanwhile (WrongStatus)."""
+        reply = self._scripts.call(
+            "run_upgrade",
+            run_id,
+            token,
+            expected or "",
+            pinned.hash,
+            pinned.text,
+            actor,
+            _dumps(detail),
+        )
+        if reply[0] == "err":
+            code = reply[1]
+            if code == "not_found":
+                raise self._run_not_found(run_id)
+            if code == "status":
+                raise WrongStatus(f"run {run_id} is already {reply[3]}; it cannot be upgraded")
+            if code == "lease_lost":
+                raise LeaseLost(
+                    f"lease on run {run_id} lost: {reply[4] or 'nobody'} holds it now",
+                    hint="Stop driving this run; another process took it over.",
+                )
+            raise WrongStatus(
+                f"run {run_id} was moved to another playbook version meanwhile",
+                hint=f"See `crew status {run_id}`, then try again.",
             )
         return Run.from_hash(_hash(reply[1:]))
 

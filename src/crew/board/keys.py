@@ -15,6 +15,8 @@ each other. The layout (`<P>` = `crew:{B}:`):
     <P>events                 stream: the board's audit log (approximately trimmed)
     <P>run:<run>:events       stream: the same events, for one run (so `crew log RUN` is bounded)
     <P>run:<run>              hash: one run record and its driver lease
+    <P>run:<run>:pinned       string: the playbook, roles and profiles the run is pinned to
+                              (`crew.spec.snapshot`; its hash is the run record's `pinned`)
     <P>runs                   zset run id -> started time
     <P>runs:finished          zset run id -> finished time (retention)
     <P>lg:thread:<run>        hash: the index of a run's LangGraph state, kept by
@@ -44,6 +46,7 @@ _TEMPLATES: dict[str, str] = {
     "events": "events",
     "run_events": "run:{run}:events",
     "run": "run:{run}",
+    "run_pinned": "run:{run}:pinned",
     "runs": "runs",
     "runs_finished": "runs:finished",
     "run_state": "lg:thread:{run}",
@@ -102,6 +105,9 @@ class BoardKeys:
 
     def run(self, run: str) -> str:
         return self._key("run", run=run)
+
+    def run_pinned(self, run: str) -> str:
+        return self._key("run_pinned", run=run)
 
     def runs(self) -> str:
         return self._key("runs")

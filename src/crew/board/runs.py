@@ -43,6 +43,8 @@ class Run:
     driver: str | None = None  # who holds the run lease (may have expired)
     lease_deadline: float | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"mode": "replay"}
+    pinned: str | None = None
+    """The hash of the playbook version the run is pinned to (None: a run from before pins)."""
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Run:
@@ -61,7 +63,17 @@ class Run:
             driver=h.get("lease_holder") or None,
             lease_deadline=float(h["lease_deadline"]) if h.get("lease_deadline") else None,
             meta=json.loads(h.get("meta") or "{}"),
+            pinned=h.get("pinned") or None,
         )
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """What a run is pinned to, as the board stores it once per run: a snapshot's text and its
+    hash (`crew.spec.snapshot.Snapshot` makes and reads them; the board does not look inside)."""
+
+    hash: str
+    text: str
 
 
 def run_event_name(status: RunStatus) -> str:

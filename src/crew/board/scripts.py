@@ -45,6 +45,7 @@ NAMES = (
     "run_acquire",
     "run_renew",
     "run_release",
+    "run_upgrade",
 )
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from crew.runtime import RunReport, Session
     from crew.spec.models import PlaybookSpec
     from crew.spec.project import Project
+    from crew.spec.snapshot import FileChange
 
 __all__ = ["continue_after_answer", "finish", "open_session"]
 
@@ -89,6 +90,17 @@ def _progress(quiet: bool) -> Any:
             self._line(
                 f"[yellow]⚠[/] {_name(card)} escalated to {markup(card.assignee)}: "
                 f"{markup(card.reason or '')}"
+            )
+
+        def run_upgraded(
+            self, run: str, old: str | None, new: str, changes: list[FileChange]
+        ) -> None:
+            from crew.spec.snapshot import short
+
+            files = ", ".join(f"{c.file} {c.change}" for c in changes) or "files changed"
+            self._line(
+                f"[cyan]↑[/] run {run} now follows the current files "
+                f"[dim]({short(old) if old else 'unpinned'} → {short(new)}: {markup(files)})[/]"
             )
 
     return Progress()
@@ -364,6 +376,14 @@ def resume(
             help="Wait up to this long for another driver's lease to run out (a crashed driver).",
         ),
     ] = 0.0,
+    upgrade: Annotated[
+        bool,
+        typer.Option(
+            "--upgrade",
+            help="Move the run to the current playbook and role files (it goes on with the "
+            "version it started with otherwise); refused if a step it did is gone.",
+        ),
+    ] = False,
     as_: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -371,12 +391,17 @@ def resume(
     from crew.runtime import resume_run
 
     project = load()
-    person = _person(as_, project)
+    if upgrade:  # the audit trail names who moved the run: a person of crew.yaml
+        from crew.cli.board import identify
+
+        person: str | None = identify(as_, project)
+    else:
+        person = _person(as_, project)
     session = open_session(project, person, quiet=as_json)
     if _interactive(as_json) and person:
         session.ask = _ask(session)
     try:
-        report = resume_run(session, run_id, wait=wait)
+        report = resume_run(session, run_id, wait=wait, upgrade=upgrade)
     finally:
         session.close()
     finish(report, as_json=as_json)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from crew.board.runs import Run
     from crew.spec.models import PlaybookSpec
     from crew.spec.project import Project
+    from crew.spec.snapshot import FileChange, Snapshot
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")]
 
@@ -201,6 +202,38 @@ def _recorded_line(run: Run, card: Card, now: float) -> str:
     return said + f"`crew resume {run.id}` (or a `crew worker`) goes on with it"
 
 
+def _pinned(project: Project, board: Board, run: Run) -> tuple[Snapshot | None, list[FileChange]]:
+    """The playbook version `run` follows and the files that say otherwise now."""
+    from crew.runtime import started_with
+
+    started = started_with(board, run.id)
+    return started, started.changes(project) if started else []
+
+
+def _pinned_json(started: Snapshot | None, changes: list[FileChange]) -> dict[str, Any] | None:
+    if started is None:
+        return None  # a run from before runs were pinned
+    return {"hash": started.hash, "changed": [change.to_json() for change in changes]}
+
+
+def _pinned_note(run: Run, changes: list[FileChange]) -> str | None:
+    """One line saying the files changed since the run started, and what that means."""
+    if not changes:
+        return None
+    said = [
+        f"{', '.join(c.file for c in changes if c.change == change)} {change}"
+        for change in ("changed", "deleted")
+        if any(c.change == change for c in changes)
+    ]
+    since = f"{' and '.join(said)} since this run started"
+    if run.status.finished:
+        return f"{since}; it ran with the version it started with"
+    note = f"{since}; it goes on with the version it started with"
+    if any(c.file == f"playbooks/{run.playbook}.yaml" and c.change == "deleted" for c in changes):
+        return note
+    return note + f"; `crew resume {run.id} --upgrade` moves it to the current files"
+
+
 @app.command("status")
 def status(
     run_id: Annotated[str, typer.Argument(metavar="RUN", help="The run to show.")],
@@ -220,7 +253,8 @@ def status(
         now = session.board.now()
     finally:
         session.close()
-    playbook = project.playbooks.get(run.playbook)
+    started, changes = _pinned(project, session.board, run)  # what the run follows, changes since
+    playbook = started.playbook if started else project.playbooks.get(run.playbook)
     steps = timeline(playbook, run, cards)
     if as_json:
         data = report.to_json()
@@ -231,6 +265,7 @@ def status(
                 "updated": _iso(run.updated),
                 "inputs": run.inputs,
                 "steps": steps,
+                "pinned": _pinned_json(started, changes),
             }
         )
         print_json(data)
@@ -241,6 +276,9 @@ def status(
         f"started by {markup(run.started_by or '?')} {_iso(run.created)}",
         highlight=False,
     )
+    note = _pinned_note(run, changes)
+    if note:
+        console.print(f"[yellow]{markup(note)}[/]", highlight=False, soft_wrap=True)
     table = Table(box=None, pad_edge=False)
     for column in ("step", "card", "status", "who", "when", "confidence"):
         table.add_column(column)

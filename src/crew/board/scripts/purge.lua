@@ -29,7 +29,7 @@ for _, run in ipairs(runs) do
   for i = 1, #state_keys, 500 do
     redis.call('DEL', unpack(state_keys, i, math.min(i + 499, #state_keys)))
   end
-  redis.call('DEL', state, K.run(run), K.run_events(run))
+  redis.call('DEL', state, K.run(run), K.run_events(run), K.run_pinned(run))
   if redis.call('ZCARD', K.run_cards(run)) == 0 then redis.call('DEL', K.run_cards(run)) end
   redis.call('ZREM', K.runs(), run)
   redis.call('ZREM', K.runs_finished(), run)
