@@ -170,6 +170,8 @@ def test_the_installed_command_reports_without_a_traceback(example: Path) -> Non
     )
 
     assert result.returncode == 2
-    assert result.stderr.startswith("agents/writer.yaml:2: is not UTF-8 text (byte 0xff).")
+    assert result.stderr.startswith(
+        "agents/writer.yaml:2: is not UTF-8 text (byte 0xff at offset 20)."
+    )
     assert "Traceback" not in result.stderr
     assert result.stdout == ""

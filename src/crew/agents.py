@@ -98,12 +98,15 @@ def run_agent_step(
     max_invalid_retries: int = 2,
     sample: int = 0,
     samples: int = 1,
+    max_output: int | None = None,
 ) -> StepResult:
     """Ask the role's model to do `task`; return its validated output or why there is none.
 
     `item`/`items` place a fan-out item, `revision` counts reruns of the step (a checkpoint's
     revise, an owner's retry), `sample` of `samples` numbers the runs of a step sampled several
     times for `consistency`; they only matter to responders that replay recorded answers.
+    An answer larger than `max_output` bytes (as JSON; `settings.limits.output`) is invalid,
+    like an answer with a wrong field: asked for again, then the step is not ok.
     """
     schema = output_schema(role)
     attempts = 1 + max(0, max_invalid_retries)
@@ -152,6 +155,8 @@ def run_agent_step(
                 raw=raw,
             )
         try:
+            if max_output is not None:
+                _check_output_size(raw, max_output)
             output = validate_output(role, raw)
         except InvalidOutput as invalid:
             problems = "; ".join(invalid.problems)
@@ -174,6 +179,14 @@ def run_agent_step(
         calls=attempts,
         raw=raw,
     )
+
+
+def _check_output_size(raw: Any, limit: int) -> None:
+    from crew.limits import exceeds, json_size, text_size
+
+    size = text_size(raw) if isinstance(raw, str) else json_size(raw)
+    if size > limit:
+        raise InvalidOutput([exceeds("the answer", size, limit, "output")])
 
 
 def _describe_fields(role: RoleSpec) -> str:

@@ -39,6 +39,7 @@ from crew.exceptions import ConfigError, Problem, RunError
 from crew.models import ModelCall, ModelFailure, Responder
 from crew.outputs import InvalidOutput, validate_output
 from crew.spec.models import RoleSpec
+from crew.spec.yamlfile import NotYAML, load_yaml, read_text
 
 __all__ = ["FAILURE", "CassetteRecorder", "CassetteReplay", "cassette_path", "position"]
 
@@ -205,7 +206,11 @@ _Loader.yaml_implicit_resolvers = {
 
 
 class _Dumper(yaml.SafeDumper):
-    """Readable YAML: multi-line strings as `|` blocks."""
+    """Readable YAML: multi-line strings as `|` blocks, every value written out (no aliases:
+    a cassette is read back with aliases bounded)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -234,14 +239,15 @@ def _load(path: Path) -> dict[str, list[Any]]:
             f"{shown} does not exist.",
             hint="Record it with `crew run --record`, or run without --replay.",
         )
+    # Read like any file a user hands crew: UTF-8 checked, YAML aliases bounded.
+    text = read_text(path, what=shown)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # a SafeLoader
-    except yaml.MarkedYAMLError as error:
-        line = error.problem_mark.line + 1 if error.problem_mark else 1
-        problem = Problem(shown, line, f"not valid YAML: {error.problem}", "Fix the syntax.")
+        data = load_yaml(text, shown, loader=_Loader)  # a SafeLoader
+    except NotYAML as error:
+        problem = Problem(
+            shown, error.line or 1, f"not valid YAML: {error.problem}", "Fix the syntax."
+        )
         raise ConfigError.from_problems([problem]) from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{shown}: not valid YAML: {error}") from None
     if data is None:
         return {}
     if not isinstance(data, Mapping):

@@ -14,8 +14,10 @@ whether the output flows on or is escalated to the first person of the role's ch
 An execution is escalated when its confidence is below the role's ``threshold``, when its output
 is still invalid after the retries, or when the model call failed after its retries (for
 ``judge``: also when the judge gives no valid verdict, with the step's output kept for an
-approve). The card's ``confidence`` is the score; the method and its parts go with it
-(`Assessment.confidence`, in the card's audit event and the escalation's payload).
+approve), or when its rendered task is larger than ``settings.limits.task`` (not sent to the
+model: escalated with no output, like a failed call). The card's ``confidence`` is the score; the
+method and its parts go with it (`Assessment.confidence`, in the card's audit event and the
+escalation's payload).
 """
 
 from __future__ import annotations
@@ -71,6 +73,10 @@ def assess(
     """Run one execution of `step` by `role` with its confidence method; see the module doc."""
     profile = project.profile_for(role)
     spec = role.confidence
+    limits = project.crew.settings.limits
+    too_large = _task_too_large(task, limits.task)
+    if too_large is not None:  # like a model call that failed: the owner decides what to do
+        return Assessment(StepResult(False, None, None, too_large, calls=0), None, too_large)
 
     def call(sample: int = 0, samples: int = 1) -> StepResult:
         return run_agent_step(
@@ -85,6 +91,7 @@ def assess(
             guidance=guidance,
             sample=sample,
             samples=samples,
+            max_output=limits.output,
         )
 
     if spec.method is ConfidenceMethod.CONSISTENCY:
@@ -120,6 +127,19 @@ def assess(
     if measured.score < spec.threshold:
         return Assessment(result, measured, _low(role, measured))
     return Assessment(result, measured, None)
+
+
+def _task_too_large(task: str, limit: int) -> str | None:
+    """Why a rendered task is not sent to the model (over `settings.limits.task`), or None."""
+    from crew.limits import exceeds, text_size
+
+    size = text_size(task)
+    if size <= limit:
+        return None
+    return (
+        f"{exceeds('the task', size, limit, 'task')}; it was not sent to the model "
+        "(raise the limit in crew.yaml, then retry)"
+    )
 
 
 def _low(role: RoleSpec, measured: Confidence) -> str:

@@ -18,6 +18,7 @@ from crew.exceptions import AlreadyDecided, BoardError, CardNotFound, ConfigErro
 
 if TYPE_CHECKING:
     from crew.board import Board, Card
+    from crew.spec.models import Limits
     from crew.spec.project import Project
 
 DECISIONS = ("approve", "reject", "edit", "retry")
@@ -83,6 +84,8 @@ def record_answer(
     `person`'s inbox. Raises ConfigError for bad input and BoardError subclasses for refusals
     (unknown card, not allowed, already answered, not waiting); nothing changes in either case.
     """
+    from crew.limits import check_size, text_size
+
     if decision not in DECISIONS:
         raise ConfigError(
             f"unknown decision '{decision}'", hint=f"Use one of: {', '.join(DECISIONS)}."
@@ -96,7 +99,10 @@ def record_answer(
             f"--file goes with 'edit', not '{decision}'",
             hint="Use `crew answer CARD edit --file EDITED.yaml`, or drop --file.",
         )
-    edited_output = read_edited(edited_file) if edited_file is not None else None
+    limits = project.crew.settings.limits
+    if comment is not None:
+        check_size("the comment (-m)", text_size(comment), limits.comment, "comment")
+    edited_output = read_edited(edited_file, limits) if edited_file is not None else None
     card = find_card(board, card_ref, person)
     from crew.decisions import check_decision
 
@@ -158,25 +164,30 @@ def _step_refusal(board: Board, step: str, person: str) -> BoardError | None:
     )
 
 
-def read_edited(path: Path) -> dict[str, Any]:
-    """The edited output from a YAML or JSON file; it must be a mapping."""
-    import yaml
+def read_edited(path: Path, limits: Limits | None = None) -> dict[str, Any]:
+    """The edited output from a YAML or JSON file; it must be a mapping. Bounded by `limits`
+    (default: crew's defaults): the file's size before it is read, its YAML aliases, and the
+    output as JSON (`settings.limits.edit`)."""
+    from crew.limits import check_size, json_size
+    from crew.spec.models import Limits
+    from crew.spec.yamlfile import NotYAML, load_yaml, read_text
 
+    limits = limits or Limits()
+    what = f"--file {path}"
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read --file {path}: {exc.strerror or exc}",
-            hint="Pass an existing YAML or JSON file.",
-        ) from None
+        text = read_text(path, what=what, max_size=limits.edit, setting="edit")
+    except ConfigError as error:
+        if error.message.startswith("cannot read"):
+            raise ConfigError(error.message, hint="Pass an existing YAML or JSON file.") from None
+        raise
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        data = load_yaml(
+            text, what, max_aliases=limits.yaml_aliases, max_size=limits.edit, setting="edit"
+        )
+    except NotYAML as exc:
+        line = f":{exc.line}" if exc.line is not None else ""
         raise ConfigError(
-            f"{path}{line}: {problem}", hint="--file must hold a YAML or JSON mapping."
+            f"{path}{line}: {exc.problem}", hint="--file must hold a YAML or JSON mapping."
         ) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
@@ -184,6 +195,7 @@ def read_edited(path: Path) -> dict[str, Any]:
             f"{path}: the edited output must be a mapping of output fields, not {kind}",
             hint="Write it as `field: value` lines (YAML) or a JSON object.",
         )
+    check_size(f"the edited output in {path} (as JSON)", json_size(data), limits.edit, "edit")
     return data
 
 

@@ -23,7 +23,7 @@ from crew.exceptions import BoardError, ConfigError
 if TYPE_CHECKING:
     from crew.board.cards import Card
     from crew.runtime import RunReport, Session
-    from crew.spec.models import PlaybookSpec
+    from crew.spec.models import Limits, PlaybookSpec
     from crew.spec.project import Project
     from crew.spec.snapshot import FileChange
 
@@ -120,25 +120,27 @@ def _short(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def parse_inputs(pairs: list[str], file: Path | None) -> dict[str, Any]:
-    """`--inputs FILE` (YAML or JSON mapping), then each `-i key=value` (value parsed as YAML)."""
+def parse_inputs(
+    pairs: list[str], file: Path | None, limits: Limits | None = None
+) -> dict[str, Any]:
+    """`--inputs FILE` (YAML or JSON mapping), then each `-i key=value` (value parsed as YAML).
+
+    Bounded by `limits` (default: crew's defaults): the file's size before it is read, the YAML
+    aliases of the file and of every value, and all the inputs together as JSON."""
+    from crew.limits import check_size, json_size
+    from crew.spec.models import Limits
+    from crew.spec.yamlfile import NotYAML, load_yaml, read_text
+
+    limits = limits or Limits()
+    bounds: dict[str, Any] = {"max_aliases": limits.yaml_aliases, "max_size": limits.inputs}
     given: dict[str, Any] = {}
     if file is not None:
-        try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise ConfigError(
-                f"cannot read --inputs file '{file}': {error.strerror}",
-                hint="Pass an existing YAML or JSON file.",
-            ) from None
-        except yaml.YAMLError as error:
-            raise ConfigError(
-                f"--inputs file '{file}' is not valid YAML/JSON: {str(error).splitlines()[0]}",
-                hint="Write a mapping of input names to values, e.g. product: Solar kettle.",
-            ) from None
+        what = f"--inputs file '{file}'"
+        text = read_text(file, what=what, max_size=limits.inputs, setting="inputs")
+        loaded = load_yaml(text, what, **bounds)
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(
-                f"--inputs file '{file}' holds {type(loaded).__name__}, not a mapping",
+                f"{what} holds {type(loaded).__name__}, not a mapping",
                 hint="Write a mapping of input names to values, e.g. product: Solar kettle.",
             )
         given.update(loaded or {})
@@ -149,10 +151,11 @@ def parse_inputs(pairs: list[str], file: Path | None) -> dict[str, Any]:
                 f"-i {pair!r} is not key=value", hint='Write e.g. -i product="Solar kettle".'
             )
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError:
+            value = load_yaml(raw, f"-i {key.strip()}", **bounds) if raw.strip() else ""
+        except NotYAML:
             value = raw  # not YAML: the plain string the user typed
         given[key.strip()] = value
+    check_size("the run's inputs (as JSON)", json_size(given), limits.inputs, "inputs")
     return given
 
 
@@ -352,7 +355,8 @@ def run(
         )
     project = load()
     spec: PlaybookSpec = project.playbook(playbook)
-    given = check_inputs(spec, parse_inputs(inputs or [], inputs_file))
+    limits = project.crew.settings.limits
+    given = check_inputs(spec, parse_inputs(inputs or [], inputs_file, limits))
     person = _person(as_, project)
     session = open_session(project, person, quiet=as_json)
     if _interactive(as_json) and person:
@@ -417,9 +421,13 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a running or waiting run and every open card of it."""
+    from crew.limits import check_size, text_size
     from crew.runtime import cancel_run
 
     project = load()
+    if message is not None:
+        limit = project.crew.settings.limits.comment
+        check_size("the reason (-m)", text_size(message), limit, "comment")
     person = _person(as_, project)
     session = open_session(project, person, quiet=True)
     try:
