@@ -6,6 +6,7 @@ recorded; approve has nothing to accept from an invalid answer; only the assigne
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,8 +16,11 @@ import pytest
 import redis
 import yaml
 
+from crew.board import Board
+from crew.connection import connect
+from crew.notify import ATTEMPTS, BACKOFF, Deliverer
 from crew.testing import OpenAIServer
-from tests.test_board_support import dump_board
+from tests.test_board_support import FakeClock, dump_board
 from tests.webhook_support import Hook
 
 REPO = Path(__file__).resolve().parent.parent
@@ -247,7 +251,7 @@ def test_the_owner_with_a_webhook_is_told_of_the_escalation(
     assert row["notified"]["event"] == "notified"
 
 
-def test_a_dead_webhook_never_stops_the_run_and_is_recorded_on_the_card(
+def test_a_dead_webhook_never_stops_the_run_and_is_recorded_on_the_card_after_its_retries(
     crew_cli: Cli, server: OpenAIServer, project_dir: Path
 ) -> None:
     hooks = Hook()
@@ -257,9 +261,19 @@ def test_a_dead_webhook_never_stops_the_run_and_is_recorded_on_the_card(
     server.reply(research(0.55), step="research")
     server.reply(DRAFT, step="draft")
     card = escalated(crew_cli)["waiting_on"][0]["card"]
+    board = Board(connect(os.environ["CREW_REDIS_URL"]), os.environ["CREW_BOARD"])
+    (pending,) = board.outbox()  # the first attempt failed; the delivery waits for the next
+    assert (pending.card, pending.person, pending.attempts) == (card, "alice", 1)
+    # later processes make the other attempts as their backoff runs out
+    clock = FakeClock(board.now())
+    later = Deliverer(Board(board.client, board.name, clock=clock))
+    for attempt in range(1, ATTEMPTS):
+        clock.advance(BACKOFF * 2 ** (attempt - 1))
+        later.deliver_due()
     shown = as_json(crew_cli("board", "--json"))
     (row,) = [c for c in shown if c["card"] == card]
     assert row["notified"]["event"] == "notify_failed"
+    assert row["notified"]["detail"]["attempts"] == ATTEMPTS
     approved = crew_cli("answer", card, "approve", "--as", "alice")
     assert approved.code == 0, approved.err
 

@@ -1,7 +1,8 @@
 """SLAs: a card nobody answers in time moves along its chain, its new assignee's webhook (a real
 server on 127.0.0.1) hears of it, and what happened is on the card and in the audit log.
 
-Time is a fake clock injected into the board; webhook outcomes are waited on with `flush`.
+Time is a fake clock injected into the board; the webhook deliveries a move queues are made by
+`Deliverer.deliver_due`, in the test's thread.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from webhook_support import Hook, closed_port_url
 from crew.board import Board, Card, CardKind, CardStatus
 from crew.connection import connect
 from crew.exceptions import NotAllowed
-from crew.notify import Notifier
-from crew.sla import enforce_slas, notify_assignment, sweep
+from crew.notify import Deliverer
+from crew.sla import enforce_slas, sweep
 from crew.spec.loader import load_project
 from crew.spec.project import Project
 
@@ -89,9 +90,7 @@ def test_an_escalation_past_its_sla_moves_to_the_backup_and_is_logged(
     assert sweep(project, board) == [] and board.get(card.id).assignee == "alice"
 
     clock.advance(2)
-    notifier = Notifier()
-    [moved] = sweep(project, board, notifier=notifier)
-    notifier.flush()
+    [moved] = sweep(project, board)
 
     assert moved.id == card.id and moved.assignee == "bob" and moved.may_answer == ["bob"]
     assert moved.status is CardStatus.ESCALATED
@@ -110,7 +109,7 @@ def test_past_the_end_of_the_chain_the_card_stays_and_is_flagged_overdue_once(
 ) -> None:
     card = escalation(board, clock)
     clock.advance(2 * HOURS + 1)
-    sweep(project, board, notifier=Notifier())
+    sweep(project, board)
     clock.advance(2 * HOURS + 1)
     [flagged] = sweep(project, board)
     assert flagged.assignee == "bob" and flagged.overdue == clock.now
@@ -133,9 +132,9 @@ def test_the_new_assignees_webhook_receives_who_what_why_and_the_answer_command(
 ) -> None:
     card = escalation(board, clock)
     clock.advance(3 * HOURS)
-    notifier = Notifier()
-    sweep(project, board, notifier=notifier)
-    notifier.flush()
+    sweep(project, board)
+    assert hook.received == []  # queued by the move, sent by whoever delivers
+    assert Deliverer(board).deliver_due() == ["notified"]
 
     [got] = hook.received
     assert got["person"] == "bob" and got["card"] == card.id and got["run"] == "r1"
@@ -149,19 +148,24 @@ def test_the_new_assignees_webhook_receives_who_what_why_and_the_answer_command(
     assert [e.event for e in board.events("r1")][-1] == "notified"
 
 
-def test_a_webhook_that_is_down_fails_on_the_card_and_the_sweep_goes_on(
+def test_a_webhook_that_is_down_fails_on_the_card_after_its_retries_and_the_sweep_goes_on(
     project_dir: Path, board: Board, clock: FakeClock
 ) -> None:
     project = example_project(project_dir, closed_port_url())
     card = escalation(board, clock)
     other = escalation(board, clock, run="r2")
     clock.advance(3 * HOURS)
-    notifier = Notifier(attempts=2)
     started = time.monotonic()
-    moved = sweep(project, board, notifier=notifier)
-    assert time.monotonic() - started < 1.0  # delivery is in the background
+    moved = sweep(project, board)
+    assert time.monotonic() - started < 1.0  # a move only queues its delivery
     assert {c.id for c in moved} == {card.id, other.id}
-    notifier.flush()
+    deliverer = Deliverer(board, attempts=2, backoff=60)
+    assert deliverer.deliver_due() == ["retry", "retry"]
+    assert board.get(card.id).notified is None  # not failed yet: it is tried again
+    clock.advance(59)
+    assert deliverer.deliver_due() == []  # not before its backoff
+    clock.advance(1)
+    assert deliverer.deliver_due() == ["notify_failed", "notify_failed"]
 
     failed = board.get(card.id)
     assert failed.assignee == "bob" and failed.status is CardStatus.ESCALATED
@@ -190,7 +194,7 @@ def test_two_sweeps_at_once_move_each_card_once(
 
     def run(each: Board) -> None:
         barrier.wait()
-        results.append(sweep(project, each, notifier=Notifier()))
+        results.append(sweep(project, each))
 
     threads = [threading.Thread(target=run, args=(each,)) for each in boards]
     for thread in threads:
@@ -209,9 +213,8 @@ def test_after_a_move_the_previous_assignee_is_refused_and_nothing_changes(
 ) -> None:
     card = escalation(board, clock)
     clock.advance(3 * HOURS)
-    notifier = Notifier()
-    sweep(project, board, notifier=notifier)
-    notifier.flush()
+    sweep(project, board)
+    Deliverer(board).deliver_due()
     before = dump_board(redis.Redis.from_url(redis_url, decode_responses=True), board.name)
     with pytest.raises(NotAllowed, match="only bob may"):
         board.answer(card.id, person="alice", decision="approve")
@@ -239,7 +242,7 @@ def test_a_checkpoint_moves_with_the_owners_delegates_still_allowed(
         reason="Approve the brief?",
     )
     clock.advance(HOURS + 1)
-    [moved] = sweep(project, board, notifier=Notifier())
+    [moved] = sweep(project, board)
     assert moved.assignee == "alice" and moved.may_answer == ["alice", "dan"]
     assert [c.id for c in board.inbox("dan")] == [card.id]
     assert board.inbox("carol") == []
@@ -250,7 +253,7 @@ def test_a_card_stored_without_a_chain_uses_the_roles_chain_and_sla(
 ) -> None:
     card = escalation(board, clock, chain=None, sla=None)
     clock.advance(2 * HOURS + 1)  # researcher.yaml: chain [alice, bob], sla 2h
-    [moved] = sweep(project, board, notifier=Notifier())
+    [moved] = sweep(project, board)
     assert moved.id == card.id and moved.assignee == "bob"
     assert moved.due == pytest.approx(clock.now + 2 * HOURS)
 
@@ -266,13 +269,14 @@ def test_a_sweep_that_fails_is_logged_not_raised(
     assert "SLA sweep skipped: connection refused" in caplog.text
 
 
-def test_notify_assignment_is_silent_for_people_without_a_webhook(
+def test_a_move_to_a_person_without_a_webhook_queues_nothing(
     project: Project, board: Board, clock: FakeClock, hook: Hook
 ) -> None:
-    card = escalation(board, clock)  # alice has no webhook
-    notifier = Notifier()
-    notify_assignment(project, board, card, notifier=notifier)
-    notifier.flush()
+    card = escalation(board, clock, chain=["bob", "alice"], assignee="bob")
+    clock.advance(3 * HOURS)
+    [moved] = sweep(project, board)  # to alice, who has no webhook
+    assert moved.assignee == "alice" and board.outbox() == []
+    assert Deliverer(board).deliver_due() == []
     assert hook.received == [] and board.get(card.id).notified is None
 
 
@@ -290,7 +294,7 @@ def test_the_run_record_names_the_new_assignee_after_a_move(
     }
     board.set_run_status("r1", "waiting", waiting_on=[entry], actor="crew")
     clock.advance(3 * HOURS)
-    sweep(project, board, notifier=Notifier())
+    sweep(project, board)
     assert board.get_run("r1").waiting_on == [{**entry, "assignee": "bob"}]
 
 

@@ -204,9 +204,9 @@ def test_an_overdue_escalation_shows_in_the_backups_inbox_and_reaches_the_webhoo
         "confidence 0.55 below 0.7",
     )
     assert json.loads(crew_cli("inbox", "--as", "alice", "--json").out) == []
-    from crew.cli.board import notifier
+    from crew.cli.board import close_deliverers
 
-    notifier().flush()
+    close_deliverers(10)  # as the commands' exits do (a real one gives them a moment)
     [got] = hook.received
     assert (got["person"], got["card"], got["previous_assignee"]) == ("bob", card_id, "alice")
     assert "confidence 0.55 below 0.7" in got["text"]
@@ -219,9 +219,11 @@ def test_an_overdue_escalation_shows_in_the_backups_inbox_and_reaches_the_webhoo
     assert any(e["event"] == "notified" for e in log)
 
 
-def test_with_the_webhook_down_commands_and_runs_go_on_and_the_card_says_so(
+def test_with_the_webhook_down_commands_and_runs_go_on_and_later_rounds_say_so_on_the_card(
     crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from crew.notify import ATTEMPTS, BACKOFF
+
     monkeypatch.delenv("CREW_USER", raising=False)
     project = with_signoff(example_project(project_dir, closed_port_url()))
     board = cli_board(project)
@@ -232,9 +234,31 @@ def test_with_the_webhook_down_commands_and_runs_go_on_and_the_card_says_so(
 
     assert result.code == 0, result.err
     card = board.get(card_id)
-    assert card.assignee == "bob" and card.notified is not None
-    assert card.notified["event"] == "notify_failed"
+    assert card.assignee == "bob" and card.notified is None  # not given up: tried again later
+    [pending] = board.outbox()
+    assert pending.card == card_id and pending.attempts == 1
+    assert pending.error is not None and "refused" in pending.error.lower()
+
+    # later rounds, as the backoff of each attempt runs out
+    clock = FakeClock(board.now())
+    saver = RedisCheckpointSaver.from_url(
+        project.redis_url(), namespace=f"crew:{{{project.board_name}}}:lg"
+    )
+    session = Session(project=project, board=cli_board(project, clock), saver=saver)
+    worker = Worker(session)
+    try:
+        for attempt in range(1, ATTEMPTS):
+            clock.advance(BACKOFF * 2 ** (attempt - 1))
+            worker.round()
+            assert worker.deliverer.flush(10)
+    finally:
+        worker.drain()
+        session.close()
+    card = board.get(card_id)
+    assert card.notified is not None and card.notified["event"] == "notify_failed"
+    assert card.notified["detail"]["attempts"] == ATTEMPTS
     assert "refused" in card.notified["detail"]["error"].lower()
+    assert board.outbox() == []
     shown = json.loads(crew_cli("board", "--json").out)
     [mine] = [c for c in shown if c["card"] == card_id]
     assert mine["notified"]["event"] == "notify_failed"
@@ -330,7 +354,7 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
 
     import redis
 
-    from crew.notify import Notifier
+    from crew.notify import Deliverer
 
     lines: list[str] = []
 
@@ -353,8 +377,12 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
         def now(self) -> float:
             return 0.0
 
+        def claim_delivery(self, holder: str, **options: Any) -> None:
+            return None  # no webhook delivery is due
+
+    flaky: Any = FlakyBoard()
     session = types.SimpleNamespace(
-        board=FlakyBoard(), notifier=Notifier(), project=None, lease_seconds=30.0
+        board=flaky, deliverer=Deliverer(flaky), project=None, lease_seconds=30.0
     )
     worker = Worker(session, say=lines.append)  # type: ignore[arg-type]
     worker.run(interval=0.01)

@@ -1,10 +1,13 @@
-"""A webhook receiver on 127.0.0.1 for tests: it keeps the JSON bodies it is sent."""
+"""Webhook receivers on 127.0.0.1 for tests: one keeps the JSON bodies it is sent, one never
+answers."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -42,3 +45,33 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/hook"
+
+
+class Hang:
+    """Accepts every connection and never answers: a webhook that hangs. `accepted` holds when
+    (time.monotonic()) each connection came in; `connected` is set at the first."""
+
+    def __init__(self) -> None:
+        self.accepted: list[float] = []
+        self.connected = threading.Event()
+        self._held: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}/hook"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            self.accepted.append(time.monotonic())
+            self._held.append(connection)
+            self.connected.set()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        self._listener.close()
+        for connection in self._held:
+            connection.close()

@@ -1,48 +1,91 @@
 """Webhook notifications: tell a person a card is waiting on them (DESIGN §5).
 
-A person with a `webhook` in `crew.yaml` gets an HTTP POST with a JSON message whenever a card is
-assigned or reassigned to them. Delivery has a timeout and a few retries, runs in a background
-thread, and never raises: a failing webhook must not block or fail a run. The outcome is handed
-to a callback (the runtime records it on the card).
+A person with a `webhook` in `crew.yaml` gets an HTTP POST with a JSON message (`message`)
+whenever a card is assigned or reassigned to them. Delivery is durable: the transition that
+assigns the card queues the delivery on the board in the same atomic step (the board's outbox,
+`crew.board.outbox`), and any crew process that reaches the board makes the attempts: the
+process that assigned the card at once, every `crew` command after its SLA sweep, and
+`crew worker` every round. What a caller may rely on:
+
+- **Nothing waits on a webhook.** `Deliverer.kick` attempts the due deliveries in background
+  threads, a few at once (so one webhook that hangs does not hold up the others), each POST with
+  a short timeout (`TIMEOUT`); `Deliverer.close` gives the attempts in flight a bounded moment
+  (`EXIT_GRACE` for a command about to exit) and never more.
+- **Attempts survive processes.** A claim takes one attempt under a lease (`LEASE`): no other
+  process attempts that delivery until the lease runs out, and an attempt cut short (the process
+  exited or died first) is made again by the next process that claims it. A failed attempt
+  (no answer, a server error, 429) is due again after a backoff that doubles each time
+  (`BACKOFF`, `ATTEMPTS`), for whichever process gets to it first.
+- **The outcome is on the card, once.** Delivered: a `notified` event; another client error, or
+  every attempt failed: `notify_failed` (url, HTTP status, attempts, error, person); both by
+  `crew`, both kept as `card.notified`. Then the delivery leaves the outbox.
+- **At least once.** A receiver may get a message twice (an attempt whose answer came back after
+  its lease ran out, or whose process stopped before recording it); it never gets it zero times
+  while a crew process runs, unless every attempt fails.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from crew.board.cards import iso
+
+if TYPE_CHECKING:
+    from crew.board.board import Board
+    from crew.board.outbox import OutboxEntry, Outcome, Reported
+    from crew.spec.project import Project
+
+__all__ = [
+    "ATTEMPTS",
+    "BACKOFF",
+    "EXIT_GRACE",
+    "LEASE",
+    "TIMEOUT",
+    "Deliverer",
+    "Sent",
+    "message",
+    "message_of",
+    "post",
+    "webhook_of",
+]
 
 logger = logging.getLogger("crew")
 
 TIMEOUT = 3.0
-ATTEMPTS = 3
-BACKOFF = 0.25
+"""Seconds one POST waits for an answer."""
+ATTEMPTS = 5
+"""Attempts per delivery before it is recorded as failed."""
+BACKOFF = 10.0
+"""Seconds before the second attempt; each next one waits twice as long (10s, 20s, 40s, 80s)."""
+LEASE = 10.0
+"""Seconds an attempt holds its delivery: past that, another process may attempt it again."""
+EXIT_GRACE = 0.3
+"""Seconds a command about to exit gives the attempt in flight (`Deliverer.close`)."""
+ACTOR = "crew"
+"""The actor of `notified` / `notify_failed` events in the audit log."""
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """What happened to one webhook POST."""
+class Sent:
+    """What one POST did."""
 
     url: str
     ok: bool
-    attempts: int
     status: int | None = None
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "ok": self.ok,
-            "attempts": self.attempts,
-            "status": self.status,
-            "error": self.error,
-        }
+    @property
+    def retryable(self) -> bool:
+        """Worth another attempt: no answer, a server error or 429 (not another client error)."""
+        return not self.ok and (self.status is None or self.status >= 500 or self.status == 429)
 
 
 def message(
@@ -77,71 +120,218 @@ def message(
     }
 
 
-def post(
-    url: str,
-    payload: Mapping[str, Any],
-    *,
-    timeout: float = TIMEOUT,
-    attempts: int = ATTEMPTS,
-    backoff: float = BACKOFF,
-) -> Delivery:
-    """POST `payload` as JSON; retry on errors and 5xx/429; never raise."""
-    body = json.dumps(payload).encode()
-    status: int | None = None
-    error: str | None = None
-    for attempt in range(1, attempts + 1):
-        request = urllib.request.Request(
-            url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "crew-webhook"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                status = int(response.status)
-            return Delivery(url, True, attempt, status)
-        except urllib.error.HTTPError as exc:
-            status, error = exc.code, f"HTTP {exc.code} {exc.reason}"
-            if exc.code < 500 and exc.code != 429:
-                return Delivery(url, False, attempt, status, error)
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            reason = getattr(exc, "reason", exc)
-            error = f"timed out after {timeout:g}s" if "timed out" in str(reason) else str(reason)
-        if attempt < attempts:
-            time.sleep(backoff * 2 ** (attempt - 1))
-    logger.warning("webhook %s failed after %d attempts: %s", url, attempts, error)
-    return Delivery(url, False, attempts, status, error)
+def message_of(entry: OutboxEntry) -> dict[str, Any]:
+    """The message of a queued delivery: the assignment as it was when it was queued."""
+    return message(
+        person=entry.person,
+        card=entry.card,
+        run=entry.run,
+        playbook=entry.playbook,
+        step=entry.step,
+        kind=entry.kind,
+        reason=entry.reason,
+        due=iso(entry.due),
+        previous=entry.previous,
+    )
 
 
-class Notifier:
-    """Sends webhooks in background threads; `flush` waits (bounded) for those in flight."""
+def webhook_of(project: Project, person: str) -> str | None:
+    """`person`'s webhook URL from crew.yaml, or None (no webhook, or not a person of it)."""
+    spec = project.crew.people.get(person)
+    url = getattr(spec, "webhook", None)
+    return str(url) if url else None
 
-    def __init__(self, *, timeout: float = TIMEOUT, attempts: int = ATTEMPTS) -> None:
+
+def post(url: str, payload: Mapping[str, Any], *, timeout: float = TIMEOUT) -> Sent:
+    """POST `payload` as JSON, once; never raise. Retrying is the outbox's job."""
+    # Imported here: most commands never POST, and urllib.request is slow to import.
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "crew-webhook"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Sent(url, True, int(response.status))
+    except urllib.error.HTTPError as exc:
+        return Sent(url, False, exc.code, f"HTTP {exc.code} {exc.reason}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        timed_out = isinstance(reason, TimeoutError) or "timed out" in str(reason)
+        return Sent(url, False, None, f"timed out after {timeout:g}s" if timed_out else str(reason))
+
+
+class Deliverer:
+    """Makes the attempts of one board's due webhook deliveries: in the background, `concurrency`
+    at once (`kick`, `flush`, `close`), or one after another in the caller's thread
+    (`deliver_due`).
+
+    `timeout` is one POST's; `attempts` and `backoff` are the retry policy this process applies
+    when it records an outcome; `lease` (default: `LEASE`, at least twice `timeout`) is how long
+    a claimed attempt keeps other processes off. `limit` bounds the attempts of one pass.
+    """
+
+    def __init__(
+        self,
+        board: Board,
+        *,
+        holder: str | None = None,
+        timeout: float = TIMEOUT,
+        attempts: int = ATTEMPTS,
+        backoff: float = BACKOFF,
+        lease: float | None = None,
+        limit: int = 50,
+        concurrency: int = 4,
+    ) -> None:
+        self.board = board
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
         self.timeout = timeout
         self.attempts = attempts
-        self._threads: list[threading.Thread] = []
+        self.backoff = backoff
+        self.lease = lease if lease is not None else max(LEASE, 2 * timeout + 1)
+        self.limit = limit
+        self.concurrency = max(1, concurrency)
+        self._lock = threading.Lock()
+        self._again = False
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+        self._claims_until: float | None = None  # time.monotonic(); set by `close`
 
-    def send(
-        self,
-        url: str,
-        payload: Mapping[str, Any],
-        on_done: Callable[[Delivery], None] | None = None,
-    ) -> None:
-        def deliver() -> None:
-            delivery = post(url, payload, timeout=self.timeout, attempts=self.attempts)
-            if on_done is not None:
-                try:
-                    on_done(delivery)
-                except Exception:  # recording the outcome must not crash anything either
-                    logger.exception("could not record the webhook outcome for %s", url)
+    def deliver_one(self) -> Reported | None:
+        """Claim the delivery due longest, POST it, record the outcome; None if none is due."""
+        entry = self._claim()
+        return None if entry is None else self._attempt(entry)
 
-        thread = threading.Thread(target=deliver, name="crew-webhook", daemon=True)
-        thread.start()
-        self._threads.append(thread)
+    def _claim(self) -> OutboxEntry | None:
+        return self.board.claim_delivery(
+            self.holder, lease_seconds=self.lease, attempts=self.attempts, actor=ACTOR
+        )
 
-    def flush(self, timeout: float | None = None) -> None:
-        limit = timeout if timeout is not None else self.timeout * self.attempts + 2
-        deadline = time.monotonic() + limit
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._threads = [t for t in self._threads if t.is_alive()]
+    def _attempt(self, entry: OutboxEntry) -> Reported:
+        sent = post(entry.url, message_of(entry), timeout=self.timeout)
+        outcome: Outcome = "ok" if sent.ok else "retry" if sent.retryable else "fail"
+        reported = self.board.report_delivery(
+            entry,
+            outcome,
+            status=sent.status,
+            error=sent.error,
+            attempts=self.attempts,
+            backoff=self.backoff,
+            actor=ACTOR,
+        )
+        if reported == "notify_failed":
+            logger.warning(
+                "webhook %s for card %s failed after %d attempts: %s",
+                entry.url,
+                entry.card,
+                entry.attempts,
+                sent.error,
+            )
+        return reported
+
+    def deliver_due(self, limit: int | None = None) -> list[Reported]:
+        """Attempt due deliveries one after another until none is due, `limit` (default: the
+        deliverer's) were attempted, or `close` stops the claims; return what each report did."""
+        done: list[Reported] = []
+        while len(done) < (limit if limit is not None else self.limit):
+            if not self._may_claim():
+                break
+            reported = self.deliver_one()
+            if reported is None:
+                break
+            done.append(reported)
+        return done
+
+    def kick(self) -> None:
+        """Attempt the due deliveries in the background (a pass: `concurrency` threads making
+        attempts until none is due, or `limit` were made); a pass already under way makes
+        another one after it. Never blocks, never raises."""
+        with self._lock:
+            if self._closing.is_set():
+                return
+            self._again = True
+            if self._thread is not None:
+                return  # the running pass sees `_again` and goes round once more
+            self._thread = threading.Thread(target=self._passes, name="crew-webhooks", daemon=True)
+            self._thread.start()
+
+    def _passes(self) -> None:
+        while True:
+            with self._lock:
+                if not self._again or not self._may_claim():
+                    self._thread = None
+                    return
+                self._again = False
+            self._pass()
+
+    def _may_claim(self) -> bool:
+        until = self._claims_until
+        return until is None or time.monotonic() < until
+
+    def _pass(self) -> None:
+        # One claim first: with nothing due (most commands), a pass is one round trip and no
+        # more threads. With something due, helpers claim the next ones while this one POSTs.
+        try:
+            first = self._claim() if self._may_claim() else None
+        except Exception as error:  # never fails a command; the next process retries
+            logger.warning("webhook deliveries skipped for now: %s", error)
+            return
+        if first is None:
+            return
+        left = [self.limit - 1]
+
+        def attempts(entry: OutboxEntry | None) -> None:
+            try:
+                while True:
+                    if entry is not None:
+                        self._attempt(entry)
+                    with self._lock:
+                        if left[0] <= 0 or not self._may_claim():
+                            return
+                        left[0] -= 1
+                    entry = self._claim()
+                    if entry is None:
+                        return
+            except Exception as error:  # never fails a command; the next process retries
+                logger.warning("webhook deliveries stopped for now: %s", error)
+
+        helpers = [
+            threading.Thread(target=attempts, args=(None,), name="crew-webhook", daemon=True)
+            for _ in range(self.concurrency - 1)
+        ]
+        for helper in helpers:
+            helper.start()
+        attempts(first)
+        for helper in helpers:
+            helper.join()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait (at most `timeout` seconds; None: until done) for the background passes to end;
+        True when they did."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    @property
+    def closed(self) -> bool:
+        return self._closing.is_set()
+
+    def close(self, grace: float = EXIT_GRACE) -> None:
+        """Wait at most `grace` seconds for the background attempts, then return (once: a second
+        `close` returns at once). Deliveries due are still claimed during the first half of it
+        (a quick command has kicked a pass that may not have claimed yet), none after; `kick`
+        does nothing any more. An attempt still running at the end is cut short when the
+        process exits; its lease lets the next process make it again."""
+        with self._lock:
+            if self._closing.is_set():
+                return
+            self._closing.set()
+            self._claims_until = time.monotonic() + grace / 2
+        self.flush(grace)

@@ -61,7 +61,7 @@ from crew.exceptions import (
     WrongStatus,
 )
 from crew.lease import Heartbeat
-from crew.notify import Notifier
+from crew.notify import EXIT_GRACE, Deliverer, webhook_of
 from crew.spec.models import PlaybookSpec
 from crew.spec.project import Project
 from crew.spec.snapshot import FileChange, Snapshot
@@ -87,8 +87,6 @@ __all__ = [
 
 LEASE_ENV = "CREW_RUN_LEASE"
 DEFAULT_LEASE_SECONDS = 30.0
-NOTIFY_GRACE = 5.0
-"""Seconds `Session.close` waits for webhook deliveries still in flight."""
 REPLAY, RECORD, LIVE = "replay", "record", "live"
 
 
@@ -212,7 +210,19 @@ class Session:
     holder: str = field(
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
     )
-    notifier: Notifier = field(default_factory=Notifier)
+    webhooks: Deliverer | None = None
+    """Makes the attempts of the board's webhook deliveries in the background (`crew.notify`);
+    default: one of this session's own. A copy of the session (`dataclasses.replace`) shares
+    it, so closing the session bounds every attempt its runs started."""
+
+    def __post_init__(self) -> None:
+        if self.webhooks is None:
+            self.webhooks = Deliverer(self.board, holder=self.holder)
+
+    @property
+    def deliverer(self) -> Deliverer:
+        assert self.webhooks is not None  # made in __post_init__
+        return self.webhooks
 
     @classmethod
     def open(cls, project: Project, *, person: str | None = None, **options: Any) -> Session:
@@ -225,16 +235,23 @@ class Session:
         return cls(project=project, board=board, saver=saver, person=person, **options)
 
     def close(self) -> None:
-        # Webhooks still in flight get a bounded moment; a dead one never holds the process.
-        self.notifier.flush(timeout=NOTIFY_GRACE)
+        # A webhook attempt in flight gets a moment; one cut short is made again by the next
+        # process (its lease runs out), so a dead webhook never holds the process.
+        self.deliverer.close(EXIT_GRACE)
         self.saver.close()
 
-    def notify(self, card: Card) -> None:
-        """Tell the card's assignee (their webhook) that it waits on them; never raises or
-        blocks: delivery runs in the background and its outcome is recorded on the card."""
-        from crew.sla import notify_assignment
+    def webhook(self, person: str) -> str | None:
+        """`person`'s webhook URL (crew.yaml): what a transition assigning them a card needs
+        to queue its delivery in the same step."""
+        return webhook_of(self.project, person)
 
-        notify_assignment(self.project, self.board, card, notifier=self.notifier)
+    def notify(self, card: Card) -> None:
+        """The transition that put `card` in front of its assignee queued the delivery to
+        their webhook (if they have one): start attempting it now, in the background. Never
+        raises or blocks; the outcome is recorded on the card."""
+        if self.webhook(card.assignee):
+            self.deliverer.kick()
+
 
     @property
     def actor(self) -> str:

@@ -1,8 +1,9 @@
-"""SLAs and assignment notifications (DESIGN §5).
+"""SLAs (DESIGN §5).
 
 A card waiting on a person past its `due` time moves to the next person of its chain; past the
 end of the chain it stays with the last person and is flagged overdue (once). Whoever a card is
-assigned or reassigned to hears of it through their `webhook`, if they have one.
+reassigned to hears of it through their `webhook`, if they have one: the move queues the
+delivery on the board in the same atomic step (`crew.notify` makes the attempts).
 
 What a caller may rely on:
 
@@ -12,53 +13,45 @@ What a caller may rely on:
 - The chain and the SLA come from the card (`Board.wait` / `create_card` store them). A card
   stored without them falls back to the project: an escalation of a role to the role's chain
   and SLA, anything else to its assignee alone (so it is flagged, not moved).
-- `notify_assignment` never raises and never blocks: delivery runs in the notifier's background
-  threads, and the outcome is recorded on the card (`notified` / `notify_failed` events,
-  `card.notified`). `Notifier.flush` waits for deliveries in flight (a process about to exit).
-- `enforce_slas` is the bounded sweep every board command runs first: it logs, never raises.
+- `enforce_slas` is the bounded sweep every board command runs first: it logs, never raises,
+  and then has its deliverer attempt the board's due webhook deliveries in the background
+  (those of this sweep's moves and any other process's), so every command delivers too.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from crew.board.cards import Card, CardKind, iso
+from crew.board.cards import Card, CardKind
 from crew.durations import format_duration
 from crew.exceptions import CardNotFound, WrongStatus
 
 if TYPE_CHECKING:
     from crew.board.board import Board
-    from crew.notify import Delivery, Notifier
+    from crew.notify import Deliverer
     from crew.spec.project import Project
 
-__all__ = ["enforce_slas", "notify_assignment", "sweep"]
+__all__ = ["enforce_slas", "sweep"]
 
 logger = logging.getLogger("crew")
 
 SWEEPER = "crew"
-"""The actor of SLA moves and notification notes in the audit log."""
+"""The actor of SLA moves in the audit log."""
 
 
-def sweep(
-    project: Project,
-    board: Board,
-    *,
-    notifier: Notifier | Callable[[], Notifier] | None = None,
-    limit: int = 100,
-) -> list[Card]:
+def sweep(project: Project, board: Board, *, limit: int = 100) -> list[Card]:
     """Enforce SLAs on up to `limit` overdue waiting/escalated cards; return the cards changed.
 
     A card moves to the next person of its chain (event `reassigned`, actor `crew`, detail
     from/to/reason "no answer within 2h"), who may answer it from then on (plus the owner's
-    delegates for a checkpoint) and gets the SLA again; then that person is notified. A card
-    whose assignee is the last of its chain is flagged overdue instead (event `overdue`, once).
-    A card answered or moved by someone else meanwhile is left alone. `notifier` may be a
-    function that returns one, called at the first move (so a sweep with nothing to move does
-    not even import the HTTP client); with none, deliveries run in a new one's background
-    threads (nobody waits for them).
+    delegates for a checkpoint) and gets the SLA again; if they have a webhook, the move
+    queues its delivery on the board (see `crew.notify`). A card whose assignee is the last of
+    its chain is flagged overdue instead (event `overdue`, once). A card answered or moved by
+    someone else meanwhile is left alone.
     """
+    from crew.notify import webhook_of
+
     changed: list[Card] = []
     for card in board.overdue(limit):
         chain = card.chain or _fallback_chain(project, card)
@@ -85,78 +78,35 @@ def sweep(
                 due=board.now() + seconds,
                 expected_version=card.version,
                 keep_reason=True,
+                webhook=webhook_of(project, following),
             )
         except (WrongStatus, CardNotFound):  # answered, moved or gone meanwhile
             continue
         changed.append(moved)
-        notifier = _notifier(notifier)
-        notify_assignment(project, board, moved, previous=card.assignee, notifier=notifier)
     return changed
-
-
-def _notifier(given: Notifier | Callable[[], Notifier] | None) -> Notifier:
-    from crew.notify import Notifier
-
-    if isinstance(given, Notifier):
-        return given
-    return given() if given is not None else Notifier()
 
 
 def enforce_slas(
     project: Project,
     board: Board,
     *,
-    notifier: Notifier | Callable[[], Notifier] | None = None,
+    deliverer: Deliverer | None = None,
     limit: int = 20,
 ) -> list[Card]:
     """`sweep`, bounded, for commands that touch the board: an error is logged, not raised.
+    Then `deliverer` (if given) attempts the board's due webhook deliveries in the background.
 
-    Cheap when nothing is overdue (one range read on the due index).
+    Cheap when nothing is overdue (one range read on the due index); the deliveries cost the
+    caller nothing (another thread; `Deliverer.close` bounds the wait at exit).
     """
     try:
-        return sweep(project, board, notifier=notifier, limit=limit)
+        return sweep(project, board, limit=limit)
     except Exception as error:  # the command the user asked for must not fail because of it
         logger.warning("SLA sweep skipped: %s", error)
         return []
-
-
-def notify_assignment(
-    project: Project,
-    board: Board,
-    card: Card,
-    *,
-    previous: str | None = None,
-    notifier: Notifier,
-) -> None:
-    """POST the assignment message to `card.assignee`'s webhook, if they have one, in the
-    background; the outcome is recorded on the card. Never raises, never blocks."""
-    try:
-        from crew.notify import message
-
-        person = project.crew.people.get(card.assignee)
-        url = getattr(person, "webhook", None)
-        if not url:
-            return
-        payload = message(
-            person=card.assignee,
-            card=card.id,
-            run=card.run,
-            playbook=card.playbook,
-            step=card.step,
-            kind=str(card.kind),
-            reason=card.reason or "",
-            due=iso(card.due),
-            previous=previous,
-        )
-
-        def record(delivery: Delivery) -> None:
-            event = "notified" if delivery.ok else "notify_failed"
-            detail = {**delivery.to_dict(), "person": card.assignee}
-            board.note(card.id, event=event, actor=SWEEPER, detail=detail)
-
-        notifier.send(str(url), payload, on_done=record)
-    except Exception:  # a notification must never fail a run or a command
-        logger.exception("could not notify %s about card %s", card.assignee, card.id)
+    finally:
+        if deliverer is not None:
+            deliverer.kick()
 
 
 def _next_in(chain: list[str], assignee: str) -> str | None:

@@ -10,9 +10,9 @@ What a caller may rely on:
   role's threshold, still invalid after retries, or its model call failed; see
   `crew.escalation`) is decided in one place, `Steps._step_not_ok`: its card becomes an
   escalation assigned to the first person of the role's chain, due after the role's SLA, that
-  person is notified (webhook, in the background), and the step's review gate waits on the
-  card like a checkpoint. A retry runs the step's next revision as a new card and closes the
-  escalation card it answered.
+  person's webhook delivery is queued with it (`crew.notify` makes the attempts, in the
+  background), and the step's review gate waits on the card like a checkpoint. A retry runs
+  the step's next revision as a new card and closes the escalation card it answered.
 - **Checkpoints** are cards waiting on their owner (and the owner's delegates) from the start.
 """
 
@@ -201,6 +201,7 @@ class Steps:
             chain=chain,
             sla=sla,
             measured=measured(assessment),
+            webhook=self.session.webhook(chain[0]),
         )
         self.session.observer.step_escalated(escalated)
         self.session.notify(escalated)
@@ -234,6 +235,7 @@ class Steps:
                 revision=task.revision,
                 detail={"question": task.question, "show": list(spec.show)},
                 actor=self.session.actor,
+                webhook=self.session.webhook(spec.owner),
             )
             self._remember(key, card)
             self.session.observer.checkpoint_opened(card)

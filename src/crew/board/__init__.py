@@ -1,13 +1,15 @@
 """The shared Redis task board: cards, their transitions, runs, and the audit trail.
 
 The only code that talks to Redis for the board. `Board` is the API; the value types are
-`Card`, `Lease`, `Answer`, `Event`, `Run` and `Pinned`, with statuses as `StrEnum`s.
+`Card`, `Lease`, `Answer`, `Event`, `Run`, `Pinned` and `OutboxEntry` (a webhook delivery
+not finished yet), with statuses as `StrEnum`s.
 """
 
 from crew.board.board import RETENTION_SECONDS, Board
 from crew.board.cards import Answer, Card, CardKind, CardStatus, Decision, Lease, iso
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
+from crew.board.outbox import OutboxEntry
 from crew.board.runs import Pinned, Run, RunStatus
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN
 
@@ -24,6 +26,7 @@ __all__ = [
     "Decision",
     "Event",
     "Lease",
+    "OutboxEntry",
     "Pinned",
     "Run",
     "RunStatus",

@@ -36,6 +36,8 @@ NAMES = (
     "reassign",
     "overdue",
     "note",
+    "outbox_claim",
+    "outbox_report",
     "requeue",
     "cancel",
     "reap",

@@ -17,7 +17,7 @@ from crew.display import line, markup
 
 if TYPE_CHECKING:
     from crew.board import Board, Card, Event
-    from crew.notify import Notifier
+    from crew.notify import Deliverer
     from crew.spec.project import Project
 
 # Finished cards stay on `crew board` this long; `--all` shows older ones too.
@@ -56,26 +56,42 @@ def open_board(project: Project) -> Board:
     from crew.sla import enforce_slas
 
     board = Board.from_url(project.redis_url(), project.board_name)
-    enforce_slas(project, board, notifier=notifier)  # made at the first move only
+    enforce_slas(project, board, deliverer=deliverer(board))
     return board
 
 
-_notifier: Notifier | None = None
-# A command exits soon after its sweep: webhooks it sent get this long to be delivered.
-NOTIFY_GRACE_SECONDS = 5.0
+_deliverers: list[Deliverer] = []
 
 
-def notifier() -> Notifier:
-    """This process's webhook notifier; deliveries in flight get a bounded wait at exit."""
-    global _notifier
-    if _notifier is None:
+def deliverer(board: Board) -> Deliverer:
+    """This process's webhook deliverer for `board` (one per board, so a command that opens it
+    twice, like `crew answer`, still waits once): it attempts the board's due deliveries in the
+    background while the command works. At exit they all get one moment together
+    (`crew.notify.EXIT_GRACE`); an attempt cut short is made again by the next process."""
+    from crew.notify import Deliverer
+
+    for each in _deliverers:
+        if each.board.keys.prefix == board.keys.prefix and not each.closed:
+            return each
+    made = Deliverer(board)
+    if not _deliverers:
         import atexit
 
-        from crew.notify import Notifier
+        atexit.register(close_deliverers)
+    _deliverers.append(made)
+    return made
 
-        _notifier = Notifier(timeout=2.0, attempts=2)
-        atexit.register(_notifier.flush, NOTIFY_GRACE_SECONDS)
-    return _notifier
+
+def close_deliverers(grace: float | None = None) -> None:
+    """What a command does at exit: its deliverers claim nothing more, and the attempts in
+    flight get `grace` seconds together (default `crew.notify.EXIT_GRACE`)."""
+    import time
+
+    from crew.notify import EXIT_GRACE
+
+    deadline = time.monotonic() + (EXIT_GRACE if grace is None else grace)
+    for each in _deliverers:
+        each.close(max(0.0, deadline - time.monotonic()))
 
 
 def identify(explicit: str | None, project: Project) -> str:

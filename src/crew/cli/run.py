@@ -47,11 +47,13 @@ def load() -> Project:
 def open_session(project: Project, person: str | None, *, quiet: bool = False) -> Session:
     """A runtime session for this terminal: progress lines on stderr (unless `quiet`), after the
     bounded SLA sweep every command that touches the board runs."""
+    from crew.cli.board import deliverer
     from crew.runtime import Session
     from crew.sla import enforce_slas
 
     session = Session.open(project, person=person, observer=_progress(quiet))
-    enforce_slas(project, session.board, notifier=session.notifier)
+    session.webhooks = deliverer(session.board)  # one per board and process: one wait at exit
+    enforce_slas(project, session.board, deliverer=session.deliverer)
     return session
 
 

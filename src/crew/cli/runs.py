@@ -246,7 +246,7 @@ def status(
     project = _project()
     session = Session.open(project)
     try:
-        enforce_slas(project, session.board, notifier=session.notifier)
+        enforce_slas(project, session.board, deliverer=session.deliverer)
         run = session.board.get_run(run_id)
         report = report_of(session, run)
         cards = session.board.cards_of_run(run_id)

@@ -1,12 +1,15 @@
 """`crew worker`: the long-running process that keeps a board moving with nobody at a terminal.
 
-Each round it (a) enforces SLAs (`crew.sla.sweep`: overdue cards move along their chain, webhooks
-are sent), (b) reaps expired card leases, (c) resumes runs that can go on: waiting runs with an
-answer recorded on a card they wait on (the answering process crashed, or had no model key),
-and running runs whose driver's lease ran out (a crashed `crew run`). A resume goes through
-`crew.runtime.resume_run`, so it happens under the run lease: workers on many machines never
-drive one run twice. One progress line per action; SIGINT/SIGTERM stop it after the resumes in
-flight (a second signal stops at once). `--once` does one round and waits for its resumes.
+Each round it (a) enforces SLAs (`crew.sla.sweep`: overdue cards move along their chain) and
+attempts the board's due webhook deliveries in the background (`crew.notify.Deliverer`: those
+queued by any process, retried with backoff), (b) reaps expired card leases, (c) resumes runs
+that can go on: waiting runs with an answer recorded on a card they wait on (the answering
+process crashed, or had no model key), and running runs whose driver's lease ran out (a
+crashed `crew run`). A resume goes through `crew.runtime.resume_run`, so it happens under the
+run lease: workers on many machines never drive one run twice. One progress line per action;
+SIGINT/SIGTERM stop it after the resumes in flight and the webhook attempt in flight (a second
+signal stops at once). `--once` does one round and waits for its resumes and for the attempts
+of the deliveries that are due.
 
 Imports nothing heavy at module level: `crew worker --help` stays instant.
 """
@@ -27,7 +30,7 @@ from crew.cli._app import app, console
 
 if TYPE_CHECKING:
     from crew.board import Run
-    from crew.notify import Notifier
+    from crew.notify import Deliverer
     from crew.runtime import Session
 
 logger = logging.getLogger("crew")
@@ -45,14 +48,14 @@ class Worker:
         *,
         concurrency: int = 1,
         say: Callable[[str], None] | None = None,
-        notifier: Notifier | None = None,
+        deliverer: Deliverer | None = None,
         runs_scanned: int = RUNS_SCANNED,
     ) -> None:
         self.session = session
         self.board = session.board
         self.say = say or (lambda line: None)
-        # One notifier for the sweeps and the runs this worker resumes: `drain` waits for both.
-        self.notifier = notifier or session.notifier
+        # One deliverer for the rounds and the runs this worker resumes.
+        self.deliverer = deliverer or session.deliverer
         self.runs_scanned = runs_scanned
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="crew-resume")
@@ -89,12 +92,17 @@ class Worker:
                     break
                 self.stopping.wait(interval)
         finally:
-            self.drain()
+            self.drain(deliver=once)
 
-    def drain(self) -> None:
-        """Wait for the resumes in flight and the webhooks being delivered."""
+    def drain(self, *, deliver: bool = False) -> None:
+        """Wait for the resumes in flight; with `deliver` (`--once`), for the attempts of the
+        webhook deliveries that are due (theirs too); then for the attempt in flight, at most
+        one POST's timeout: the next process makes any attempt cut short again."""
         self._pool.shutdown(wait=True)
-        self.notifier.flush()
+        if deliver:
+            self.deliverer.kick()
+            self.deliverer.flush()
+        self.deliverer.close(self.deliverer.timeout + 1)
 
     def resumable(self) -> list[Run]:
         """Runs a round should resume: answered but not acted on, or driverless while running."""
@@ -165,7 +173,7 @@ class Worker:
         from crew.sla import enforce_slas
 
         for card in enforce_slas(
-            self.session.project, self.board, notifier=self.notifier, limit=100
+            self.session.project, self.board, deliverer=self.deliverer, limit=100
         ):
             where = f"{card.kind} {card.step} of run {card.run}"
             if card.overdue is not None:  # a move clears the flag: this one was flagged

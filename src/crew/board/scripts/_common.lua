@@ -147,3 +147,41 @@ local function take_lease(id, c, worker, seconds)
             cjson.encode({worker = worker, attempt = attempt, lease_seconds = tonumber(seconds)}))
   return token, deadline, version
 end
+
+-- Webhook deliveries (the outbox; crew/notify.py delivers them). A transition that puts a card in
+-- front of a person with a webhook queues one in the same atomic step: a JSON record in the card's
+-- deliveries hash under n (the card's version after the transition) and "<card>:<n>" in the
+-- outbox, due now. The record keeps what the message says (who, what, why, due, moved from whom),
+-- the URL, and the attempts made so far. `c` is the card as the transition left it.
+local function queue_delivery(id, c, version, url, previous)
+  local n = tostring(version)
+  redis.call('HSET', K.deliveries(id), n, cjson.encode({
+    card = id, run = c.run, playbook = c.playbook, step = c.step, kind = c.kind,
+    person = c.assignee, previous = previous or '', reason = c.reason or '', due = c.due or '',
+    url = url, attempts = 0, queued = NOW_S}))
+  redis.call('ZADD', K.outbox(), NOW_S, id .. ':' .. n)
+end
+
+-- Record what happened to a card without moving it (a webhook delivery's outcome): the event goes
+-- to the audit log and stays on the card as 'notified' ({event, actor, at, detail}). Not a
+-- transition: status, version and indexes stay as they are.
+local function note_card(id, c, event, actor, detail_json)
+  local note = cjson.encode({event = event, actor = actor, at = NOW_S,
+                            detail = cjson.decode(detail_json)})
+  redis.call('HSET', K.card(id), 'notified', note)
+  log_event(c.run, id, event, actor, c.version, detail_json)
+end
+
+-- A delivery `d` (outbox member `member`, the card's delivery `n`) is over: it leaves the outbox
+-- and its outcome goes on its card, if the card is still there: `event` ('notified' or
+-- 'notify_failed') with the URL, ok, attempts, the last HTTP status and error, and the person.
+local function finish_delivery(member, id, n, d, event, actor)
+  redis.call('ZREM', K.outbox(), member)
+  redis.call('HDEL', K.deliveries(id), n)
+  local c = load_card(id)
+  if c == nil then return end
+  local detail = {url = d.url, ok = event == 'notified', attempts = d.attempts,
+                  status = d.status or cjson.null, error = d.error or cjson.null,
+                  person = d.person}
+  note_card(id, c, event, actor, cjson.encode(detail))
+end

@@ -4,6 +4,11 @@
 -- ARGV[3] JSON object of the card's fields: run, playbook, step, kind, role, assignee, owner,
 --         status, max_attempts, due, item, revision, detail, allowed, reason, output,
 --         confidence, waiting_since, created_by, chain, sla (strings; '' = none)
+-- ARGV[4] the assignee's webhook URL or '' (none): for a card that waits on a person from the
+--         start, a delivery is queued in the outbox (see queue_delivery in _common.lua)
 -- Returns {'ok', card JSON} (the new card).
-local id = new_card(ARGV[3], ARGV[2])
+local id, f = new_card(ARGV[3], ARGV[2])
+if (ARGV[4] or '') ~= '' and ACTIVE_WAIT[f.status] then
+  queue_delivery(id, f, f.version, ARGV[4], '')
+end
 return card_reply(id)

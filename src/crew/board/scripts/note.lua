@@ -8,8 +8,5 @@
 local id, event, actor = ARGV[2], ARGV[3], ARGV[4]
 local c = load_card(id)
 if c == nil then return {'err', 'not_found', id} end
-local note = cjson.encode({event = event, actor = actor, at = NOW_S,
-                          detail = cjson.decode(ARGV[5])})
-redis.call('HSET', K.card(id), 'notified', note)
-log_event(c.run, id, event, actor, c.version, ARGV[5])
+note_card(id, c, event, actor, ARGV[5])
 return card_reply(id)

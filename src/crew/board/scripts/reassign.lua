@@ -3,7 +3,9 @@
 -- ARGV[2] card id; ARGV[3] new assignee; ARGV[4] actor; ARGV[5] reason; ARGV[6] allowed JSON;
 -- ARGV[7] due or ''; ARGV[8] expected version or ''; ARGV[9] event detail JSON (its 'from' is
 -- set here, to the assignee the card had); ARGV[10] event name or '' ('reassigned');
--- ARGV[11] '1' to keep the card's reason (an SLA move: the reason it waits has not changed)
+-- ARGV[11] '1' to keep the card's reason (an SLA move: the reason it waits has not changed);
+-- ARGV[12] the new assignee's webhook URL or '' (none): a delivery is queued in the outbox (see
+-- queue_delivery in _common.lua), naming the assignee the card had
 -- Returns the card; errors: not_found, status, version. Clears the overdue flag; the run's
 -- waiting_on entry for the card names the new assignee.
 local id, to, actor, reason, allowed, due = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -35,4 +37,10 @@ detail['from'] = c.assignee or ''
 local event = ARGV[10] or ''
 if event == '' then event = 'reassigned' end
 log_event(c.run, id, event, actor, version, cjson.encode(detail))
+if (ARGV[12] or '') ~= '' then
+  local previous = c.assignee
+  c.assignee, c.due = to, due
+  if (ARGV[11] or '') ~= '1' then c.reason = reason end
+  queue_delivery(id, c, version, ARGV[12], previous)
+end
 return card_reply(id)

@@ -4,7 +4,8 @@
 -- ARGV[6] allowed (JSON list of people who may answer); ARGV[7] due or ''; ARGV[8] reason;
 -- ARGV[9] output JSON or '' (keep); ARGV[10] confidence or '' (keep); ARGV[11] actor;
 -- ARGV[12] event detail JSON; ARGV[13] escalation chain JSON or '' (keep); ARGV[14] SLA seconds
--- or '' (keep)
+-- or '' (keep); ARGV[15] the assignee's webhook URL or '' (none): a delivery is queued in the
+-- outbox (see queue_delivery in _common.lua)
 -- Returns the card; errors: not_found, lease_lost.
 local id, token, kind, assignee = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local allowed, due, reason = ARGV[6], ARGV[7], ARGV[8]
@@ -31,4 +32,8 @@ set_status(id, 'running', new)
 inbox_add(id, assignee, allowed)
 if due ~= '' then redis.call('ZADD', K.due(), due, id) end
 log_event(c.run, id, new, ARGV[11], version, ARGV[12])
+if (ARGV[15] or '') ~= '' then
+  c.kind, c.assignee, c.reason, c.due = kind, assignee, reason, due
+  queue_delivery(id, c, version, ARGV[15], '')
+end
 return card_reply(id)
