@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar, Unpack
 
 from crew.board.cards import (
     ACTIVE,
@@ -32,9 +32,9 @@ from crew.board.cards import (
 )
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
-from crew.board.outbox import OutboxEntry, Outcome, Reported
 from crew.board.runs import Pinned, Run, RunStatus, run_event_name
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN, Scripts
+from crew.board.texts import CARD_FIELDS, EVENT_FIELDS, RUN_FIELDS, Texts, TextWriter
 from crew.exceptions import (
     AlreadyDecided,
     BoardError,
@@ -85,7 +85,6 @@ class NewCard(TypedDict, total=False):
     actor: str | None
     chain: Sequence[str] | None
     sla: float | None
-    webhook: str | None  # the assignee's, for a card that waits on them: a delivery is queued
 
 
 def _new_card(card: NewCard) -> tuple[dict[str, str], str]:
@@ -160,6 +159,7 @@ class Board:
         self._db: Any = client
         self.name = name
         self.keys = BoardKeys(name)
+        self._texts = Texts(self._db, self.keys)  # long text stored once per run
         self.clock = clock
         self.retention_seconds = retention_seconds
         self._scripts = Scripts(
@@ -194,12 +194,12 @@ class Board:
         (default: the assignee). `actor` is who puts it there, for the audit log (default: the
         owner). `chain` (who the card moves to, in order, when nobody answers by `due`) and
         `sla` (the seconds each next person gets) are what `crew.sla.sweep` acts on; see `wait`.
-        `webhook` (not stored on the card): the assignee's webhook URL, for a card that waits on
-        them; the same atomic step queues its delivery in the board's outbox (see `wait`).
         """
         fields, event = _new_card(card)
-        reply = self._scripts.call("create", event, _dumps(fields), card.get("webhook") or "")
-        return _card(reply)
+        texts = self._texts.writer(card["run"])
+        sent, event = _encoded(texts, fields), texts.encode(event)
+        texts.flush()
+        return self._card(self._scripts.call("create", event, _dumps(sent)))
 
     def create_cards(self, cards: Sequence[NewCard]) -> list[Card]:
         """Create many cards in one round trip (a fan-out); each holds `create_card`'s keyword
@@ -207,8 +207,11 @@ class Board:
         pipe = self.client.pipeline(transaction=False)
         for card in cards:
             fields, event = _new_card(card)
-            self._scripts.stage(pipe, "create", event, _dumps(fields), card.get("webhook") or "")
-        return [_card(reply) for reply in pipe.execute()]
+            texts = self._texts.writer(card["run"])
+            sent, event = _encoded(texts, fields), texts.encode(event)
+            texts.flush()
+            self._scripts.stage(pipe, "create", event, _dumps(sent))
+        return [self._card(reply) for reply in pipe.execute()]
 
     def start_card(
         self, *, worker: str, lease_seconds: float, **card: Unpack[NewCard]
@@ -220,7 +223,10 @@ class Board:
         if _enum(CardStatus, card.get("status", CardStatus.QUEUED), "card status") != "queued":
             raise ConfigError("a started card starts queued", hint="Leave out `status`.")
         fields, event = _new_card(card)
-        reply = self._scripts.call("start", worker, lease_seconds, event, _dumps(fields))
+        texts = self._texts.writer(card["run"])
+        sent, event = _encoded(texts, fields), texts.encode(event)
+        texts.flush()
+        reply = self._scripts.call("start", worker, lease_seconds, event, _dumps(sent))
         _, card_id, now, token, deadline = reply
         # The script returns only what it made up (id, time, lease); the rest of the card is
         # what was sent, so it is not read back: the hash as the script wrote it (create's
@@ -239,6 +245,7 @@ class Board:
             "lease_deadline": deadline,
         }
         created = Card.from_hash(stored)
+        self._texts.note_card(card_id, created.run)
         lease = Lease(card=card_id, token=token, deadline=float(deadline), version=created.version)
         return created, lease
 
@@ -277,17 +284,18 @@ class Board:
         detail: dict[str, Any] = {"confidence": confidence}
         if measured is not None:
             detail["measured"] = measured
-        reply = self._call(
-            "complete", card_id, token, actor, _dumps(output), _number(confidence), _dumps(detail)
-        )
-        return _card(reply)
+        texts = self._texts.writer(card=card_id)
+        stored, event = texts.encode(_dumps(output)), texts.encode(_dumps(detail))
+        texts.flush()
+        reply = self._call("complete", card_id, token, actor, stored, _number(confidence), event)
+        return self._card(reply)
 
     def fail(
         self, card_id: str, token: str, *, reason: str, actor: str, retry: bool = False
     ) -> Card:
         """running -> failed; with `retry`, back to queued while attempts remain."""
         reply = self._call("fail", card_id, token, actor, reason, "1" if retry else "0")
-        return _card(reply)
+        return self._card(reply)
 
     def wait(
         self,
@@ -305,7 +313,6 @@ class Board:
         chain: Sequence[str] | None = None,
         sla: float | None = None,
         measured: dict[str, Any] | None = None,
-        webhook: str | None = None,
     ) -> Card:
         """running -> waiting (kind checkpoint) or escalated (kind escalation).
 
@@ -317,10 +324,6 @@ class Board:
         `sla` is the seconds each next person gets. Both are kept on the card (None keeps what
         it had), so `crew.sla.sweep` needs no code to know them. Waiting again clears the
         overdue flag.
-
-        `webhook`: the assignee's webhook URL, if they have one. The same atomic step queues a
-        delivery to it in the board's outbox (`outbox`, `claim_delivery`; `crew.notify`
-        delivers it), so a card is never assigned without its notification being on the board.
         """
         card_kind = _enum(CardKind, kind, "waiting kind")
         if card_kind is CardKind.AGENT:
@@ -334,6 +337,10 @@ class Board:
         }
         if measured is not None:  # how the confidence was measured (method, score, parts)
             detail["measured"] = measured
+        texts = self._texts.writer(card=card_id)
+        stored = texts.encode(_dumps(output)) if output is not None else ""
+        event = texts.encode(_dumps(detail))
+        texts.flush()
         reply = self._call(
             "wait",
             card_id,
@@ -343,15 +350,14 @@ class Board:
             _dumps(people),
             _time(due),
             reason,
-            _dumps(output) if output is not None else "",
+            stored,
             _number(confidence),
             actor or assignee,
-            _dumps(detail),
+            event,
             _dumps(list(chain)) if chain else "",
             _number(sla),
-            webhook or "",
         )
-        return _card(reply)
+        return self._card(reply)
 
     def answer(
         self,
@@ -376,20 +382,24 @@ class Board:
                 hint="Pass the corrected output (crew answer CARD edit --file EDITED.yaml).",
             )
         detail = {"decision": str(choice), "comment": comment, "status": str(choice.next_status)}
+        texts = self._texts.writer(card=card_id)
+        edited = texts.encode(_dumps(edited_output)) if edited_output is not None else ""
+        event = texts.encode(_dumps(detail))
+        texts.flush()
         reply = self._call(
             "answer",
             card_id,
             person,
             str(choice),
             comment or "",
-            _dumps(edited_output) if edited_output is not None else "",
+            edited,
             "" if expected_version is None else str(expected_version),
             str(choice.next_status),
-            _dumps(detail),
+            event,
             person=person,
             wanted="waiting or escalated",
         )
-        return _card(reply)
+        return self._card(reply)
 
     def reassign(
         self,
@@ -403,15 +413,13 @@ class Board:
         expected_version: int | None = None,
         event: str = "reassigned",
         keep_reason: bool = False,
-        webhook: str | None = None,
     ) -> Card:
         """Hand a waiting/escalated card to `to` (e.g. the next person of an escalation chain).
 
         The audit event (`event`, default `reassigned`) has from, to, allowed, due and `reason`;
         the card's own reason becomes `reason` unless `keep_reason`. With `expected_version`,
         a card that changed meanwhile is refused (WrongStatus), so two sweepers move it once.
-        Clears the overdue flag. `webhook`: `to`'s webhook URL, if they have one: its delivery
-        (naming who had the card) is queued in the same atomic step, as for `wait`.
+        Clears the overdue flag.
         """
         current = self.get(card_id) if expected_version is None else None
         people = _people(to, allowed or [to])
@@ -434,10 +442,9 @@ class Board:
             _dumps(detail),
             event,
             "1" if keep_reason else "",
-            webhook or "",
             wanted="waiting or escalated",
         )
-        return _card(reply)
+        return self._card(reply)
 
     def flag_overdue(
         self,
@@ -463,7 +470,7 @@ class Board:
             return None
         if reply[0] == "err":
             raise self._refusal("overdue", reply[1:], person="", wanted="waiting or escalated")
-        return _card(reply)
+        return self._card(reply)
 
     def note(self, card_id: str, *, event: str, actor: str, detail: dict[str, Any]) -> Card:
         """Record what happened to a card without moving it (a webhook delivery: `notified` /
@@ -471,78 +478,19 @@ class Board:
         `card.notified` ({event, actor, at, detail}). Not a transition: status, version and
         indexes are unchanged, in any status, so no other transition's checks see it."""
         reply = self._call("note", card_id, event, actor, _dumps(detail))
-        return _card(reply)
-
-    # -- webhook deliveries (the outbox) -------------------------------------------------------
-
-    def claim_delivery(
-        self, holder: str, *, lease_seconds: float, attempts: int, actor: str = "crew"
-    ) -> OutboxEntry | None:
-        """Take the webhook delivery that has been due longest for one attempt (counted now);
-        None when none is due. Until `lease_seconds` pass, no other claim gets it; after that,
-        an attempt that was not reported (its process stopped) is made again by the next claim.
-        A delivery whose `attempts` were all made that way is finished as failed on the way
-        (`notify_failed` by `actor` on its card). Report the attempt with `report_delivery`."""
-        _positive(lease_seconds, "lease_seconds")
-        reply = self._scripts.call("outbox_claim", holder, lease_seconds, attempts, actor)
-        if len(reply) < 3:
-            return None
-        return OutboxEntry.from_json(reply[1], reply[2])
-
-    def report_delivery(
-        self,
-        entry: OutboxEntry,
-        outcome: Outcome,
-        *,
-        status: int | None = None,
-        error: str | None = None,
-        attempts: int,
-        backoff: float,
-        actor: str = "crew",
-    ) -> Reported:
-        """Record the outcome of the attempt `entry` was claimed for. Delivered (`ok`), refused
-        for good (`fail`), or failed with all `attempts` made: the delivery is finished, with a
-        `notified` / `notify_failed` event by `actor` on its card (`card.notified`: url, ok,
-        attempts, status, error, person). Else (`retry`) it is due again after `backoff`
-        seconds, doubled for each attempt made after the first, for any process to claim.
-        A failed attempt whose claim was taken over meanwhile changes nothing (`stale`)."""
-        reply = self._scripts.call(
-            "outbox_report",
-            entry.id,
-            entry.attempts,
-            outcome,
-            "" if status is None else status,
-            error or "",
-            attempts,
-            f"{backoff:.6f}",
-            actor,
-        )
-        return cast(Reported, reply[1])
-
-    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
-        """Webhook deliveries not finished yet, soonest due first (at most `limit`)."""
-        members = self._db.zrange(self.keys.outbox(), 0, limit - 1, withscores=True)
-        pipe = self._db.pipeline(transaction=False)
-        for member, _ in members:
-            card_id, _, n = str(member).rpartition(":")
-            pipe.hget(self.keys.deliveries(card_id), n)
-        return [
-            OutboxEntry.from_json(member, raw, float(score))
-            for (member, score), raw in zip(members, pipe.execute(), strict=True)
-            if raw
-        ]
+        return self._card(reply)
 
     def requeue(self, card_id: str, *, actor: str, reason: str) -> Card:
         """waiting | escalated | rejected -> queued (run the step again: retry or revise)."""
         reply = self._call(
             "requeue", card_id, actor, reason, wanted="waiting, escalated or rejected"
         )
-        return _card(reply)
+        return self._card(reply)
 
     def cancel(self, card_id: str, *, actor: str, reason: str) -> Card:
         """Any unfinished card -> cancelled."""
         reply = self._call("cancel", card_id, actor, reason, wanted="not finished")
-        return _card(reply)
+        return self._card(reply)
 
     def reap(self, limit: int = 100) -> list[str]:
         """Expired leases: back to queued (attempt counted) or failed after max_attempts.
@@ -567,7 +515,7 @@ class Board:
         h = self._db.hgetall(self.keys.card(card_id)) if card_id else {}
         if not h:
             raise self._not_found(card_id)
-        return Card.from_hash(h)
+        return self._cards([h])[0]
 
     def cards(
         self,
@@ -642,13 +590,13 @@ class Board:
         key = self.keys.run_events(run) if run is not None else self.keys.events()
         start = f"({after}" if after else "-"
         entries = self._db.xrange(key, min=start, max="+", count=limit)
-        return [Event.from_entry(entry_id, fields) for entry_id, fields in entries]
+        return self._events(entries)
 
     def last_events(self, run: str | None = None, *, limit: int = 100) -> list[Event]:
         """The newest `limit` audit events, oldest first."""
         key = self.keys.run_events(run) if run is not None else self.keys.events()
         entries = self._db.xrevrange(key, max="+", min="-", count=limit)
-        return [Event.from_entry(entry_id, fields) for entry_id, fields in reversed(entries)]
+        return self._events(list(reversed(entries)))
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -670,13 +618,16 @@ class Board:
         detail: dict[str, Any] = {"playbook": playbook, "inputs": inputs}
         if pinned is not None:
             detail["pinned"] = pinned.hash
+        texts = self._texts.writer(run_id)
+        stored, event = texts.encode(_dumps(inputs)), texts.encode(_dumps(detail))
+        texts.flush()
         reply = self._scripts.call(
             "run_create",
             run_id,
             playbook,
-            _dumps(inputs),
+            stored,
             started_by,
-            _dumps(detail),
+            event,
             _dumps(meta or {}),
             pinned.hash if pinned else "",
             pinned.text if pinned else "",
@@ -686,7 +637,7 @@ class Board:
                 f"run {run_id!r} already exists on board {self.name!r}",
                 hint="Use a new run id.",
             )
-        return Run.from_hash(_hash(reply[1:]))
+        return self._runs_from([_hash(reply[1:])])[0]
 
     def set_run_status(
         self,
@@ -704,15 +655,18 @@ class Board:
             detail["reason"] = reason
         if waiting_on:
             detail["waiting_on"] = waiting_on
+        texts = self._texts.writer(run_id)
+        event = texts.encode(_dumps(detail))
+        texts.flush()
         reply = self._scripts.call(
             "run_status",
             run_id,
             str(run_status),
-            _dumps(waiting_on or []),
+            _dumps(waiting_on or []),  # not a reference: reassign.lua edits it
             actor,
             reason or "",
             run_event_name(run_status),
-            _dumps(detail),
+            event,
         )
         if reply[0] == "err":
             if reply[1] == "not_found":
@@ -720,7 +674,7 @@ class Board:
             raise WrongStatus(
                 f"run {run_id} is already {reply[3]}; a finished run cannot become {run_status}"
             )
-        return Run.from_hash(_hash(reply[1:]))
+        return self._runs_from([_hash(reply[1:])])[0]
 
     def pinned_of(self, run_id: str) -> Pinned | None:
         """The playbook version a run follows, as stored (None for a run started unpinned)."""
@@ -769,13 +723,13 @@ class Board:
                 f"run {run_id} was moved to another playbook version meanwhile",
                 hint=f"See `crew status {run_id}`, then try again.",
             )
-        return Run.from_hash(_hash(reply[1:]))
+        return self._runs_from([_hash(reply[1:])])[0]
 
     def get_run(self, run_id: str) -> Run:
         h = self._db.hgetall(self.keys.run(run_id)) if run_id else {}
         if not h:
             raise self._run_not_found(run_id)
-        return Run.from_hash(h)
+        return self._runs_from([h])[0]
 
     def runs(self, limit: int = 20) -> list[Run]:
         """The newest runs first."""
@@ -783,7 +737,7 @@ class Board:
         pipe = self._db.pipeline(transaction=False)
         for run_id in ids:
             pipe.hgetall(self.keys.run(run_id))
-        return [Run.from_hash(h) for h in pipe.execute() if h]
+        return self._runs_from([h for h in pipe.execute() if h])
 
     def cards_of_run(self, run_id: str) -> list[Card]:
         """Every card of a run, in creation order."""
@@ -867,6 +821,28 @@ class Board:
             f"card {card_id} is {status}{holder}; only a card that is {wanted} can be {what}"
         )
 
+    def _card(self, reply: Sequence[str]) -> Card:
+        """The card of a script's {'ok', card JSON, ...} reply."""
+        return self._cards([json.loads(reply[1])])[0]
+
+    def _cards(self, hashes: list[dict[str, str]]) -> list[Card]:
+        """Cards from their hashes as stored, the texts they refer to read (one round trip for
+        all of them, only when some do)."""
+        for h in hashes:
+            self._texts.note_card(h["id"], h.get("run", ""))
+        self._texts.resolve(hashes, CARD_FIELDS, lambda h: h.get("run", ""))
+        return [Card.from_hash(h) for h in hashes]
+
+    def _events(self, entries: list[tuple[str, dict[str, str]]]) -> list[Event]:
+        """Events from stream entries, the texts their details refer to read."""
+        self._texts.resolve([f for _, f in entries], EVENT_FIELDS, lambda f: f.get("run", ""))
+        return [Event.from_entry(entry_id, fields) for entry_id, fields in entries]
+
+    def _runs_from(self, hashes: list[dict[str, str]]) -> list[Run]:
+        """Run records from their hashes as stored, the texts they refer to read."""
+        self._texts.resolve(hashes, RUN_FIELDS, lambda h: h.get("id", ""))
+        return [Run.from_hash(h) for h in hashes]
+
     def _not_found(self, card_id: str) -> CardNotFound:
         return CardNotFound(
             f"no card {card_id!r} on board {self.name!r}",
@@ -884,16 +860,16 @@ class Board:
         pipe = self._db.pipeline(transaction=False)
         for card_id in ids:
             pipe.hgetall(self.keys.card(card_id))
-        return [Card.from_hash(h) for h in pipe.execute() if h]
+        return self._cards([h for h in pipe.execute() if h])
 
 
 def _hash(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
-def _card(reply: Sequence[str]) -> Card:
-    """The card of a script's {'ok', card JSON, ...} reply."""
-    return Card.from_hash(json.loads(reply[1]))
+def _encoded(texts: TextWriter, fields: dict[str, str]) -> dict[str, str]:
+    """A new card's fields as sent: long JSON fields as references to the run's texts."""
+    return {k: texts.encode(v) if v and k in CARD_FIELDS else v for k, v in fields.items()}
 
 
 def _dumps(value: Any) -> str:

@@ -12,13 +12,11 @@ each other. The layout (`<P>` = `crew:{B}:`):
     <P>leases                 zset card id -> lease deadline (running cards; the reaper's index)
     <P>due                    zset card id -> due time (waiting/escalated cards with an SLA)
     <P>finished               zset card id -> time it finished (retention)
-    <P>outbox                 zset "<card>:<n>" -> when that webhook delivery is due (while a
-                              process attempts it: the end of its lease), see `crew.notify`
-    <P>card:<id>:deliveries   hash: the card's webhook deliveries not finished yet, n (the card's
-                              version when it was assigned) -> JSON; purged with the card
     <P>events                 stream: the board's audit log (approximately trimmed)
     <P>run:<run>:events       stream: the same events, for one run (so `crew log RUN` is bounded)
     <P>run:<run>              hash: one run record and its driver lease
+    <P>run:<run>:texts        hash: the run's long texts, stored once (hash -> text), which its
+                              cards, events and record refer to (`crew.board.texts`)
     <P>run:<run>:pinned       string: the playbook, roles and profiles the run is pinned to
                               (`crew.spec.snapshot`; its hash is the run record's `pinned`)
     <P>runs                   zset run id -> started time
@@ -47,11 +45,10 @@ _TEMPLATES: dict[str, str] = {
     "leases": "leases",
     "due": "due",
     "finished": "finished",
-    "outbox": "outbox",
-    "deliveries": "card:{card}:deliveries",
     "events": "events",
     "run_events": "run:{run}:events",
     "run": "run:{run}",
+    "run_texts": "run:{run}:texts",
     "run_pinned": "run:{run}:pinned",
     "runs": "runs",
     "runs_finished": "runs:finished",
@@ -103,12 +100,6 @@ class BoardKeys:
     def finished(self) -> str:
         return self._key("finished")
 
-    def outbox(self) -> str:
-        return self._key("outbox")
-
-    def deliveries(self, card: str) -> str:
-        return self._key("deliveries", card=card)
-
     def events(self) -> str:
         return self._key("events")
 
@@ -117,6 +108,9 @@ class BoardKeys:
 
     def run(self, run: str) -> str:
         return self._key("run", run=run)
+
+    def run_texts(self, run: str) -> str:
+        return self._key("run_texts", run=run)
 
     def run_pinned(self, run: str) -> str:
         return self._key("run_pinned", run=run)
