@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar, Unpack, cast
 
 from crew.board.cards import (
     ACTIVE,
@@ -32,6 +32,7 @@ from crew.board.cards import (
 )
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
+from crew.board.outbox import OutboxEntry, Outcome, Reported
 from crew.board.runs import Pinned, Run, RunStatus, run_event_name
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN, Scripts
 from crew.board.texts import CARD_FIELDS, EVENT_FIELDS, RUN_FIELDS, Texts, TextWriter
@@ -85,6 +86,7 @@ class NewCard(TypedDict, total=False):
     actor: str | None
     chain: Sequence[str] | None
     sla: float | None
+    webhook: str | None  # the assignee's, for a card that waits on them: a delivery is queued
 
 
 def _new_card(card: NewCard) -> tuple[dict[str, str], str]:
@@ -194,12 +196,15 @@ class Board:
         (default: the assignee). `actor` is who puts it there, for the audit log (default: the
         owner). `chain` (who the card moves to, in order, when nobody answers by `due`) and
         `sla` (the seconds each next person gets) are what `crew.sla.sweep` acts on; see `wait`.
+        `webhook` (not stored on the card): the assignee's webhook URL, for a card that waits on
+        them; the same atomic step queues its delivery in the board's outbox (see `wait`).
         """
         fields, event = _new_card(card)
         texts = self._texts.writer(card["run"])
         sent, event = _encoded(texts, fields), texts.encode(event)
         texts.flush()
-        return self._card(self._scripts.call("create", event, _dumps(sent)))
+        reply = self._scripts.call("create", event, _dumps(sent), card.get("webhook") or "")
+        return self._card(reply)
 
     def create_cards(self, cards: Sequence[NewCard]) -> list[Card]:
         """Create many cards in one round trip (a fan-out); each holds `create_card`'s keyword
@@ -210,7 +215,7 @@ class Board:
             texts = self._texts.writer(card["run"])
             sent, event = _encoded(texts, fields), texts.encode(event)
             texts.flush()
-            self._scripts.stage(pipe, "create", event, _dumps(sent))
+            self._scripts.stage(pipe, "create", event, _dumps(sent), card.get("webhook") or "")
         return [self._card(reply) for reply in pipe.execute()]
 
     def start_card(
@@ -313,6 +318,7 @@ class Board:
         chain: Sequence[str] | None = None,
         sla: float | None = None,
         measured: dict[str, Any] | None = None,
+        webhook: str | None = None,
     ) -> Card:
         """running -> waiting (kind checkpoint) or escalated (kind escalation).
 
@@ -324,6 +330,10 @@ class Board:
         `sla` is the seconds each next person gets. Both are kept on the card (None keeps what
         it had), so `crew.sla.sweep` needs no code to know them. Waiting again clears the
         overdue flag.
+
+        `webhook`: the assignee's webhook URL, if they have one. The same atomic step queues a
+        delivery to it in the board's outbox (`outbox`, `claim_delivery`; `crew.notify`
+        delivers it), so a card is never assigned without its notification being on the board.
         """
         card_kind = _enum(CardKind, kind, "waiting kind")
         if card_kind is CardKind.AGENT:
@@ -356,6 +366,7 @@ class Board:
             event,
             _dumps(list(chain)) if chain else "",
             _number(sla),
+            webhook or "",
         )
         return self._card(reply)
 
@@ -413,13 +424,15 @@ class Board:
         expected_version: int | None = None,
         event: str = "reassigned",
         keep_reason: bool = False,
+        webhook: str | None = None,
     ) -> Card:
         """Hand a waiting/escalated card to `to` (e.g. the next person of an escalation chain).
 
         The audit event (`event`, default `reassigned`) has from, to, allowed, due and `reason`;
         the card's own reason becomes `reason` unless `keep_reason`. With `expected_version`,
         a card that changed meanwhile is refused (WrongStatus), so two sweepers move it once.
-        Clears the overdue flag.
+        Clears the overdue flag. `webhook`: `to`'s webhook URL, if they have one: its delivery
+        (naming who had the card) is queued in the same atomic step, as for `wait`.
         """
         current = self.get(card_id) if expected_version is None else None
         people = _people(to, allowed or [to])
@@ -442,6 +455,7 @@ class Board:
             _dumps(detail),
             event,
             "1" if keep_reason else "",
+            webhook or "",
             wanted="waiting or escalated",
         )
         return self._card(reply)
@@ -479,6 +493,65 @@ class Board:
         indexes are unchanged, in any status, so no other transition's checks see it."""
         reply = self._call("note", card_id, event, actor, _dumps(detail))
         return self._card(reply)
+
+    # -- webhook deliveries (the outbox) -------------------------------------------------------
+
+    def claim_delivery(
+        self, holder: str, *, lease_seconds: float, attempts: int, actor: str = "crew"
+    ) -> OutboxEntry | None:
+        """Take the webhook delivery that has been due longest for one attempt (counted now);
+        None when none is due. Until `lease_seconds` pass, no other claim gets it; after that,
+        an attempt that was not reported (its process stopped) is made again by the next claim.
+        A delivery whose `attempts` were all made that way is finished as failed on the way
+        (`notify_failed` by `actor` on its card). Report the attempt with `report_delivery`."""
+        _positive(lease_seconds, "lease_seconds")
+        reply = self._scripts.call("outbox_claim", holder, lease_seconds, attempts, actor)
+        if len(reply) < 3:
+            return None
+        return OutboxEntry.from_json(reply[1], reply[2])
+
+    def report_delivery(
+        self,
+        entry: OutboxEntry,
+        outcome: Outcome,
+        *,
+        status: int | None = None,
+        error: str | None = None,
+        attempts: int,
+        backoff: float,
+        actor: str = "crew",
+    ) -> Reported:
+        """Record the outcome of the attempt `entry` was claimed for. Delivered (`ok`), refused
+        for good (`fail`), or failed with all `attempts` made: the delivery is finished, with a
+        `notified` / `notify_failed` event by `actor` on its card (`card.notified`: url, ok,
+        attempts, status, error, person). Else (`retry`) it is due again after `backoff`
+        seconds, doubled for each attempt made after the first, for any process to claim.
+        A failed attempt whose claim was taken over meanwhile changes nothing (`stale`)."""
+        reply = self._scripts.call(
+            "outbox_report",
+            entry.id,
+            entry.attempts,
+            outcome,
+            "" if status is None else status,
+            error or "",
+            attempts,
+            f"{backoff:.6f}",
+            actor,
+        )
+        return cast(Reported, reply[1])
+
+    def outbox(self, limit: int = 100) -> list[OutboxEntry]:
+        """Webhook deliveries not finished yet, soonest due first (at most `limit`)."""
+        members = self._db.zrange(self.keys.outbox(), 0, limit - 1, withscores=True)
+        pipe = self._db.pipeline(transaction=False)
+        for member, _ in members:
+            card_id, _, n = str(member).rpartition(":")
+            pipe.hget(self.keys.deliveries(card_id), n)
+        return [
+            OutboxEntry.from_json(member, raw, float(score))
+            for (member, score), raw in zip(members, pipe.execute(), strict=True)
+            if raw
+        ]
 
     def requeue(self, card_id: str, *, actor: str, reason: str) -> Card:
         """waiting | escalated | rejected -> queued (run the step again: retry or revise)."""

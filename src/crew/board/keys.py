@@ -12,6 +12,10 @@ each other. The layout (`<P>` = `crew:{B}:`):
     <P>leases                 zset card id -> lease deadline (running cards; the reaper's index)
     <P>due                    zset card id -> due time (waiting/escalated cards with an SLA)
     <P>finished               zset card id -> time it finished (retention)
+    <P>outbox                 zset "<card>:<n>" -> when that webhook delivery is due (while a
+                              process attempts it: the end of its lease), see `crew.notify`
+    <P>card:<id>:deliveries   hash: the card's webhook deliveries not finished yet, n (the card's
+                              version when it was assigned) -> JSON; purged with the card
     <P>events                 stream: the board's audit log (approximately trimmed)
     <P>run:<run>:events       stream: the same events, for one run (so `crew log RUN` is bounded)
     <P>run:<run>              hash: one run record and its driver lease
@@ -45,6 +49,8 @@ _TEMPLATES: dict[str, str] = {
     "leases": "leases",
     "due": "due",
     "finished": "finished",
+    "outbox": "outbox",
+    "deliveries": "card:{card}:deliveries",
     "events": "events",
     "run_events": "run:{run}:events",
     "run": "run:{run}",
@@ -99,6 +105,12 @@ class BoardKeys:
 
     def finished(self) -> str:
         return self._key("finished")
+
+    def outbox(self) -> str:
+        return self._key("outbox")
+
+    def deliveries(self, card: str) -> str:
+        return self._key("deliveries", card=card)
 
     def events(self) -> str:
         return self._key("events")

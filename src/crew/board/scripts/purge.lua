@@ -3,8 +3,9 @@
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] retention seconds; ARGV[3] at most this many cards (and runs) per call
 -- Returns {'ok', cards deleted, runs deleted}. A purged run's LangGraph state goes with it: the
--- saver's index of the run's thread (K.run_state) lists every key of that state. A run's texts
--- (K.run_texts) go with the run, or with its last card when it has no run record.
+-- saver's index of the run's thread (K.run_state) lists every key of that state. A purged card's
+-- webhook deliveries still in the outbox are dropped with it. A run's texts (K.run_texts) go with
+-- the run, or with its last card when it has no run record.
 local cutoff = string.format('%.6f', NOW - tonumber(ARGV[2]))
 local limit = tonumber(ARGV[3])
 local cards = redis.call('ZRANGEBYSCORE', K.finished(), '-inf', cutoff, 'LIMIT', 0, limit)
@@ -18,6 +19,10 @@ for _, id in ipairs(cards) do
       redis.call('DEL', K.run_texts(c.run))
     end
   end
+  -- webhook deliveries not finished yet go with their card (the outbox stays bounded)
+  local pending = redis.call('HKEYS', K.deliveries(id))
+  for _, n in ipairs(pending) do redis.call('ZREM', K.outbox(), id .. ':' .. n) end
+  if #pending > 0 then redis.call('DEL', K.deliveries(id)) end
   redis.call('ZREM', K.finished(), id)
 end
 local runs = redis.call('ZRANGEBYSCORE', K.runs_finished(), '-inf', cutoff, 'LIMIT', 0, limit)
