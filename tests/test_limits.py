@@ -341,3 +341,36 @@ def test_an_output_over_the_limit_is_invalid_and_asked_for_again() -> None:
     assert "the answer is 2.98KB, above the 2KB limit for one step's output" in str(
         model.calls[1].messages[-1]["content"]
     )
+
+
+def test_an_interactive_edit_saved_in_latin1_is_asked_again_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import sys
+
+    from rich.console import Console
+
+    from crew.review import CheckpointView, ask_decision
+
+    script = "import sys; open(sys.argv[1], 'wb').write(b'brief: caf\\xe9\\n')"
+    monkeypatch.setenv("VISUAL", f'{sys.executable} -c "{script}"')
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    replies = iter(["edit", "approve", ""])
+    monkeypatch.setattr(console, "input", lambda prompt="": next(replies))
+    view = CheckpointView(
+        card="c1",
+        run="r1",
+        playbook="launch-brief",
+        step="legal_review",
+        question="Approve?",
+        owner="carol",
+        shown={"draft": {"brief": "café"}},
+    )
+
+    answer = ask_decision(console, view)
+
+    assert answer.decision == "approve"  # asked again after the bad file
+    assert "the edited output is not UTF-8 text (byte 0xe9 at offset" in out.getvalue()
+    assert "try again" in out.getvalue()

@@ -20,6 +20,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 
 from crew.display import block, markup
+from crew.exceptions import ConfigError
 
 __all__ = [
     "CheckpointView",
@@ -64,7 +65,8 @@ def to_yaml(value: Any) -> str:
 
 
 def open_editor(text: str) -> str | None:
-    """Edit `text` in $VISUAL / $EDITOR (default vi); None when it was saved unchanged."""
+    """Edit `text` in $VISUAL / $EDITOR (default vi); None when it was saved unchanged.
+    ConfigError (one line) when the editor saved something that is not UTF-8."""
     import os
     import shlex
     import subprocess
@@ -78,7 +80,9 @@ def open_editor(text: str) -> str | None:
     try:
         # Like git and click: the variable may carry arguments, so the shell splits it.
         subprocess.run(f"{editor} {shlex.quote(str(path))}", shell=True, check=False)
-        edited = path.read_text(encoding="utf-8")
+        from crew.spec.yamlfile import read_text
+
+        edited = read_text(path, what="the edited output")
     finally:
         path.unlink(missing_ok=True)
     return None if edited == text else edited
@@ -149,7 +153,11 @@ def ask_decision(
             if edit is None:
                 edit = open_editor
             header = f"# Edit the output of step '{editable}' (YAML). Save and close to submit.\n"
-            text = edit(header + to_yaml(view.shown[editable]) + "\n")
+            try:
+                text = edit(header + to_yaml(view.shown[editable]) + "\n")
+            except ConfigError as error:  # e.g. saved in another encoding than UTF-8
+                console.print(f"{markup(str(error))}; try again")
+                continue
             if text is None:
                 console.print("no change saved; nothing submitted")
                 continue
