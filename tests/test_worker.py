@@ -185,6 +185,7 @@ def test_worker_once_moves_an_overdue_escalation_and_notifies_the_backup(
     )
     [got] = hook.received  # --once waits for its webhooks
     assert got["person"] == "bob" and got["card"] == card_id
+    assert f"card {card_id}: bob's webhook notified (attempt 1)" in result.out
     assert got["answer"] == f"crew answer {card_id} approve|reject|edit|retry --as bob"
 
 
@@ -245,7 +246,8 @@ def test_with_the_webhook_down_commands_and_runs_go_on_and_later_rounds_say_so_o
         project.redis_url(), namespace=f"crew:{{{project.board_name}}}:lg"
     )
     session = Session(project=project, board=cli_board(project, clock), saver=saver)
-    worker = Worker(session)
+    lines: list[str] = []
+    worker = Worker(session, say=lines.append)
     try:
         for attempt in range(1, ATTEMPTS):
             clock.advance(BACKOFF * 2 ** (attempt - 1))
@@ -257,6 +259,9 @@ def test_with_the_webhook_down_commands_and_runs_go_on_and_later_rounds_say_so_o
     card = board.get(card_id)
     assert card.notified is not None and card.notified["event"] == "notify_failed"
     assert card.notified["detail"]["attempts"] == ATTEMPTS
+    said = [each for each in lines if each.startswith(f"card {card_id}: bob's webhook failed")]
+    assert len(said) == ATTEMPTS - 1 and "(attempt 2: " in said[0]
+    assert "tried again later" in said[0] and f"after {ATTEMPTS} attempts" in said[-1]
     assert "refused" in card.notified["detail"]["error"].lower()
     assert board.outbox() == []
     shown = json.loads(crew_cli("board", "--json").out)

@@ -32,7 +32,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -173,6 +173,8 @@ class Deliverer:
     `timeout` is one POST's; `attempts` and `backoff` are the retry policy this process applies
     when it records an outcome; `lease` (default: `LEASE`, at least twice `timeout`) is how long
     a claimed attempt keeps other processes off. `limit` bounds the attempts of one pass.
+    `on_report` hears of every attempt made (the delivery, the POST, what its report did), from
+    the thread that made it.
     """
 
     def __init__(
@@ -186,6 +188,7 @@ class Deliverer:
         lease: float | None = None,
         limit: int = 50,
         concurrency: int = 4,
+        on_report: Callable[[OutboxEntry, Sent, Reported], None] | None = None,
     ) -> None:
         self.board = board
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
@@ -195,6 +198,7 @@ class Deliverer:
         self.lease = lease if lease is not None else max(LEASE, 2 * timeout + 1)
         self.limit = limit
         self.concurrency = max(1, concurrency)
+        self.on_report = on_report
         self._lock = threading.Lock()
         self._again = False
         self._thread: threading.Thread | None = None
@@ -231,6 +235,8 @@ class Deliverer:
                 entry.attempts,
                 sent.error,
             )
+        if self.on_report is not None:
+            self.on_report(entry, sent, reported)
         return reported
 
     def deliver_due(self, limit: int | None = None) -> list[Reported]:

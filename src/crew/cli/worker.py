@@ -30,7 +30,8 @@ from crew.cli._app import app, console
 
 if TYPE_CHECKING:
     from crew.board import Run
-    from crew.notify import Deliverer
+    from crew.board.outbox import OutboxEntry
+    from crew.notify import Deliverer, Sent
     from crew.runtime import Session
 
 logger = logging.getLogger("crew")
@@ -56,6 +57,7 @@ class Worker:
         self.say = say or (lambda line: None)
         # One deliverer for the rounds and the runs this worker resumes.
         self.deliverer = deliverer or session.deliverer
+        self.deliverer.on_report = self._delivered
         self.runs_scanned = runs_scanned
         self.stopping = threading.Event()
         self._pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="crew-resume")
@@ -168,6 +170,15 @@ class Worker:
             return self.board.get_run(run.id).version
         except Exception:
             return run.version
+
+    def _delivered(self, entry: OutboxEntry, sent: Sent, reported: str) -> None:
+        whose = f"card {entry.card}: {entry.person}'s webhook"
+        if reported == "notified":
+            self.say(f"{whose} notified (attempt {entry.attempts})")
+        elif reported == "notify_failed":
+            self.say(f"{whose} failed after {entry.attempts} attempts: {sent.error}")
+        elif reported == "retry":
+            self.say(f"{whose} failed (attempt {entry.attempts}: {sent.error}); tried again later")
 
     def _enforce_slas(self) -> None:
         from crew.sla import enforce_slas
