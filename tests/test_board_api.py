@@ -269,6 +269,7 @@ def test_malformed_answers_are_refused_before_touching_the_board(
     after.pop(board.keys.card("c2"))
     for key in (
         board.keys.seq(),
+        board.keys.meta(),
         board.keys.status("queued"),
         board.keys.run_cards("r1"),
         board.keys.events(),
@@ -355,7 +356,7 @@ def test_finished_cards_and_runs_are_purged_after_the_retention(
         board.get(card.id)
     assert board.cards() == [] and board.runs() == [] and board.events("r1") == []
     leftovers = set(dump_board(client, board.name))
-    assert leftovers == {board.keys.seq(), board.keys.events()}
+    assert leftovers == {board.keys.seq(), board.keys.meta(), board.keys.events()}
 
 
 def test_runs_record_status_and_refuse_changes_once_finished(board: Board) -> None:

@@ -6,6 +6,18 @@ process of a project starts it as a daemon; every later process joins it through
 so it outlives any one `crew` process. It keeps an append-only file fsynced every second, so a
 crash loses at most a second of board and run state. `crew server stop` (or
 `stop_embedded_redis`) shuts it down.
+
+`connect` (with `check`) refuses a Redis that may evict keys: crew's keys are its only record of
+cards and runs, and an evicted card-id counter once let new cards overwrite old ones. A server
+is accepted when its `maxmemory-policy` is `noeviction`, or when `maxmemory` is 0 (no limit:
+nothing is ever evicted, whatever the policy). `allow_eviction=True` (`settings.allow_eviction`)
+turns the refusal into a warning on the `crew` logger, once per server per process. The policy
+is read with `CONFIG GET` (falling back to `INFO memory` where CONFIG is not allowed; if neither
+answers, crew goes on) once per server per process: later connects reuse it while the server's
+run id (INFO server) is unchanged. The embedded server is configured `noeviction`.
+
+Every command of a `connect` client waits (up to a minute) for a server that is loading its
+data, rather than failing; see `crew.loading`.
 """
 
 from __future__ import annotations
@@ -14,21 +26,27 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import logging
 import os
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from crew.exceptions import RedisUnavailable
+from crew.sizes import format_size
 
 if TYPE_CHECKING:
     import redis
     from redis.driver_info import DriverInfo
 
+logger = logging.getLogger("crew")
+
 MIN_REDIS_VERSION = (6, 2)
 ENV_URL = "CREW_REDIS_URL"
+SAFE_POLICY = "noeviction"
 _SOCKET_MAX = 100  # unix socket paths longer than ~107 bytes are rejected by the kernel
 
 
@@ -40,9 +58,13 @@ def resolve_redis_url(project_root: Path, configured: str | None) -> str:
     return ensure_embedded_redis(project_root / ".crew" / "redis")
 
 
-def connect(url: str, *, check: bool = True) -> redis.Redis:
-    """A client for `url` (decoded responses); with `check`, fail early with a clear error."""
+def connect(url: str, *, check: bool = True, allow_eviction: bool = False) -> redis.Redis:
+    """A client for `url` (decoded responses) whose commands wait for a server that is loading
+    its data. With `check`, fail early with a clear error unless the server is usable: reachable,
+    Redis >= 6.2, not evicting keys (or `allow_eviction`: warn); a loading server is waited for."""
     import redis as redis_lib
+
+    from crew.loading import LoadingRetry
 
     try:
         # RESP2: redis-py 8 speaks RESP3 by default, which servers older than 6 reject before
@@ -54,6 +76,7 @@ def connect(url: str, *, check: bool = True) -> redis.Redis:
             socket_connect_timeout=5,
             health_check_interval=30,
             driver_info=driver_info(),
+            retry=LoadingRetry(safe_url(url)),
         )
     except ValueError as exc:
         raise RedisUnavailable(
@@ -61,7 +84,7 @@ def connect(url: str, *, check: bool = True) -> redis.Redis:
             hint="Use redis://host:6379/0, rediss://... or unix:///path/to/redis.sock.",
         ) from None
     if check:
-        check_server(client, url)
+        check_server(client, url, allow_eviction=allow_eviction)
     return client
 
 
@@ -75,28 +98,111 @@ def driver_info() -> DriverInfo:
     return DriverInfo()
 
 
-def check_server(client: redis.Redis, url: str) -> None:
-    """Raise RedisUnavailable unless `client` reaches a Redis >= 6.2."""
+def check_server(client: redis.Redis, url: str, *, allow_eviction: bool = False) -> None:
+    """Raise RedisUnavailable unless `client` reaches a Redis >= 6.2 that does not evict keys
+    (with `allow_eviction`: warn once instead). A `connect` client waits while the server loads
+    its data (`crew.loading`); if it is still loading after that, RedisUnavailable says so."""
     import redis as redis_lib
 
+    from crew.loading import still_loading
+
+    known = _policies.get(url)
     try:
-        info = client.info("server")
+        # One round trip: the version and (the first time this process meets the URL) the
+        # eviction policy. A server loading its data is waited for by the client (LoadingRetry).
+        pipe = client.pipeline(transaction=False)
+        pipe.info("server")
+        if known is None:
+            pipe.config_get("maxmemory*")
+        replies = pipe.execute(raise_on_error=False)
+        info = replies[0]
+        if isinstance(info, Exception):
+            raise info
+        version = str(info.get("redis_version", "0"))
+        if _version_tuple(version) < MIN_REDIS_VERSION:
+            raise RedisUnavailable(
+                f"Redis at {safe_url(url)} is version {version}; crew needs 6.2 or newer",
+                hint="Upgrade the server, or unset the URL to use the embedded Redis.",
+            )
+        server = str(info.get("run_id", ""))
+        if known is not None and known[0] == server:
+            policy = known[1]
+        else:
+            policy = _read_policy(client, url, replies[1] if known is None else None)
+            _policies[url] = (server, policy)
     except redis_lib.AuthenticationError as exc:
         raise RedisUnavailable(
-            f"Redis at {_safe(url)} refused our credentials: {exc}",
+            f"Redis at {safe_url(url)} refused our credentials: {exc}",
             hint=f"Check the user/password in {ENV_URL} or settings.redis_url.",
         ) from None
+    except redis_lib.BusyLoadingError:
+        raise still_loading(safe_url(url)) from None
     except redis_lib.RedisError as exc:
         raise RedisUnavailable(
-            f"cannot reach Redis at {_safe(url)}: {exc}",
+            f"cannot reach Redis at {safe_url(url)}: {exc}",
             hint=f"Start the server, fix {ENV_URL} / settings.redis_url, "
             "or unset both to use the embedded Redis in .crew/.",
         ) from None
-    version = str(info.get("redis_version", "0"))
-    if _version_tuple(version) < MIN_REDIS_VERSION:
+    if policy is not None and policy.evicts:
+        _refuse_or_warn(url, server, policy, allow_eviction)
+
+
+@dataclass(frozen=True)
+class EvictionPolicy:
+    """A server's `maxmemory-policy` and `maxmemory` (bytes; 0 = no limit)."""
+
+    name: str
+    maxmemory: int
+
+    @property
+    def evicts(self) -> bool:
+        """Whether the server may delete keys to make room: only with a limit and a policy
+        other than noeviction (without a limit, no policy ever evicts)."""
+        return self.name != SAFE_POLICY and self.maxmemory > 0
+
+
+# Per process: URL -> (the server's run id, its policy or None if unreadable); and the servers
+# already warned about under allow_eviction.
+_policies: dict[str, tuple[str, EvictionPolicy | None]] = {}
+_warned: set[tuple[str, str]] = set()
+
+
+def _read_policy(client: redis.Redis, url: str, config: Any) -> EvictionPolicy | None:
+    """The policy from a `CONFIG GET maxmemory*` reply (read now if None), else from INFO
+    memory (managed servers and ACLs often refuse CONFIG); None if neither can be read."""
+    import redis as redis_lib
+
+    try:
+        if config is None:
+            config = client.config_get("maxmemory*")
+        if isinstance(config, dict) and "maxmemory-policy" in config:
+            return EvictionPolicy(str(config["maxmemory-policy"]), int(config["maxmemory"]))
+    except (redis_lib.ResponseError, KeyError, ValueError):
+        pass
+    try:
+        memory = client.info("memory")
+        return EvictionPolicy(str(memory["maxmemory_policy"]), int(memory["maxmemory"]))
+    except (redis_lib.ResponseError, KeyError, ValueError):
+        logger.debug("could not read the eviction policy of Redis at %s", safe_url(url))
+        return None
+
+
+def _refuse_or_warn(url: str, server: str, policy: EvictionPolicy, allow: bool) -> None:
+    what = f"maxmemory-policy {policy.name}, maxmemory {format_size(policy.maxmemory)}"
+    if not allow:
         raise RedisUnavailable(
-            f"Redis at {_safe(url)} is version {version}; crew needs 6.2 or newer",
-            hint="Upgrade the server, or unset the URL to use the embedded Redis.",
+            f"Redis at {safe_url(url)} evicts keys when it is full ({what}): crew would lose "
+            "cards and runs",
+            hint=f"Run `CONFIG SET maxmemory-policy {SAFE_POLICY}` on it (and set it in its "
+            "redis.conf), or set settings.allow_eviction: true in crew.yaml to only warn.",
+        )
+    if (url, server) not in _warned:
+        _warned.add((url, server))
+        logger.warning(
+            "Redis at %s evicts keys when it is full (%s); going on because "
+            "settings.allow_eviction is true, but an evicted key loses cards and runs",
+            safe_url(url),
+            what,
         )
 
 
@@ -157,6 +263,10 @@ def _start_server(directory: Path, socket: Path) -> None:
                 "appendonly yes",
                 "appendfsync everysec",
                 'save ""',
+                # crew's keys are its only record of cards and runs: never evict any
+                # (crew refuses a server that would; see check_server).
+                "maxmemory 0",
+                f"maxmemory-policy {SAFE_POLICY}",
                 "",
             ]
         )
@@ -217,7 +327,7 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

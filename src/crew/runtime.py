@@ -230,7 +230,9 @@ class Session:
         from crew.persistence import RedisCheckpointSaver
 
         url = project.redis_url()
-        board = Board.from_url(url, project.board_name)
+        board = Board.from_url(
+            url, project.board_name, allow_eviction=project.crew.settings.allow_eviction
+        )
         saver = RedisCheckpointSaver.from_url(url, namespace=f"crew:{{{project.board_name}}}:lg")
         return cls(project=project, board=board, saver=saver, person=person, **options)
 

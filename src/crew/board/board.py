@@ -173,11 +173,19 @@ class Board:
         )
 
     @classmethod
-    def from_url(cls, url: str, name: str, *, clock: Callable[[], float] | None = None) -> Board:
-        """A board on the Redis at `url` (checked: reachable, version >= 6.2)."""
+    def from_url(
+        cls,
+        url: str,
+        name: str,
+        *,
+        clock: Callable[[], float] | None = None,
+        allow_eviction: bool = False,
+    ) -> Board:
+        """A board on the Redis at `url`, checked by `crew.connection.connect`: reachable,
+        version >= 6.2, loaded, and not evicting keys (with `allow_eviction`: a warning)."""
         from crew.connection import connect
 
-        return cls(connect(url), name, clock=clock)
+        return cls(connect(url, allow_eviction=allow_eviction), name, clock=clock)
 
     def now(self) -> float:
         """The board's time: the injected clock, else the Redis server's clock."""
@@ -204,7 +212,7 @@ class Board:
         sent, event = _encoded(texts, fields), texts.encode(event)
         texts.flush()
         reply = self._scripts.call("create", event, _dumps(sent), card.get("webhook") or "")
-        return self._card(reply)
+        return self._card(self._created(reply))
 
     def create_cards(self, cards: Sequence[NewCard]) -> list[Card]:
         """Create many cards in one round trip (a fan-out); each holds `create_card`'s keyword
@@ -216,7 +224,7 @@ class Board:
             sent, event = _encoded(texts, fields), texts.encode(event)
             texts.flush()
             self._scripts.stage(pipe, "create", event, _dumps(sent), card.get("webhook") or "")
-        return [self._card(reply) for reply in pipe.execute()]
+        return [self._card(self._created(reply)) for reply in self._scripts.execute(pipe)]
 
     def start_card(
         self, *, worker: str, lease_seconds: float, **card: Unpack[NewCard]
@@ -232,7 +240,7 @@ class Board:
         sent, event = _encoded(texts, fields), texts.encode(event)
         texts.flush()
         reply = self._scripts.call("start", worker, lease_seconds, event, _dumps(sent))
-        _, card_id, now, token, deadline = reply
+        _, card_id, now, token, deadline = self._created(reply)
         # The script returns only what it made up (id, time, lease); the rest of the card is
         # what was sent, so it is not read back: the hash as the script wrote it (create's
         # fields, then claim's).
@@ -894,6 +902,36 @@ class Board:
             f"card {card_id} is {status}{holder}; only a card that is {wanted} can be {what}"
         )
 
+    def _created(self, reply: list[Any]) -> list[Any]:
+        """`reply` of create.lua or start.lua, unless it is a refusal (BoardError): a card is
+        never created over another, nor numbered from c1 again on a board that lost its id
+        counter (both mean Redis lost keys; see next_card_id in _common.lua)."""
+        if reply[0] != "err":
+            return reply
+        code, card_id, count = reply[1], reply[2], reply[3]
+        seq = self.keys.seq()
+        fix = "Make Redis keep every key (maxmemory-policy noeviction); then"
+        new_board = "or use a new board (settings.board / CREW_BOARD)."
+        if code == "card_exists":
+            raise BoardError(
+                f"card {card_id} already exists: the board's id counter went back — was Redis "
+                "evicting keys or restored from an old backup? Nothing was created or overwritten",
+                hint=f"{fix} set the counter past the board's highest card id "
+                f"(redis-cli SET '{seq}' N), {new_board}",
+            )
+        repair = (
+            f"if nothing else was lost, `redis-cli SET '{seq}' {count}` continues after "
+            f"{_card_id(int(count))},"
+            if count
+            else f"set it past the board's highest card id (redis-cli SET '{seq}' N),"
+        )
+        raise BoardError(
+            f"the board's id counter ({seq}) is missing but the board has had cards — was "
+            "Redis evicting keys or restored from an old backup? Card ids would start again at "
+            "c1 and overwrite cards, so nothing was created",
+            hint=f"{fix} {repair} {new_board}",
+        )
+
     def _card(self, reply: Sequence[str]) -> Card:
         """The card of a script's {'ok', card JSON, ...} reply."""
         return self._cards([json.loads(reply[1])])[0]
@@ -938,6 +976,17 @@ class Board:
 
 def _hash(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _card_id(number: int) -> str:
+    """Card number -> id, as the scripts make them: 1 -> c1, 36 -> c10 (base 36)."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if number == 0:
+            return "c" + text
 
 
 def _encoded(texts: TextWriter, fields: dict[str, str]) -> dict[str, str]:

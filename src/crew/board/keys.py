@@ -5,6 +5,8 @@ so each transition script can touch any of them atomically, and boards sharing a
 each other. The layout (`<P>` = `crew:{B}:`):
 
     <P>seq                    counter behind card ids (c1, c2, ... c1f in base36)
+    <P>meta                   hash: the board's own facts: seq (a copy of the counter, so that
+                              a lost counter is noticed and can be set back, see create.lua)
     <P>card:<id>              hash: one card (fields in `crew.board.cards`)
     <P>status:<status>        zset card id -> time it entered that status
     <P>run:<run>:cards        zset card id -> created time (the cards of one run)
@@ -42,6 +44,7 @@ from crew.exceptions import ConfigError
 
 _TEMPLATES: dict[str, str] = {
     "seq": "seq",
+    "meta": "meta",
     "card": "card:{card}",
     "status": "status:{status}",
     "run_cards": "run:{run}:cards",
@@ -84,6 +87,9 @@ class BoardKeys:
 
     def seq(self) -> str:
         return self._key("seq")
+
+    def meta(self) -> str:
+        return self._key("meta")
 
     def card(self, card: str) -> str:
         return self._key("card", card=card)

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from crew.board.keys import LUA_KEYS, BoardKeys
+from crew.exceptions import RedisUnavailable
 
 if TYPE_CHECKING:
     import redis
@@ -66,6 +67,17 @@ def source(
     return f"{LUA_KEYS}{limits}{common}\n-- {name}.lua\n{body}"
 
 
+def redis_full() -> RedisUnavailable:
+    """A write refused because Redis reached its `maxmemory` (crew asks for the noeviction
+    policy, so a full Redis refuses writes rather than dropping keys). Each script writes
+    nothing before its first write is refused, so the board is unchanged."""
+    return RedisUnavailable(
+        "Redis is full: it reached its maxmemory and refuses writes; nothing was changed",
+        hint="Give it more memory (CONFIG SET maxmemory, and its redis.conf) or free some: "
+        "finished runs are deleted after settings.retention.",
+    )
+
+
 class Scripts:
     """The board's scripts registered on one client, called with the board prefix and the time."""
 
@@ -94,8 +106,23 @@ class Scripts:
         return [self.now_arg(), *("" if a is None else str(a) for a in argv)]
 
     def call(self, name: str, *argv: object) -> list[Any]:
-        reply = self._scripts[name](keys=[self.keys.prefix], args=self.args(*argv))
+        """Run script `name`; RedisUnavailable if Redis is full (nothing written then)."""
+        from redis.exceptions import OutOfMemoryError
+
+        try:
+            reply = self._scripts[name](keys=[self.keys.prefix], args=self.args(*argv))
+        except OutOfMemoryError:
+            raise redis_full() from None
         return list(reply)
+
+    def execute(self, pipeline: redis.client.Pipeline) -> list[Any]:
+        """`pipeline.execute()` for calls queued with `stage`, with `call`'s error when full."""
+        from redis.exceptions import OutOfMemoryError
+
+        try:
+            return list(pipeline.execute())
+        except OutOfMemoryError:
+            raise redis_full() from None
 
     def stage(self, pipeline: redis.client.Pipeline, name: str, *argv: object) -> None:
         """Queue a call of `name` on `pipeline` (its reply comes from `pipeline.execute()`)."""

@@ -55,7 +55,11 @@ def open_board(project: Project) -> Board:
     from crew.board import Board
     from crew.sla import enforce_slas
 
-    board = Board.from_url(project.redis_url(), project.board_name)
+    board = Board.from_url(
+        project.redis_url(),
+        project.board_name,
+        allow_eviction=project.crew.settings.allow_eviction,
+    )
     enforce_slas(project, board, deliverer=deliverer(board))
     return board
 

@@ -276,7 +276,11 @@ def continue_after_answer(project: Project, card: Card, *, person: str, as_json:
     from crew.board.board import Board
     from crew.runtime import RunBusy, resume_run
 
-    board = Board.from_url(project.redis_url(), project.board_name)
+    board = Board.from_url(
+        project.redis_url(),
+        project.board_name,
+        allow_eviction=project.crew.settings.allow_eviction,
+    )
     try:
         run = board.get_run(card.run)
     except BoardError:

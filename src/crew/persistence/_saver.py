@@ -25,8 +25,9 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from crew.connection import driver_info
+from crew.connection import driver_info, safe_url
 from crew.exceptions import ConfigError
+from crew.loading import LoadingRetry
 from crew.persistence._layout import (
     DELETE_THREAD,
     LATEST_CHECKPOINT,
@@ -152,8 +153,13 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         try:
             # RESP2: a new connection (a run's first saves open two or three) is then two round
             # trips fewer than redis-py 8's RESP3 handshake (HELLO, maintenance notifications).
+            # LoadingRetry: a run's saves wait for a restarted Redis that is loading its data.
             client = redis.Redis.from_url(
-                url, decode_responses=False, protocol=2, driver_info=driver_info()
+                url,
+                decode_responses=False,
+                protocol=2,
+                driver_info=driver_info(),
+                retry=LoadingRetry(safe_url(url)),
             )
         except ValueError as exc:
             raise ConfigError(

@@ -97,20 +97,57 @@ local function bump(c)
   return tostring(tonumber(c.version) + 1)
 end
 
+-- The key of the index of a run's LangGraph state: the saver percent-encodes thread ids like
+-- Python's quote(id, safe='').
+local function run_state_key(run)
+  return K.run_state((string.gsub(run, '[^%w%-%._~]', function(ch)
+    return string.format('%%%02X', string.byte(ch))
+  end)))
+end
+
+-- The id the next card gets (c1, c2, ... in base36) and its number, without taking it; or nil
+-- and a refusal. The counter (K.seq) only goes up, so a missing counter on a board that has had
+-- cards (its copy in K.meta, or any card in a status index), or a next id whose card exists,
+-- means Redis lost keys (eviction, a restore from an old backup): going on would restart ids at
+-- c1 and overwrite other runs' cards.
+--   {'err', 'seq_lost', '', last count known or ''}   the counter is gone; the board had cards
+--   {'err', 'card_exists', id, n}                      the counter went back
+local function next_card_id()
+  local seq = redis.call('GET', K.seq())
+  if not seq then
+    local last = redis.call('HGET', K.meta(), 'seq')
+    local indexes = {K.status('queued'), K.status('running')}
+    for status in pairs(ACTIVE_WAIT) do indexes[#indexes + 1] = K.status(status) end
+    for status in pairs(TERMINAL) do indexes[#indexes + 1] = K.status(status) end
+    if last or redis.call('EXISTS', unpack(indexes)) > 0 then
+      return nil, {'err', 'seq_lost', '', last or ''}
+    end
+  end
+  local n = tonumber(seq or '0') + 1
+  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
+  local s, rest = '', n
+  repeat
+    local d = rest % 36
+    s = string.sub(digits, d + 1, d + 1) .. s
+    rest = math.floor(rest / 36)
+  until rest == 0
+  local id = 'c' .. s
+  if redis.call('EXISTS', K.card(id)) == 1 then
+    return nil, {'err', 'card_exists', id, tostring(n)}
+  end
+  return id, n
+end
+
 -- A new card from `fields_json`, a JSON object of its fields (see create.lua): one argument
 -- is far cheaper for a client to send than a field, value pair each. Indexed and logged
--- ('created', with `detail`). Returns its id (c1, c2, ... in base36) and the card as a table.
+-- ('created', with `detail`). Returns its id and the card as a table, or nil and a refusal
+-- (see next_card_id; nothing written then).
 local function new_card(fields_json, detail)
   local f = cjson.decode(fields_json)
-  local n = redis.call('INCR', K.seq())
-  local digits = '0123456789abcdefghijklmnopqrstuvwxyz'
-  local s = ''
-  repeat
-    local d = n % 36
-    s = string.sub(digits, d + 1, d + 1) .. s
-    n = math.floor(n / 36)
-  until n == 0
-  local id = 'c' .. s
+  local id, n = next_card_id()
+  if id == nil then return nil, n end
+  redis.call('SET', K.seq(), tostring(n))
+  redis.call('HSET', K.meta(), 'seq', tostring(n))
   f.id, f.created, f.updated, f.version, f.attempt, f.lease_seq = id, NOW_S, NOW_S, '1', '0', '0'
   local waits = ACTIVE_WAIT[f.status]
   if waits then f.waiting_since = NOW_S end

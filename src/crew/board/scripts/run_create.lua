@@ -4,9 +4,14 @@
 -- ARGV[6] event detail JSON; ARGV[7] meta JSON (what a driver needs to run it again);
 -- ARGV[8] the hash of the playbook version the run is pinned to, ARGV[9] that version's text
 -- (both '' = not pinned); the text is stored once, beside the run record, not in it
--- Returns {'ok', field, value, ...}; errors: exists.
+-- Returns {'ok', field, value, ...}; errors: exists (a run record, or anything a run with this id
+-- left: its cards, events, pinned playbook, LangGraph state or index entry; a new run must not
+-- inherit them, even when its record was lost).
 local run = ARGV[2]
-if redis.call('EXISTS', K.run(run)) == 1 then return {'err', 'exists', run} end
+if redis.call('EXISTS', K.run(run), K.run_cards(run), K.run_events(run), K.run_pinned(run),
+              run_state_key(run)) > 0 or redis.call('ZSCORE', K.runs(), run) then
+  return {'err', 'exists', run}
+end
 redis.call('HSET', K.run(run), 'id', run, 'playbook', ARGV[3], 'inputs', ARGV[4],
            'started_by', ARGV[5], 'status', 'running', 'waiting_on', '[]', 'reason', '',
            'created', NOW_S, 'updated', NOW_S, 'version', '1', 'lease_seq', '0',
