@@ -18,7 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
-RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle")
+RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob")
 
 
 @pytest.fixture
@@ -159,13 +159,54 @@ def test_resume_without_an_answer_still_waits(crew_cli: Cli, example: Path) -> N
 
 def test_cancel_ends_the_run_and_its_cards(crew_cli: Cli, example: Path) -> None:
     run = started(crew_cli)["run"]
-    result = crew_cli("cancel", run, "-m", "not this quarter")
+    result = crew_cli("cancel", run, "-m", "not this quarter", "--as", "bob")
     assert result.code == 0, result.err
     status = as_json(crew_cli("status", run, "--json"))
     assert status["status"] == "cancelled"
     assert status["steps"][3]["status"] == "cancelled"
-    again = crew_cli("cancel", run)
+    again = crew_cli("cancel", run, "--as", "bob")
     assert again.code == 2 and "already cancelled" in again.err
+    log = as_json(crew_cli("log", run, "--json"))
+    assert [e["actor"] for e in log if e["event"] == "run_cancelled"] == ["bob"]
+
+
+def with_erin(root: Path, *, admin: bool = False) -> None:
+    """A person of the project who owns nothing in launch-brief (an admin, if `admin`)."""
+    team = yaml.safe_load((root / "crew.yaml").read_text())
+    team["people"]["erin"] = {"name": "Erin Lee"}
+    if admin:
+        team["settings"]["admins"] = ["erin"]
+    (root / "crew.yaml").write_text(yaml.safe_dump(team))
+
+
+def test_only_the_starter_the_owners_and_admins_may_cancel(crew_cli: Cli, example: Path) -> None:
+    with_erin(example)
+    run = started(crew_cli)["run"]
+    nobody = crew_cli("cancel", run)  # the login is not a person of crew.yaml
+    assert nobody.code == 2 and "who are you?" in nobody.err
+    erin = crew_cli("cancel", run, "--as", "erin")
+    assert erin.code == 2
+    assert f"erin may not cancel run {run}; who may: bob, alice, carol, dan" in erin.err
+    assert as_json(crew_cli("status", run, "--json"))["status"] == "waiting"
+    owner = crew_cli("cancel", run, "--as", "dan")  # owns the publisher role
+    assert owner.code == 0, owner.err
+
+
+def test_an_admin_may_cancel_any_run(crew_cli: Cli, example: Path) -> None:
+    with_erin(example, admin=True)
+    run = started(crew_cli)["run"]
+    assert crew_cli("cancel", run, "--as", "erin").code == 0
+
+
+def test_only_people_of_the_project_may_start_runs(
+    crew_cli: Cli, example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nobody = crew_cli(*RUN[:-2])
+    assert nobody.code == 2 and "who are you?" in nobody.err and "--as PERSON" in nobody.err
+    monkeypatch.setenv("CREW_USER", "mallory")
+    stranger = crew_cli(*RUN[:-2])
+    assert stranger.code == 2 and "unknown person 'mallory'" in stranger.err
+    assert as_json(crew_cli("runs", "--json")) == []
 
 
 def test_runs_and_status_list_the_run(crew_cli: Cli, example: Path) -> None:
@@ -182,7 +223,7 @@ def test_no_api_key_without_replay_is_one_line_naming_the_variable_and_options(
     crew_cli: Cli,
     example: Path,
 ) -> None:
-    result = crew_cli("run", "launch-brief", "-i", "product=x")
+    result = crew_cli("run", "launch-brief", "-i", "product=x", "--as", "bob")
     assert result.code == 2
     (line,) = result.err.strip().splitlines()
     assert "OPENAI_API_KEY" in line and "--replay" in line and "--record" in line
@@ -328,7 +369,7 @@ def test_every_example_playbook_ships_a_cassette_that_replays(crew_cli: Cli, exa
     assert project.playbooks
     for name, playbook in project.playbooks.items():
         assert project.cassette_path(name).is_file(), f"no cassette for {name}"
-        args = ["run", name, "--replay", "--json"]
+        args = ["run", name, "--replay", "--json", "--as", "bob"]
         for key, spec in playbook.inputs.items():
             if spec.default is None and spec.required:
                 args += ["-i", f"{key}=Solar kettle"]

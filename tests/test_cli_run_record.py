@@ -75,14 +75,18 @@ def test_record_writes_the_cassette_replay_then_answers_from_it(
         }
         (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
         monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
-        recorded = crew_cli("run", "quick-brief", "--record", "-i", "product=x", "--json")
+        recorded = crew_cli(
+            "run", "quick-brief", "--record", "-i", "product=x", "--json", "--as", "bob"
+        )
         assert recorded.code == 0, recorded.err
         assert len(server.calls) == 2
     entries = yaml.safe_load(cassette.read_text())
     assert entries["draft"][0]["brief"] == "a live brief"
 
     monkeypatch.delenv("CREW_TEST_LLM_KEY")
-    replayed = crew_cli("run", "quick-brief", "--replay", "-i", "product=x", "--json")
+    replayed = crew_cli(
+        "run", "quick-brief", "--replay", "-i", "product=x", "--json", "--as", "bob"
+    )
     assert replayed.code == 0, replayed.err
     assert json.loads(replayed.out)["outputs"] == json.loads(recorded.out)["outputs"]
 
@@ -91,7 +95,9 @@ def test_two_answers_racing_on_one_checkpoint_one_resumes_one_is_refused(
     crew_cli: Cli, project_dir: Path
 ) -> None:
     copy_example(project_dir)
-    started = crew_cli("run", "launch-brief", "--replay", "-i", "product=x", "--json")
+    started = crew_cli(
+        "run", "launch-brief", "--replay", "-i", "product=x", "--json", "--as", "bob"
+    )
     assert started.code == 3, started.err
     card = json.loads(started.out)["waiting_on"][0]["card"]
     crew = str(Path(sys.executable).parent / "crew")
@@ -130,7 +136,7 @@ def test_an_answer_without_the_model_key_is_recorded_and_resume_finishes_later(
         }
         (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
         monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
-        started = crew_cli("run", "launch-brief", "-i", "product=x", "--json")
+        started = crew_cli("run", "launch-brief", "-i", "product=x", "--json", "--as", "bob")
         assert started.code == 3, started.err
         run = json.loads(started.out)["run"]
 

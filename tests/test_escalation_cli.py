@@ -71,7 +71,7 @@ def as_json(result: Any) -> Any:
 
 def escalated(crew_cli: Cli) -> dict[str, Any]:
     """Start quick-brief; it must stop at an escalation of `research` to alice."""
-    started = crew_cli("run", "quick-brief", "-i", "product=Solar kettle", "--json")
+    started = crew_cli("run", "quick-brief", "-i", "product=Solar kettle", "--json", "--as", "bob")
     assert started.code == 3, started.err
     report = as_json(started)
     assert report["status"] == "waiting"
@@ -128,7 +128,7 @@ def test_run_prints_who_it_waits_on_and_the_answer_commands(
     crew_cli: Cli, server: OpenAIServer
 ) -> None:
     server.reply(research(0.55), step="research")
-    text = crew_cli("run", "quick-brief", "-i", "product=Solar kettle")
+    text = crew_cli("run", "quick-brief", "-i", "product=Solar kettle", "--as", "bob")
     assert text.code == 3, text.err
     assert "waits on alice" in text.out and "escalation" in text.out
     assert "--as alice" in text.out and 'retry -m "guidance"' in text.out

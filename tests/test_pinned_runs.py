@@ -207,6 +207,19 @@ def test_upgrade_moves_the_run_to_the_current_files_and_the_audit_says_who(
     assert as_json(answered)["outputs"]["announce"]["channel"] == "newsletter"
 
 
+def test_upgrade_is_for_those_who_may_cancel_the_run(crew_cli: Cli, example: Path) -> None:
+    crew = example / "crew.yaml"
+    crew.write_text(crew.read_text().replace("people:\n", "people:\n  erin: {name: Erin}\n"))
+    run, _ = waiting(crew_cli)
+    add_announce_step(example)
+
+    refused = crew_cli("resume", run, "--upgrade", "--as", "erin")
+
+    assert refused.code == 2
+    assert f"erin may not upgrade run {run}; who may: alice" in refused.err
+    assert upgrades(crew_cli, run) == []
+
+
 def test_a_worker_drives_each_run_with_its_own_version(crew_cli: Cli, example: Path) -> None:
     old_run, old_card = waiting(crew_cli)
     add_announce_step(example)

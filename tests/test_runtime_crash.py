@@ -78,6 +78,7 @@ def test_sigkill_mid_run_then_resume_completes_without_rerunning_finished_steps(
         (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
         env = {**os.environ, "CREW_TEST_LLM_KEY": "sk-test", "CREW_RUN_LEASE": "2"}
         command = [CREW, "run", "launch-brief", "-i", "product=kettle", "-i", "markets=[US, EU]"]
+        command += ["--as", "bob"]
         driver = subprocess.Popen(
             command, cwd=project_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )

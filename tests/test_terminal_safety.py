@@ -50,7 +50,7 @@ def test_hostile_inputs_comments_and_outputs_reach_no_terminal_raw(
     entries["research"][0]["summary"] = f"Demand\x1b[31m red\n{FORGED}"
     cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
 
-    started = crew_cli("run", "launch-brief", "--replay", "-i", f"product={TITLE}")
+    started = crew_cli("run", "launch-brief", "--replay", "-i", f"product={TITLE}", "--as", "bob")
     assert started.code == 3, started.err
     assert_safe(started.out + started.err)
     (run,) = as_json(crew_cli("runs", "--json"))
@@ -83,7 +83,9 @@ def test_hostile_inputs_comments_and_outputs_reach_no_terminal_raw(
 
 
 def test_errors_that_quote_user_text_are_neutralised(crew_cli: Cli, example: Path) -> None:  # noqa: F811
-    result = crew_cli("run", "launch-brief", "--replay", "-i", "nosuch\x1b]0;x\x07=1")
+    result = crew_cli(
+        "run", "launch-brief", "--replay", "-i", "nosuch\x1b]0;x\x07=1", "--as", "bob"
+    )
     assert result.code == 2
     assert_safe(result.err)
     assert "\\x1b" in result.err

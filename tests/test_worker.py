@@ -27,7 +27,7 @@ from crew.spec.project import Project
 
 REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
-RUN = ("run", "signoff", "--replay", "-i", "product=Solar kettle", "--json")
+RUN = ("run", "signoff", "--replay", "-i", "product=Solar kettle", "--json", "--as", "bob")
 
 
 @pytest.fixture
@@ -360,6 +360,7 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
     import redis
 
     from crew.notify import Deliverer
+    from crew.spec.models import Retention
 
     lines: list[str] = []
 
@@ -385,9 +386,14 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
         def claim_delivery(self, holder: str, **options: Any) -> None:
             return None  # no webhook delivery is due
 
+        def purge(self, limit: int, *, older_than: float) -> tuple[int, int]:
+            return 0, 0  # retention: nothing finished long ago
+
     flaky: Any = FlakyBoard()
+    settings = types.SimpleNamespace(retention=Retention())
+    project = types.SimpleNamespace(crew=types.SimpleNamespace(settings=settings))
     session = types.SimpleNamespace(
-        board=flaky, deliverer=Deliverer(flaky), project=None, lease_seconds=30.0
+        board=flaky, deliverer=Deliverer(flaky), project=project, lease_seconds=30.0
     )
     worker = Worker(session, say=lines.append)  # type: ignore[arg-type]
     worker.run(interval=0.01)

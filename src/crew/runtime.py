@@ -56,6 +56,7 @@ from crew.exceptions import (
     ConfigError,
     CrewError,
     LeaseLost,
+    NotAllowed,
     RedisUnavailable,
     RunError,
     WrongStatus,
@@ -254,7 +255,6 @@ class Session:
         if self.webhook(card.assignee):
             self.deliverer.kick()
 
-
     @property
     def actor(self) -> str:
         return self.person or "crew"
@@ -275,8 +275,10 @@ def start_run(
     """Start a new run of `playbook` (inputs already checked) and drive it until it finishes or
     waits. `mode` is live, replay (answers from the cassette) or record (live, written to it);
     `responder` overrides it (tests, embedding)."""
+    from crew.access import check_may_start
     from crew.graph import initial_state
 
+    check_may_start(session.project, session.person)
     snapshot = Snapshot.of(session.project, playbook)
     session = dataclasses.replace(session, project=snapshot.project(session.project))
     responder = responder or _responder(session.project, playbook, mode)
@@ -326,6 +328,7 @@ def resume_run(
     started = started_with(session.board, run_id)
     move: _Upgrade | None = None
     if upgrade:
+        _check_may_upgrade(session, run, started)
         move = _Upgrade(started, _current(session.project, run))
         target: Snapshot | None = move.new
     else:
@@ -345,18 +348,19 @@ def started_with(board: Board, run_id: str) -> Snapshot | None:
 
 
 def cancel_run(session: Session, run_id: str, reason: str | None = None) -> RunReport:
-    """Cancel a run and its open cards. A driver holding it stops before its next step."""
+    """Cancel a run and its open cards. A driver holding it stops before its next step.
+    The session's person must be allowed to (`crew.access`); NotAllowed names who may."""
+    from crew.access import check_may_cancel
+
     run = session.board.get_run(run_id)
+    playbook = session.project.playbooks.get(run.playbook)
+    check_may_cancel(session.project, run, playbook, session.person)
     if run.status.finished:
         raise WrongStatus(
             f"run {run_id} is already {run.status}; only a running or waiting run can be cancelled"
         )
     why = reason or f"cancelled by {session.actor}"
-    session.board.set_run_status(run_id, RunStatus.CANCELLED, actor=session.actor, reason=why)
-    for card in session.board.cards_of_run(run_id):
-        if not card.status.finished:
-            with contextlib.suppress(BoardError):
-                session.board.cancel(card.id, actor=session.actor, reason=why)
+    session.board.cancel_run(run_id, actor=session.actor, reason=why)
     return RunReport(
         run=run_id,
         playbook=run.playbook,
@@ -469,6 +473,23 @@ class _Upgrade:
 
     old: Snapshot | None
     new: Snapshot
+
+
+def _check_may_upgrade(session: Session, run: Run, started: Snapshot | None) -> None:
+    """Changing what a run does is for those who may stop it (`crew.access.may_cancel`)."""
+    from crew.access import may_cancel
+
+    if session.person is None:
+        return  # crew itself (a Python caller inside the trust boundary)
+    project = started.project(session.project) if started else session.project
+    allowed = may_cancel(project, run, project.playbooks.get(run.playbook))
+    if session.person not in allowed:
+        raise NotAllowed(
+            f"{session.person} may not upgrade run {run.id}; who may: "
+            f"{', '.join(allowed) or 'nobody'}",
+            hint="The run's starter, the owners of its playbook's steps, or settings.admins "
+            "in crew.yaml.",
+        )
 
 
 def _current(project: Project, run: Run) -> Snapshot:

@@ -16,6 +16,7 @@ SLA simulation) is passed to every script instead.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar, Unpack, cast
@@ -581,12 +582,14 @@ class Board:
         reply = self._scripts.call("reap", limit)
         return [str(card_id) for card_id in reply[1:]]
 
-    def purge(self, limit: int = 500) -> tuple[int, int]:
-        """Retention: delete cards and runs finished more than `retention_seconds` ago.
+    def purge(self, limit: int = 500, *, older_than: float | None = None) -> tuple[int, int]:
+        """Retention: delete cards and runs finished more than `older_than` seconds ago
+        (default: the board's `retention_seconds`).
 
         Returns (cards deleted, runs deleted); at most `limit` of each per call.
         """
-        reply = self._scripts.call("purge", f"{self.retention_seconds:.6f}", limit)
+        seconds = self.retention_seconds if older_than is None else older_than
+        reply = self._scripts.call("purge", f"{seconds:.6f}", limit)
         return int(reply[1]), int(reply[2])
 
     # -- reads -------------------------------------------------------------------------------
@@ -819,6 +822,24 @@ class Board:
         for run_id in ids:
             pipe.hgetall(self.keys.run(run_id))
         return self._runs_from([h for h in pipe.execute() if h])
+
+    def runs_started_before(self, before: float, limit: int = 100) -> list[Run]:
+        """The oldest runs started before `before` (a time), oldest first, at most `limit`."""
+        ids = self._db.zrangebyscore(self.keys.runs(), "-inf", f"({before}", start=0, num=limit)
+        pipe = self._db.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hgetall(self.keys.run(run_id))
+        return self._runs_from([h for h in pipe.execute() if h])
+
+    def cancel_run(self, run_id: str, *, actor: str, reason: str) -> Run:
+        """Cancel a run and each of its open cards (a driver holding it stops before its next
+        step). WrongStatus when the run is already finished."""
+        run = self.set_run_status(run_id, RunStatus.CANCELLED, actor=actor, reason=reason)
+        for card in self.cards_of_run(run_id):
+            if not card.status.finished:
+                with contextlib.suppress(BoardError):  # it finished meanwhile
+                    self.cancel(card.id, actor=actor, reason=reason)
+        return run
 
     def cards_of_run(self, run_id: str) -> list[Card]:
         """Every card of a run, in creation order."""

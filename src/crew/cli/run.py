@@ -351,6 +351,7 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run a playbook in this process until it finishes or waits on a person."""
+    from crew.cli.board import identify
     from crew.runtime import LIVE, RECORD, REPLAY, start_run
     from crew.spec.inputs import check_inputs
 
@@ -363,7 +364,7 @@ def run(
     spec: PlaybookSpec = project.playbook(playbook)
     limits = project.crew.settings.limits
     given = check_inputs(spec, parse_inputs(inputs or [], inputs_file, limits))
-    person = _person(as_, project)
+    person = identify(as_, project)  # only people of crew.yaml start runs (crew.access)
     session = open_session(project, person, quiet=as_json)
     if _interactive(as_json) and person:
         session.ask = _ask(session)
@@ -427,6 +428,7 @@ def cancel(
     as_json: JsonOption = False,
 ) -> None:
     """Cancel a running or waiting run and every open card of it."""
+    from crew.cli.board import identify
     from crew.limits import check_size, text_size
     from crew.runtime import cancel_run
 
@@ -434,7 +436,7 @@ def cancel(
     if message is not None:
         limit = project.crew.settings.limits.comment
         check_size("the reason (-m)", text_size(message), limit, "comment")
-    person = _person(as_, project)
+    person = identify(as_, project)  # cancelling is for known people only (crew.access)
     session = open_session(project, person, quiet=True)
     try:
         report = cancel_run(session, run_id, message)
