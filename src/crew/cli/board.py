@@ -133,9 +133,12 @@ def board_command(
 ) -> None:
     """The board: cards grouped by status, one row per card."""
     from crew.board import CardStatus
+    from crew.retention import enforce_retention
 
-    board = open_board(open_project())
-    board.purge()  # retention: a bounded batch of long-finished cards and runs
+    project = open_project()
+    board = open_board(project)
+    # Retention: a bounded batch of abandoned runs to cancel and long-finished ones to delete.
+    enforce_retention(board, project.crew.settings.retention)
     since = None if show_all or run is not None else board.now() - RECENT_SECONDS
     cards = board.cards(run=run, limit=limit if run is None else 100_000, finished_since=since)
     if as_json:
@@ -209,6 +212,7 @@ def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> No
         console.print(Text(f"    {timing}", style="dim"))
         if card.reason:
             console.print(Text(f"    {line(card.reason)}"))
+        console.print(Text(f"    crew show {line(card.id)}", style="cyan"), soft_wrap=True)
         decisions = "approve|reject|edit" + ("" if card.kind == "checkpoint" else "|retry")
         console.print(
             Text(f"    crew answer {card.id} {decisions}{who}", style="green"), soft_wrap=True

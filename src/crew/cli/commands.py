@@ -8,6 +8,7 @@ from crew.cli import (  # noqa: F401
     runs,
     schema,
     server,
+    show,
     validate,
     worker,
 )

@@ -69,10 +69,18 @@ class Worker:
         self._enforce_slas()
         for card_id in self.board.reap():
             self.say(f"card {card_id}: its worker's lease expired; requeued or failed")
+        self._enforce_retention()
         self._in_flight = {r: f for r, f in self._in_flight.items() if not f.done()}
         for run in self.resumable():
             if not self.stopping.is_set():
                 self._in_flight[run.id] = self._pool.submit(self._resume, run)
+
+    def _enforce_retention(self) -> None:
+        from crew.retention import enforce_retention
+
+        retained = enforce_retention(self.board, self.session.project.crew.settings.retention)
+        for run_id in retained.abandoned:
+            self.say(f"run {run_id}: cancelled as abandoned (settings.retention.abandoned)")
 
     def run(self, *, interval: float, once: bool = False) -> None:
         """Rounds every `interval` seconds until `stopping` is set (one round with `once`)."""

@@ -1,0 +1,181 @@
+"""`crew show CARD`: everything needed to decide on a card, in full, before answering it.
+
+The question or reason, the task the model was given, the output under review (rendered for a
+terminal: long text as Markdown, fields one per line), confidence and how it was measured, the
+run's inputs, the card's history, who may answer and the exact commands. Reads only the board.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Group, RenderableType
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from crew.cli._app import app, console, current_person, print_json
+from crew.cli.board import AsOption, JsonOption, ago, due_text, open_board, open_project
+from crew.display import block, line
+
+if TYPE_CHECKING:
+    from crew.card_view import CardView
+
+# A string field longer than this (or with a newline) is shown as Markdown in its own block.
+_LONG = 80
+
+
+@app.command("show")
+def show_command(
+    card: Annotated[
+        str,
+        typer.Argument(
+            metavar="CARD",
+            help="A card id, or a step id when exactly one card of that step waits on you.",
+        ),
+    ],
+    as_person: AsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Everything needed to decide on a card: question, task, the output under review in full,
+    confidence, inputs, history, who may answer and the commands."""
+    from crew.card_view import view_card
+    from crew.cli.answer import find_card
+
+    project = open_project()
+    board = open_board(project)
+    person = current_person(as_person, dict(project.crew.people))
+    card_id = find_card(board, card, person).id if person else card
+    view = view_card(board, card_id)
+    if as_json:
+        print_json(view.to_json())
+        return
+    _render(view, board.now(), person)
+
+
+def _render(view: CardView, now: float, person: str | None) -> None:
+    card = view.card
+    name = card.step + (f" [{line(_flat(card.item))}]" if card.item is not None else "")
+    head = Text.assemble(
+        (f"card {line(card.id)}", "bold"),
+        f" · {card.kind} · {card.status} · ",
+        (line(name), "cyan"),
+        f" · run {line(card.run)} ({line(card.playbook)})",
+    )
+    if card.revision:
+        head.append(f" · revision {card.revision}")
+    console.print(head, soft_wrap=True)
+    if view.waiting:
+        waited = ago(now - (card.waiting_since or card.updated))
+        timing = f"waiting on {line(card.assignee)} for {waited}"
+        if card.due:
+            timing += f" · due {due_text(card.due, now)}"
+        console.print(Text(timing, style="dim"))
+    if view.question:
+        title = "question" if card.kind == "checkpoint" else "reason"
+        console.print(
+            Panel(Text(block(view.question), style="bold"), title=title, title_align="left")
+        )
+    if view.task:
+        console.print(Panel(Text(block(view.task)), title="task", title_align="left"))
+    for step, output in view.under_review.items():
+        body = _output(output)
+        what = "the output under review" if view.waiting else "output"
+        heading = Text.assemble((line(step), "bold"), f" · {what}")
+        console.print(Panel(body, title=heading, title_align="left", border_style="blue"))
+    if card.kind != "checkpoint" and view.waiting and not view.under_review:
+        console.print(Text("no valid output to review: edit gives one, or retry", style="yellow"))
+    _confidence(view)
+    if view.run is not None and view.run.inputs:
+        console.print(Text("inputs", style="bold"))
+        for key, value in view.run.inputs.items():
+            console.print(Text(f"  {line(key)}: {line(_flat(value))}"), soft_wrap=True)
+    _history(view)
+    if view.waiting:
+        console.print(Text(f"who may answer: {line(', '.join(card.may_answer))}", style="bold"))
+        who = person if person in card.may_answer else None
+        for command in view.commands(who):
+            console.print(Text(f"  {line(command)}", style="green"), soft_wrap=True)
+    elif card.decision is not None:
+        decision = card.decision
+        said = f"{decision.decision} by {decision.by}"
+        if decision.comment:
+            said += f': "{decision.comment}"'
+        console.print(Text(f"decided: {line(said)}", style="bold"), soft_wrap=True)
+
+
+def _output(output: Any) -> RenderableType:
+    if output is None:
+        return Text("(no output: the step was skipped or has not run)", style="dim")
+    if not isinstance(output, dict):
+        return _value(output)
+    parts: list[RenderableType] = []
+    for key, value in output.items():
+        if isinstance(value, str) and (len(value) > _LONG or "\n" in value):
+            parts.append(Text(line(key), style="bold"))
+            parts.append(_markdown(value))
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            parts.append(Text(line(key), style="bold"))
+            parts.extend(Text(f"  • {line(v)}") for v in value)
+        else:
+            parts.append(Text.assemble((f"{line(key)}: ", "bold"), line(_flat(value))))
+    return Group(*parts)
+
+
+def _value(value: Any) -> RenderableType:
+    if isinstance(value, str):
+        return _markdown(value)
+    return Text(block(json.dumps(value, indent=2, ensure_ascii=False, default=str)))
+
+
+def _markdown(text: str) -> Markdown:
+    # A model's (or person's) line break is meant as one: keep it (two trailing spaces are a
+    # hard break in Markdown), instead of joining the lines into one paragraph.
+    return Markdown(
+        "\n".join(f"{row}  " if row.strip() else row for row in block(text).split("\n"))
+    )
+
+
+def _flat(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _confidence(view: CardView) -> None:
+    card = view.card
+    if card.confidence is None and not view.measured:
+        return
+    method = card.detail.get("confidence") or {}
+    said = "confidence " + ("?" if card.confidence is None else f"{card.confidence:.2f}")
+    how = [str(method["method"])] if method.get("method") else []
+    if method.get("threshold") is not None:
+        how.append(f"threshold {method['threshold']}")
+    if how:
+        said += f" ({'; '.join(how)})"
+    parts = (view.measured or {}).get("parts") or {}
+    if parts:
+        said += " · " + ", ".join(f"{k}: {_flat(v)}" for k, v in parts.items())
+    console.print(Text(line(said)), soft_wrap=True)
+
+
+def _history(view: CardView) -> None:
+    if not view.history:
+        return
+    from crew.board import iso
+
+    table = Table(title="history", title_justify="left", box=None, pad_edge=False)
+    for column in ("at", "event", "actor", "detail"):
+        table.add_column(column, no_wrap=column != "detail")
+    for event in view.history:
+        detail = ", ".join(
+            f"{k}={_flat(v)}" for k, v in event.detail.items() if v not in (None, "", [], {})
+        )
+        table.add_row(
+            Text(iso(event.at) or ""),
+            Text(line(event.event)),
+            Text(line(event.actor)),
+            Text(line(detail)),
+        )
+    console.print(table)
