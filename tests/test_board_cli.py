@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from test_board_support import FakeClock, dump_board
+from support.board import FakeClock, dump_board
 
 from crew.board import Board, Card, CardStatus
 from crew.cli import main

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from test_board_support import FakeClock
+from support.board import FakeClock
 
 from crew import AlreadyDecided, LeaseLost, WrongStatus
 from crew.board import Board, CardStatus

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from example_support import copy_example
+from support.example import copy_example
 
 from crew.board import Board, BoardKeys
 from crew.board.texts import MARK

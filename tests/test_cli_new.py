@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from example_support import copy_example
+from support.example import copy_example
 
 if TYPE_CHECKING:
     from tests.conftest import CliResult

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 import redis
 import yaml
+from support.board import FakeClock, dump_board
+from support.webhook import Hook
 
 from crew.board import Board
 from crew.connection import connect
 from crew.notify import ATTEMPTS, BACKOFF, Deliverer
 from crew.testing import OpenAIServer
-from tests.test_board_support import FakeClock, dump_board
-from tests.webhook_support import Hook
 
 REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]

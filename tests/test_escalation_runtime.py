@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from example_support import copy_example
+from support.example import copy_example
 
 from crew.exceptions import ConfigError, NotAllowed
 from crew.models import ModelCall

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from example_support import copy_example
-from redis_server_support import RedisServer, server_binaries, start_server
-from test_board_support import dump_board
+from support.board import dump_board
+from support.example import copy_example
+from support.redis_server import RedisServer, server_binaries, start_server
 
 from crew.board import Board, BoardKeys
 from crew.connection import connect

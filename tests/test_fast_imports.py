@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from example_support import copy_example
+from support.example import copy_example
 
 HEAVY = ("langchain", "langchain_core", "langchain_openai", "langgraph", "openai")
 

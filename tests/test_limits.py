@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from example_support import copy_example
-from test_board_support import dump_board
+from support.board import dump_board
+from support.example import copy_example
 
 from crew import ScriptedModel
 from crew.agents import run_agent_step

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from redis_server_support import LoadingProxy, RedisServer, newest_binary, start_server
+from support.redis_server import LoadingProxy, RedisServer, newest_binary, start_server
 
 from crew.board import Board
 from crew.connection import connect

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from webhook_support import Hang, Hook, closed_port_url
+from support.webhook import Hang, Hook, closed_port_url
 
 from crew.notify import message, post
 

@@ -3,7 +3,7 @@ board (the outbox), and any crew process makes the attempts, each under a lease,
 backoff across processes, the outcome recorded on the card once. A command never waits on a
 webhook for more than a moment.
 
-Receivers are real servers on 127.0.0.1 (`webhook_support`); time is a fake clock injected into
+Receivers are real servers on 127.0.0.1 (`support.webhook`); time is a fake clock injected into
 the board wherever backoff and leases matter, so nothing sleeps through them.
 """
 
@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from example_support import copy_example
-from test_board_support import FakeClock
-from webhook_support import Hang, Hook, closed_port_url
+from support.board import FakeClock
+from support.example import copy_example
+from support.webhook import Hang, Hook, closed_port_url
 
 from crew.board import Board, Card, CardKind, CardStatus
 from crew.cli.worker import Worker

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from example_support import copy_example
+from support.example import copy_example
 from test_cli_run import as_json, without_escalation
 
 from crew.board import Board

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from example_support import copy_example
+from support.example import copy_example
 
 from crew.board.runs import RunStatus
 from crew.exceptions import BoardError, RunError, WrongStatus

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import redis
-from example_support import copy_example
-from test_board_support import FakeClock, dump_board
-from webhook_support import Hook, closed_port_url
+from support.board import FakeClock, dump_board
+from support.example import copy_example
+from support.webhook import Hook, closed_port_url
 
 from crew.board import Board, Card, CardKind, CardStatus
 from crew.connection import connect

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_board_support import FakeClock
+from support.board import FakeClock
+from support.webhook import Hook, closed_port_url
 from test_fast_imports import _imports_of
 from test_sla import example_project
-from webhook_support import Hook, closed_port_url
 
 from crew.board import Board, CardKind, CardStatus, RunStatus
 from crew.cli.worker import Worker
@@ -339,7 +339,7 @@ def test_after_an_sla_move_the_first_person_is_refused_and_the_board_is_unchange
     crew_cli: Cli, example: Project, redis_url: str
 ) -> None:
     import redis
-    from test_board_support import dump_board
+    from support.board import dump_board
 
     card_id = overdue_escalation(cli_board(example))
     assert crew_cli("worker", "--once").code == 0
