@@ -41,3 +41,45 @@ def test_cycles_are_told_in_run_order() -> None:
     )
 
     assert flow.cycles(playbook) == [["a", "b", "c", "a"]]
+
+
+def test_a_route_may_select_its_cases_and_its_default_each_once() -> None:
+    playbook = PlaybookSpec.model_validate(
+        {
+            "name": "p",
+            "steps": [
+                {
+                    "id": "a",
+                    "role": "r",
+                    "task": "t",
+                    "route": {"field": "f", "cases": {"x": "b", "y": "b"}, "default": "c"},
+                },
+                {"id": "b", "role": "r", "task": "t"},
+                {"id": "c", "role": "r", "task": "t"},
+            ],
+        }
+    )
+
+    assert flow.route_targets(playbook.step("a")) == ("b", "c")
+    assert flow.route_targets(playbook.step("b")) == ()
+
+
+def test_an_edit_replaces_the_first_shown_step_else_the_step_before() -> None:
+    playbook = PlaybookSpec.model_validate(
+        {
+            "name": "p",
+            "steps": [
+                {"id": "first", "checkpoint": {"owner": "o", "question": "q"}},
+                {"id": "a", "role": "r", "task": "t"},
+                {"id": "b", "role": "r", "task": "t"},
+                {"id": "shows", "checkpoint": {"owner": "o", "question": "q", "show": ["a", "b"]}},
+                {"id": "before", "checkpoint": {"owner": "o", "question": "q"}},
+            ],
+        }
+    )
+
+    assert flow.edited_step(playbook, "shows") == "a"
+    assert flow.edited_step(playbook, "before") == "shows"
+    assert flow.edited_step(playbook, "first") is None
+    assert flow.edited_step(playbook, "a") is None  # not a checkpoint
+    assert flow.edited_step(playbook, "gone") is None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from crew.board.cards import Card, CardKind
 from crew.exceptions import ConfigError, NotAllowed
 from crew.outputs import CONFIDENCE, RATIONALE, InvalidOutput, validate_output
+from crew.spec import flow
 
 if TYPE_CHECKING:
     from crew.board.board import Board
@@ -118,17 +119,8 @@ def edited_steps(playbook: PlaybookSpec, card: Card) -> list[str]:
     the step before it; an escalation's own step)."""
     if card.kind is not CardKind.CHECKPOINT:
         return [card.step]
-    try:
-        spec = playbook.step(card.step).checkpoint
-    except KeyError:
-        return []
-    if spec is None:
-        return []
-    if spec.show:
-        return [spec.show[0]]
-    ids = [s.id for s in playbook.steps]
-    index = ids.index(card.step)
-    return [ids[index - 1]] if index else []
+    edited = flow.edited_step(playbook, card.step)
+    return [edited] if edited is not None else []
 
 
 def _check_separation(project: Project, board: Board, card: Card, person: str) -> None:

@@ -3,11 +3,13 @@
 - `needs` lists what a step waits for. Without `needs` a step follows the step listed before it,
   except a route target: it runs when a route selects it (and after its explicit `needs`, if any).
 - `on_reject` goes back to an earlier step; it is a revision loop, not an ordering edge.
+- An `edit` answer to a checkpoint replaces the output of the first step it shows, else of the
+  step listed before it (`edited_step`).
 """
 
 from __future__ import annotations
 
-from crew.spec.models import PlaybookSpec
+from crew.spec.models import PlaybookSpec, StepSpec
 
 
 def needs(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
@@ -26,18 +28,40 @@ def needs(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
     return result
 
 
+def route_targets(step: StepSpec) -> tuple[str, ...]:
+    """The steps `step`'s route may select (its cases, then its default), each once; none
+    without a route."""
+    if step.route is None:
+        return ()
+    chosen = [*step.route.cases.values()]
+    if step.route.default is not None:
+        chosen.append(step.route.default)
+    return tuple(dict.fromkeys(chosen))
+
+
 def routes_into(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
     """Route target id -> the steps whose `route` may select it."""
     result: dict[str, list[str]] = {}
     for step in playbook.steps:
-        if step.route is None:
-            continue
-        chosen = [*step.route.cases.values()]
-        if step.route.default is not None:
-            chosen.append(step.route.default)
-        for target in dict.fromkeys(chosen):
+        for target in route_targets(step):
             result.setdefault(target, []).append(step.id)
     return {target: tuple(sources) for target, sources in result.items()}
+
+
+def edited_step(playbook: PlaybookSpec, checkpoint: str) -> str | None:
+    """The step whose output an `edit` answer to checkpoint `checkpoint` replaces: the first
+    step it shows, else the step listed before it (None for a first step, or a step id that is
+    not a checkpoint of `playbook`)."""
+    ids = [step.id for step in playbook.steps]
+    if checkpoint not in ids:
+        return None
+    spec = playbook.step(checkpoint).checkpoint
+    if spec is None:
+        return None
+    if spec.show:
+        return spec.show[0]
+    index = ids.index(checkpoint)
+    return ids[index - 1] if index else None
 
 
 def upstream(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
