@@ -396,7 +396,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
                         continue
                     stored = self._decode_record(thread_id, ns, checkpoint_id, record)
                     if filter and not all(
-                        stored.metadata.get(key) == value  # type: ignore[misc]
+                        stored.metadata.get(key) == value
                         for key, value in filter.items()
                     ):
                         continue
