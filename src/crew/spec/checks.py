@@ -31,7 +31,7 @@ from crew.spec.suggest import did_you_mean
 from crew.spec.yamlfile import Loc, Located
 
 if TYPE_CHECKING:
-    from crew.spec.loader import Loaded, Sourced
+    from crew.spec.loaded import Loaded, Sourced
 
 # Every role's output carries these; crew adds them, authors must not declare them.
 ADDED_FIELDS = ("confidence", "rationale")
