@@ -192,6 +192,15 @@ def test_only_the_starter_the_owners_and_admins_may_cancel(crew_cli: Cli, exampl
     assert owner.code == 0, owner.err
 
 
+def test_who_may_cancel_follows_the_version_the_run_started_with(
+    crew_cli: Cli, example: Path
+) -> None:
+    run = started(crew_cli)["run"]
+    publisher = example / "agents" / "publisher.yaml"
+    publisher.write_text(publisher.read_text().replace("owner: dan", "owner: alice"))
+    assert crew_cli("cancel", run, "--as", "dan").code == 0, "dan owns publish in this run"
+
+
 def test_an_admin_may_cancel_any_run(crew_cli: Cli, example: Path) -> None:
     with_erin(example, admin=True)
     run = started(crew_cli)["run"]

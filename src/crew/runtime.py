@@ -50,7 +50,7 @@ import redis
 
 from crew.board.board import Board
 from crew.board.cards import Card
-from crew.board.runs import Pinned, Run, RunStatus
+from crew.board.runs import Pinned, Run
 from crew.exceptions import (
     BoardError,
     ConfigError,
@@ -59,13 +59,16 @@ from crew.exceptions import (
     NotAllowed,
     RedisUnavailable,
     RunError,
+    RunExists,
     WrongStatus,
 )
 from crew.lease import Heartbeat
 from crew.notify import EXIT_GRACE, Deliverer, webhook_of
+from crew.observer import Observer
 from crew.spec.models import PlaybookSpec
 from crew.spec.project import Project
-from crew.spec.snapshot import FileChange, Snapshot
+from crew.spec.snapshot import Snapshot
+from crew.types import CardKind, CardStatus, Resume, ResumeValue, RunStatus
 
 if TYPE_CHECKING:
     from crew.models import Responder
@@ -116,7 +119,7 @@ class Waiting:
 
     card: str
     step: str
-    kind: str
+    kind: CardKind
     assignee: str
     reason: str
     allowed: list[str] = field(default_factory=list)
@@ -125,7 +128,7 @@ class Waiting:
         return {
             "card": self.card,
             "step": self.step,
-            "kind": self.kind,
+            "kind": str(self.kind),
             "assignee": self.assignee,
             "reason": self.reason,
         }
@@ -137,7 +140,7 @@ class RunReport:
 
     run: str
     playbook: str
-    status: str
+    status: RunStatus
     waiting_on: list[Waiting] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
@@ -157,36 +160,13 @@ class RunReport:
         data: dict[str, Any] = {
             "run": self.run,
             "playbook": self.playbook,
-            "status": self.status,
+            "status": str(self.status),
             "waiting_on": [w.to_json() for w in self.waiting_on],
             "outputs": self.outputs,
         }
         if self.reason:
             data["reason"] = self.reason
         return data
-
-
-class Observer:
-    """Progress of a run as it is driven; override what you want to show. Called from the
-    threads that run parallel steps, so implementations must be thread-safe."""
-
-    def step_started(self, card: Card) -> None:
-        """An agent step (or fan-out item) started; the card is running."""
-
-    def step_finished(self, card: Card) -> None:
-        """An agent step finished: the card is done (or failed, with `card.reason`)."""
-
-    def step_reused(self, card: Card) -> None:
-        """A step that had finished before a crash: its output is reused, no model call."""
-
-    def checkpoint_opened(self, card: Card) -> None:
-        """A checkpoint card now waits on a person."""
-
-    def step_escalated(self, card: Card) -> None:
-        """An agent step's output went to a person (the card is escalated, with the reason)."""
-
-    def run_upgraded(self, run: str, old: str | None, new: str, changes: list[FileChange]) -> None:
-        """The run now follows the current files (hashes `old` -> `new`; what changed)."""
 
 
 Ask = Callable[[Card, dict[str, Any]], bool]
@@ -274,11 +254,15 @@ def start_run(
 ) -> RunReport:
     """Start a new run of `playbook` (inputs already checked) and drive it until it finishes or
     waits. `mode` is live, replay (answers from the cassette) or record (live, written to it);
-    `responder` overrides it (tests, embedding)."""
+    `responder` overrides it (tests, embedding). Only people of the project may start runs
+    (`crew.access`); the inputs are bounded by `settings.limits.inputs` (as JSON)."""
     from crew.access import check_may_start
     from crew.graph import initial_state
+    from crew.limits import check_size, json_size
 
     check_may_start(session.project, session.person)
+    limit = session.project.crew.settings.limits.inputs
+    check_size("the run's inputs (as JSON)", json_size(inputs), limit, "inputs")
     snapshot = Snapshot.of(session.project, playbook)
     session = dataclasses.replace(session, project=snapshot.project(session.project))
     responder = responder or _responder(session.project, playbook, mode)
@@ -349,12 +333,19 @@ def started_with(board: Board, run_id: str) -> Snapshot | None:
 
 def cancel_run(session: Session, run_id: str, reason: str | None = None) -> RunReport:
     """Cancel a run and its open cards. A driver holding it stops before its next step.
-    The session's person must be allowed to (`crew.access`); NotAllowed names who may."""
+    The session's person must be allowed to (`crew.access`); NotAllowed names who may. The
+    reason is bounded like a comment (`settings.limits.comment`)."""
     from crew.access import check_may_cancel
+    from crew.limits import check_size, text_size
 
+    if reason is not None:
+        limit = session.project.crew.settings.limits.comment
+        check_size("the reason (-m)", text_size(reason), limit, "comment")
     run = session.board.get_run(run_id)
-    playbook = session.project.playbooks.get(run.playbook)
-    check_may_cancel(session.project, run, playbook, session.person)
+    # The owners of the version the run follows, not of today's files (a step may be gone).
+    started = started_with(session.board, run_id)
+    project = started.project(session.project) if started else session.project
+    check_may_cancel(project, run, project.playbooks.get(run.playbook), session.person)
     if run.status.finished:
         raise WrongStatus(
             f"run {run_id} is already {run.status}; only a running or waiting run can be cancelled"
@@ -364,7 +355,7 @@ def cancel_run(session: Session, run_id: str, reason: str | None = None) -> RunR
     return RunReport(
         run=run_id,
         playbook=run.playbook,
-        status=str(RunStatus.CANCELLED),
+        status=RunStatus.CANCELLED,
         outputs=read_outputs(session, run_id),
         reason=why,
     )
@@ -387,7 +378,7 @@ def report_of(session: Session, run: Run) -> RunReport:
     return RunReport(
         run=run.id,
         playbook=run.playbook,
-        status=str(run.status),
+        status=run.status,
         waiting_on=waiting if run.status is RunStatus.WAITING else [],
         outputs=dict(values.get("outputs") or {}),
         reason=run.reason or outcome.get("reason"),
@@ -418,10 +409,8 @@ def _new_run_id(
                 meta={"mode": mode},
                 pinned=pinned,
             )
-        except BoardError as error:
-            if "already exists" in str(error):
-                continue
-            raise
+        except RunExists:
+            continue
         return run_id
     raise RunError("could not find a free run id after 20 tries")
 
@@ -507,27 +496,25 @@ def _waiting_of(card: Card) -> Waiting:
     return Waiting(
         card=card.id,
         step=card.step,
-        kind=str(card.kind),
+        kind=card.kind,
         assignee=card.assignee,
         reason=card.reason or "",
         allowed=card.may_answer,
     )
 
 
-def _decision_of(card: Card) -> dict[str, Any] | None:
-    """The resume value for a checkpoint gate, from the answer recorded on its card."""
+def _resume_of(card: Card) -> ResumeValue | None:
+    """What resumes the gate waiting on `card`, from the answer recorded on it (None: none yet)."""
     answer = card.decision
     if answer is None:
         return None
-    value: dict[str, Any] = {
-        "decision": str(answer.decision),
-        "comment": answer.comment or "",
-        "by": answer.by,
-        "card": card.id,
-    }
-    if answer.edited_output is not None:
-        value["output"] = answer.edited_output
-    return value
+    return Resume(
+        answer.decision,
+        comment=answer.comment or "",
+        by=answer.by,
+        card=card.id,
+        output=answer.edited_output,
+    ).to_value()
 
 
 class _Driver:
@@ -699,19 +686,19 @@ class _Driver:
         answers = self._answers(state)
         return Command(resume=answers) if answers else None
 
-    def _answers(self, state: Any) -> dict[str, Any]:
-        """Interrupt id → decision, for every pending checkpoint whose card has an answer."""
-        answers: dict[str, Any] = {}
+    def _answers(self, state: Any) -> dict[str, ResumeValue]:
+        """Interrupt id → what resumes it, for every pending gate whose card has an answer."""
+        answers: dict[str, ResumeValue] = {}
         for pending in state.interrupts:
             card_id = (pending.value or {}).get("card")
             if not card_id:
                 continue
-            decision = _decision_of(self.board.get(card_id))
-            if decision is not None:
-                answers[pending.id] = decision
+            resume = _resume_of(self.board.get(card_id))
+            if resume is not None:
+                answers[pending.id] = resume
         return answers
 
-    def _ask(self, state: Any) -> dict[str, Any]:
+    def _ask(self, state: Any) -> dict[str, ResumeValue]:
         ask = self.session.ask
         person = self.session.person
         if ask is None or person is None:
@@ -733,13 +720,13 @@ class _Driver:
         outputs = dict(values.get("outputs") or {})
         outcome = values.get("outcome") or {}
         if outcome:
-            status = RunStatus(outcome.get("status", "failed"))
+            status = RunStatus(outcome.get("status") or RunStatus.FAILED)
             reason = str(outcome.get("reason") or status)
             self._end(status, reason)
             return RunReport(
                 self.run_id,
                 self.playbook.name,
-                str(status),
+                status,
                 [],
                 outputs,
                 reason,
@@ -762,13 +749,11 @@ class _Driver:
                     waiting_on=[w.to_json() for w in waiting],
                     actor=self.session.actor,
                 )
-            return RunReport(
-                self.run_id, self.playbook.name, str(RunStatus.WAITING), waiting, outputs
-            )
+            return RunReport(self.run_id, self.playbook.name, RunStatus.WAITING, waiting, outputs)
         if state.next:
             raise RunError(f"run {self.run_id} stopped before its end (next: {state.next})")
         self._end(RunStatus.DONE, None)
-        return RunReport(self.run_id, self.playbook.name, str(RunStatus.DONE), [], outputs)
+        return RunReport(self.run_id, self.playbook.name, RunStatus.DONE, [], outputs)
 
     def _end(self, status: RunStatus, reason: str | None) -> None:
         with contextlib.suppress(WrongStatus):
@@ -784,8 +769,6 @@ class _Driver:
 def _lost_steps(playbook: PlaybookSpec, cards: list[Card]) -> list[str]:
     """Why `playbook` cannot carry on a run whose cards are `cards`: the steps the run finished
     or waits on that it lacks, or has as another kind of step (checkpoint / agent step)."""
-    from crew.board.cards import CardKind, CardStatus
-
     kept = {CardStatus.DONE, CardStatus.WAITING, CardStatus.ESCALATED}
     steps = {step.id: step for step in playbook.steps}
     missing: dict[str, None] = {}
