@@ -24,10 +24,10 @@ What a caller may rely on:
   (every item's, for a fan-out) is accepted: by its confidence, or by a person. A plain step
   whose output is accepted at once, and that no join waits on, goes straight to its
   successors (one superstep less per step).
-- An escalation (`StepOutcome.escalation`) is resumed with ``{"decision": "approve" | "edit"
-  | "retry" | "reject", "comment", "by", "output" (edit only)}``: approve accepts the escalated
-  output, edit the given one, retry runs the execution again (the next revision) with the
-  comment as guidance, reject ends the run ``rejected`` (an agent step has no rejection path).
+- An escalation (`StepOutcome.escalation`, a `crew.types.EscalationGate`) is resumed with a
+  `crew.types.ResumeValue` (read as a `Resume`): approve accepts the escalated output, edit the
+  given one, retry runs the execution again (the next revision) with the comment as guidance,
+  reject ends the run ``rejected`` (an agent step has no rejection path).
 
   A step that a join inside a revision loop waits for, but that the loop does not run again,
   also has ``S.joined`` (a no-op the checkpoint fires again on a revision, so the join runs on
@@ -41,10 +41,10 @@ What a caller may rely on:
   can store it; every key written by parallel branches has a reducer.
 - A step that fails, or a rejection that cannot be revised, sets `outcome`; every later node then
   does nothing and every branch ends, so the run stops as a whole.
-- A checkpoint is resumed with a `Decision`-shaped dict: ``{"decision": "approve" | "reject" |
-  "edit", "comment": str, "by": person, "output": edited output (edit only)}``. On ``edit`` the
-  edited output replaces the output of the first step in ``show`` (or, with no ``show``, of the
-  step before the checkpoint).
+- A checkpoint's gate waits with a `crew.types.CheckpointGate` and is resumed with a
+  `crew.types.ResumeValue` whose decision is one `CardKind.CHECKPOINT.decisions` names
+  (approve, reject, edit). On edit the edited output replaces the output of the first step in
+  ``show`` (or, with no ``show``, of the step before the checkpoint).
 - A rejection of a checkpoint with ``on_reject`` (while fewer than ``max_revisions`` were asked)
   sends the run back to that step with ``{{feedback}}`` = the comment; the steps after it run
   again on the way back to the checkpoint. Each execution knows its step's revision (how many
@@ -64,7 +64,19 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command, Send, interrupt
 
 from crew.exceptions import ConfigError
+from crew.spec import flow
 from crew.spec.models import PlaybookSpec, StepSpec
+from crew.types import (
+    CardKind,
+    CheckpointGate,
+    Decision,
+    EscalationGate,
+    Resume,
+    ResumeValue,
+    RunOutcome,
+    RunStatus,
+    StepOutcome,
+)
 
 __all__ = [
     "AgentTask",
@@ -135,15 +147,15 @@ class RunState(TypedDict, total=False):
     """Checkpoint id → revisions it asked for."""
     feedback: Annotated[dict[str, str], _merge]
     """Step id → the last rejection comment, for the step a checkpoint sends back to."""
-    checkpoints: Annotated[dict[str, Any], _merge]
+    checkpoints: Annotated[dict[str, CheckpointGate], _merge]
     """Checkpoint id → what its gate shows (the payload of the interrupt)."""
-    decisions: Annotated[dict[str, Any], _merge]
-    """Checkpoint id → the last decision taken on it."""
+    decisions: Annotated[dict[str, ResumeValue], _merge]
+    """Checkpoint id → the last decision taken on it (what its gate was resumed with)."""
     outcome: Annotated[dict[str, Any], _first_outcome]
-    """Empty while the run goes on; else {"status": "failed"|"rejected", "step", "reason"}."""
+    """Empty while the run goes on; else a `crew.types.RunOutcome` (failed or rejected)."""
     escalations: Annotated[dict[str, Any], _merge]
-    """Execution key (`S`, or `S#<index>` for a fan-out item) → the escalation it waits on
-    (the payload of its review gate); `{}` once decided."""
+    """Execution key (`S`, or `S#<index>` for a fan-out item) → the `crew.types.EscalationGate`
+    it waits on (the payload of its review gate); `{}` once decided."""
     retries: Annotated[dict[str, Any], _merge]
     """Execution key → the owner's retry (`{"comment", "card", "by"}`) the next execution of
     it runs with; `{}` once that execution ran."""
@@ -179,19 +191,6 @@ class AgentTask:
 
 
 @dataclass(frozen=True)
-class StepOutcome:
-    """What an agent step produced: an output, or why it did not. With `escalation` (and ok
-    False) the output went to a person instead: the dict is what its review gate waits with
-    (JSON; `card` names the escalation card, `output` is what an approve accepts, or None)."""
-
-    ok: bool
-    output: Any = None
-    reason: str = ""
-    confidence: float | None = None
-    escalation: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
 class CheckpointTask:
     """A human checkpoint to open: what to ask, whom, and what to show."""
 
@@ -208,8 +207,8 @@ class StepExecutor(Protocol):
 
     def run_agent(self, task: AgentTask) -> StepOutcome: ...
 
-    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
-        """Open (or find) the checkpoint card; return the JSON payload the gate waits with."""
+    def open_checkpoint(self, task: CheckpointTask) -> CheckpointGate:
+        """Open (or find) the checkpoint card; return the payload the gate waits with."""
         ...
 
 
@@ -271,29 +270,6 @@ def exit_node(step: StepSpec) -> str:
     return step.id + ACCEPTED
 
 
-def _predecessors(playbook: PlaybookSpec) -> dict[str, list[str]]:
-    """Step id → the steps it waits for: `needs`, else the step listed before it. A route target
-    without `needs` waits for nothing but its route."""
-    route_targets = {
-        target
-        for step in playbook.steps
-        if step.route is not None
-        for target in [*step.route.cases.values(), step.route.default]
-        if target
-    }
-    preds: dict[str, list[str]] = {}
-    previous: StepSpec | None = None
-    for step in playbook.steps:
-        if step.needs is not None:
-            preds[step.id] = list(step.needs)
-        elif previous is None or step.id in route_targets:
-            preds[step.id] = []
-        else:
-            preds[step.id] = [previous.id]
-        previous = step
-    return preds
-
-
 def _check(playbook: PlaybookSpec) -> None:
     """The few structural facts the compiler relies on (the loader reports them with lines)."""
     ids = {step.id for step in playbook.steps}
@@ -309,9 +285,9 @@ def _check(playbook: PlaybookSpec) -> None:
             if need not in ids:
                 raise unknown("needs", need, step)
         if step.route is not None:
-            for target in [*step.route.cases.values(), step.route.default]:
-                if target and target not in ids:
-                    raise unknown("routes to", target, step)
+            for routed in flow.route_targets(step):
+                if routed not in ids:
+                    raise unknown("routes to", routed, step)
             if step.for_each:
                 raise ConfigError(
                     f"playbook {playbook.name!r}: step {step.id!r} has both for_each and route",
@@ -331,7 +307,8 @@ def build_graph(playbook: PlaybookSpec) -> StateGraph[Any]:
     run's config (`executor_config`), so one compiled graph serves every run of the playbook."""
     _check(playbook)
     by_id = {step.id: step for step in playbook.steps}
-    preds = _predecessors(playbook)
+    preds = flow.needs(playbook)
+    routed = flow.routes_into(playbook)
     successors: dict[str, list[str]] = {step.id: [] for step in playbook.steps}
     for step_id, needs in preds.items():
         for need in needs:
@@ -371,7 +348,7 @@ def build_graph(playbook: PlaybookSpec) -> StateGraph[Any]:
         needs = preds[step.id]
         target = entry_node(step)
         if not needs:
-            if not _is_route_target(playbook, step.id) or step.needs == []:
+            if step.id not in routed or step.needs == []:
                 graph.add_edge(START, target)
         elif len(needs) == 1:
             graph.add_edge(exit_node(by_id[needs[0]]), target)
@@ -388,7 +365,9 @@ def _nothing(state: RunState) -> dict[str, Any]:
 
 
 def _resignals(
-    playbook: PlaybookSpec, preds: dict[str, list[str]], successors: dict[str, list[str]]
+    playbook: PlaybookSpec,
+    preds: dict[str, tuple[str, ...]],
+    successors: dict[str, list[str]],
 ) -> dict[str, list[str]]:
     """Checkpoint id → the steps whose finish it must signal again when it sends the run back.
 
@@ -398,8 +377,7 @@ def _resignals(
     """
     after = {sid: list(nexts) for sid, nexts in successors.items()}
     for step in playbook.steps:
-        if step.route is not None:
-            after[step.id] += [t for t in [*step.route.cases.values(), step.route.default] if t]
+        after[step.id] += flow.route_targets(step)
     found: dict[str, list[str]] = {}
     for step in playbook.steps:
         spec = step.checkpoint
@@ -441,13 +419,6 @@ def _add_node(
         graph.add_node(name, node)
     else:
         graph.add_node(name, node, destinations=tuple(destinations))
-
-
-def _is_route_target(playbook: PlaybookSpec, step_id: str) -> bool:
-    return any(
-        step.route is not None and step_id in [*step.route.cases.values(), step.route.default]
-        for step in playbook.steps
-    )
 
 
 def compile_playbook(
@@ -510,8 +481,13 @@ def mermaid(playbook: PlaybookSpec) -> str:
 # --- nodes -------------------------------------------------------------------------------------
 
 
+def _ended(status: RunStatus, step_id: str, reason: str) -> dict[str, Any]:
+    """The state update that ends the run `status` (failed or rejected) at `step_id`."""
+    return {"outcome": RunOutcome(status=str(status), step=step_id, reason=reason)}
+
+
 def _failed(step_id: str, reason: str) -> dict[str, Any]:
-    return {"outcome": {"status": "failed", "step": step_id, "reason": reason}}
+    return _ended(RunStatus.FAILED, step_id, reason)
 
 
 def _route_problem(step: StepSpec, output: Any) -> str | None:
@@ -538,32 +514,32 @@ def _retry_fields(retry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _decide(
-    step: StepSpec, escalation: dict[str, Any], answer: Any
-) -> tuple[str, Any, dict[str, Any]]:
-    """An owner's answer to an escalation → (decision, accepted output, state update)."""
-    decision = dict(answer) if isinstance(answer, dict) else {"decision": str(answer)}
-    kind = str(decision.get("decision", ""))
-    by = decision.get("by") or "?"
-    comment = str(decision.get("comment") or "")
-    if kind in ("approve", "edit"):
-        output = decision.get("output") if kind == "edit" else escalation.get("output")
+    step: StepSpec, escalation: EscalationGate, resume: Resume
+) -> tuple[Any, dict[str, Any]]:
+    """An owner's answer to an escalation → (accepted output, state update). A retry accepts
+    nothing and updates nothing here: the review node records it."""
+    decision = resume.decision
+    if decision is not None and decision.accepts_output:
+        output = resume.output if decision is Decision.EDIT else escalation.get("output")
         if output is None:
-            return kind, None, _failed(
-                step.id, f"escalation of step {step.id!r} was answered {kind!r} with no output"
+            return None, _failed(
+                step.id,
+                f"escalation of step {step.id!r} was answered {resume.said!r} with no output",
             )
         problem = _route_problem(step, output)
-        return kind, output, _failed(step.id, problem) if problem else {}
-    if kind == "retry":
-        return kind, None, {}
-    if kind == "reject":
-        reason = f"escalation of step {step.id!r} rejected by {by}" + (
+        return output, _failed(step.id, problem) if problem else {}
+    if decision is Decision.RETRY:
+        return None, {}
+    if decision is Decision.REJECT:
+        comment = resume.comment
+        reason = f"escalation of step {step.id!r} rejected by {resume.by or '?'}" + (
             f": {comment}" if comment else ""
         )
-        return kind, None, {"outcome": {"status": "rejected", "step": step.id, "reason": reason}}
-    return kind, None, _failed(
+        return None, _ended(RunStatus.REJECTED, step.id, reason)
+    return None, _failed(
         step.id,
-        f"escalation of step {step.id!r} was answered {kind!r}; an escalation takes approve, "
-        "edit, retry or reject",
+        f"escalation of step {step.id!r} was answered {resume.said!r}; an escalation takes "
+        "approve, edit, retry or reject",
     )
 
 
@@ -621,15 +597,13 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
     def review(state: RunState) -> dict[str, Any]:
         if state.get("outcome"):
             return {}
-        escalation = state.get("escalations", {}).get(step.id) or {}
+        escalation = cast(EscalationGate, state.get("escalations", {}).get(step.id) or {})
         # The only interrupt of this node; the model call is in `S`, so answering never
         # calls the model again.
-        answer = interrupt(escalation)
-        kind, output, update = _decide(step, escalation, answer)
-        if kind == "retry":
-            comment = answer.get("comment") if isinstance(answer, dict) else ""
-            by = answer.get("by") if isinstance(answer, dict) else None
-            retry = {"comment": comment or "", "card": escalation.get("card"), "by": by}
+        resume = Resume.from_value(interrupt(escalation))
+        output, update = _decide(step, escalation, resume)
+        if resume.decision is Decision.RETRY:
+            retry = {"comment": resume.comment, "card": escalation.get("card"), "by": resume.by}
             return {"escalations": {step.id: {}}, "retries": {step.id: retry}}
         if output is not None and not update:
             return {"escalations": {step.id: {}}, "outputs": {step.id: output}}
@@ -745,16 +719,16 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec) -> None:
 
     def review_item(arg: dict[str, Any]) -> dict[str, Any]:
         # One task per escalated item (a Send), so each waits with its own interrupt id.
-        escalation: dict[str, Any] = arg["escalation"]
+        escalation: EscalationGate = arg["escalation"]
         key: str = arg["key"]
-        answer = interrupt(escalation)
-        kind, output, update = _decide(step, escalation, answer)
-        if kind == "retry":
+        resume = Resume.from_value(interrupt(escalation))
+        output, update = _decide(step, escalation, resume)
+        if resume.decision is Decision.RETRY:
             revision = int(escalation.get("revision", 0)) + 1
             retry = {
-                "comment": (answer.get("comment") if isinstance(answer, dict) else "") or "",
+                "comment": resume.comment,
                 "card": escalation.get("card"),
-                "by": answer.get("by") if isinstance(answer, dict) else None,
+                "by": resume.by,
                 "revision": revision,
             }
             # The step's next revision comes after every revision an item ran with.
@@ -835,8 +809,7 @@ def _add_checkpoint(
 ) -> None:
     spec = step.checkpoint
     assert spec is not None
-    index = [s.id for s in playbook.steps].index(step.id)
-    edited_step = spec.show[0] if spec.show else (playbook.steps[index - 1].id if index else None)
+    edited_step = flow.edited_step(playbook, step.id)
     revise_to = entry_node(by_id[spec.on_reject]) if spec.on_reject else None
 
     def open_card(state: RunState, config: RunnableConfig) -> dict[str, Any]:
@@ -858,40 +831,40 @@ def _add_checkpoint(
             return {}
         # The only interrupt of this node: on resume the node re-runs from here, and nothing
         # above has side effects.
-        answer = interrupt(state.get("checkpoints", {}).get(step.id, {"step": step.id}))
-        decision = dict(answer) if isinstance(answer, dict) else {"decision": str(answer)}
-        kind = str(decision.get("decision", ""))
-        update: dict[str, Any] = {"decisions": {step.id: decision}}
-        if kind == "edit" and edited_step is not None and "output" in decision:
-            update["outputs"] = {edited_step: decision["output"]}
-        elif kind == "reject":
+        resume = Resume.from_value(
+            interrupt(state.get("checkpoints", {}).get(step.id, {"step": step.id}))
+        )
+        decision = resume.decision
+        update: dict[str, Any] = {"decisions": {step.id: resume.to_value()}}
+        if decision is Decision.EDIT and edited_step is not None and resume.output is not None:
+            update["outputs"] = {edited_step: resume.output}
+        elif decision is Decision.REJECT:
             used = state.get("revisions", {}).get(step.id, 0)
-            comment = str(decision.get("comment") or "")
+            comment = resume.comment
             if spec.on_reject and used < spec.max_revisions:
                 update["revisions"] = {step.id: used + 1}
                 # The comment is for the revision asked now; older comments no longer apply.
                 stale = {name: "" for name, text in state.get("feedback", {}).items() if text}
                 update["feedback"] = {**stale, spec.on_reject: comment}
             else:
-                by = decision.get("by") or spec.owner
+                by = resume.by or spec.owner
                 reason = f"rejected by {by}" + (f": {comment}" if comment else "")
                 if spec.on_reject:
                     reason += f" (after {used} revision{'s' if used != 1 else ''})"
-                update["outcome"] = {"status": "rejected", "step": step.id, "reason": reason}
-        elif kind not in ("approve", "edit"):
-            update["outcome"] = {
-                "status": "failed",
-                "step": step.id,
-                "reason": f"checkpoint {step.id!r} was answered {kind!r}; a checkpoint takes "
+                update |= _ended(RunStatus.REJECTED, step.id, reason)
+        elif decision not in CardKind.CHECKPOINT.decisions:
+            update |= _failed(
+                step.id,
+                f"checkpoint {step.id!r} was answered {resume.said!r}; a checkpoint takes "
                 "approve, reject or edit",
-            }
+            )
         return update
 
     def after_gate(state: RunState) -> Hashable | list[Hashable]:
         if state.get("outcome"):
             return END
-        decision = state.get("decisions", {}).get(step.id, {})
-        if decision.get("decision") == "reject" and revise_to is not None:
+        resume = Resume.from_value(state.get("decisions", {}).get(step.id) or {})
+        if resume.decision is Decision.REJECT and revise_to is not None:
             return [revise_to, *resignal]
         return step.id + APPROVED
 

@@ -47,7 +47,7 @@ class Heartbeat(threading.Thread):
         with contextlib.suppress(Exception):
             run = self.board.get_run(self.run_id)
             if run.status is RunStatus.CANCELLED:
-                self.cancelled = run.reason or "cancelled"
+                self.cancelled = run.reason or str(RunStatus.CANCELLED)
 
     def check(self) -> None:
         """Raise if this process may no longer drive the run."""

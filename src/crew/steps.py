@@ -20,23 +20,51 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from crew.board.cards import Card, CardKind, CardStatus
 from crew.exceptions import BoardError, CrewError, LeaseLost
 from crew.lease import Cancelled, Heartbeat
 from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
+from crew.types import CheckpointGate, EscalationGate, StepOutcome
 
 if TYPE_CHECKING:
+    from crew.board.board import Board
     from crew.escalation import Assessment
-    from crew.graph import AgentTask, CheckpointTask, StepOutcome
+    from crew.graph import AgentTask, CheckpointTask
     from crew.models import Responder
-    from crew.runtime import Session
+    from crew.observer import Observer
+    from crew.spec.project import Project
 
-__all__ = ["CardKey", "Steps", "key_of"]
+__all__ = ["CardKey", "StepSession", "Steps", "key_of"]
 
 
 CardKey = tuple[str, str, int, int | None]  # kind, step, revision, item index
+
+
+class StepSession(Protocol):
+    """What the step executor needs of the session driving the run (`crew.runtime.Session` is
+    one): the project and board, who acts, the lease, progress and notifications."""
+
+    project: Project
+    board: Board
+    observer: Observer
+    holder: str
+    """Names the driver on the cards it claims (their worker)."""
+    lease_seconds: float
+
+    @property
+    def actor(self) -> str:
+        """Who the audit trail names for the transitions of this run."""
+        ...
+
+    def webhook(self, person: str) -> str | None:
+        """`person`'s webhook URL, queued with a transition that assigns them a card."""
+        ...
+
+    def notify(self, card: Card) -> None:
+        """Start attempting the webhook delivery queued for `card`'s assignee."""
+        ...
 
 
 class Steps:
@@ -44,7 +72,7 @@ class Steps:
 
     def __init__(
         self,
-        session: Session,
+        session: StepSession,
         playbook: PlaybookSpec,
         run_id: str,
         responder: Responder,
@@ -72,8 +100,6 @@ class Steps:
     # StepExecutor ---------------------------------------------------------------------------
 
     def run_agent(self, task: AgentTask) -> StepOutcome:
-        from crew.graph import StepOutcome
-
         self.heartbeat.check()
         step = task.step
         key: CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
@@ -86,7 +112,7 @@ class Steps:
                 output = answer.edited_output  # an escalation answered with an edit
             return StepOutcome(ok=True, output=output, confidence=card.confidence)
         if card is not None and card.status is CardStatus.FAILED:
-            return StepOutcome(ok=False, reason=card.reason or "failed")
+            return StepOutcome(ok=False, reason=card.reason or str(CardStatus.FAILED))
         if card is not None and card.status.waits_on_person:
             # Escalated before a crash saved the step: wait on it again, no model call.
             return StepOutcome(
@@ -180,8 +206,6 @@ class Steps:
         """What an agent step whose output is not good enough does to the run: the card is
         escalated to the first person of the role's chain, with the reason and the output (if
         any); the step's review gate then waits on that person."""
-        from crew.graph import StepOutcome
-
         project = self.session.project
         chain = project.escalation_chain(role)
         sla = project.sla_for(role)
@@ -212,7 +236,7 @@ class Steps:
             payload["answer"] = result.raw  # the last invalid answer, for the person to see
         return StepOutcome(ok=False, reason=reason, escalation=payload)
 
-    def open_checkpoint(self, task: CheckpointTask) -> dict[str, Any]:
+    def open_checkpoint(self, task: CheckpointTask) -> CheckpointGate:
         self.heartbeat.check()
         spec = task.step.checkpoint
         assert spec is not None
@@ -240,13 +264,13 @@ class Steps:
             self._remember(key, card)
             self.session.observer.checkpoint_opened(card)
             self.session.notify(card)
-        return {
-            "card": card.id,
-            "step": task.step.id,
-            "owner": spec.owner,
-            "question": task.question,
-            "revision": task.revision,
-        }
+        return CheckpointGate(
+            card=card.id,
+            step=task.step.id,
+            owner=spec.owner,
+            question=task.question,
+            revision=task.revision,
+        )
 
 
 def key_of(card: Card, playbook: PlaybookSpec) -> CardKey:
@@ -279,17 +303,17 @@ def measured(assessment: Assessment) -> dict[str, Any] | None:
     return None if assessment.confidence is None else assessment.confidence.to_dict()
 
 
-def escalation_of(card: Card, task: AgentTask) -> dict[str, Any]:
-    """What an escalation's review gate waits with (JSON): the card, and what a person needs."""
-    return {
-        "card": card.id,
-        "step": card.step,
-        "kind": str(CardKind.ESCALATION),
-        "assignee": card.assignee,
-        "reason": card.reason or "",
-        "revision": task.revision,
-        "index": task.index,
-        "item": task.item,
-        "task": task.task,
-        "output": card.output,
-    }
+def escalation_of(card: Card, task: AgentTask) -> EscalationGate:
+    """What an escalation's review gate waits with: the card, and what a person needs."""
+    return EscalationGate(
+        card=card.id,
+        step=card.step,
+        kind=str(CardKind.ESCALATION),
+        assignee=card.assignee,
+        reason=card.reason or "",
+        revision=task.revision,
+        index=task.index,
+        item=task.item,
+        task=task.task,
+        output=card.output,
+    )

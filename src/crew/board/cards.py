@@ -2,6 +2,7 @@
 
 A card is one agent step execution or one human decision. `Card.from_hash` reads the Redis hash
 the scripts write; `Card.to_json` is the stable JSON of `crew board --json` / `crew inbox --json`.
+Its kind, status and decision are `crew.types` values (re-exported here).
 """
 
 from __future__ import annotations
@@ -9,58 +10,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
+from crew.types import CardKind, CardStatus, Decision
 
-class CardKind(StrEnum):
-    AGENT = "agent"
-    CHECKPOINT = "checkpoint"
-    ESCALATION = "escalation"
-
-
-class CardStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    WAITING = "waiting"
-    ESCALATED = "escalated"
-    DONE = "done"
-    REJECTED = "rejected"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in FINISHED
-
-    @property
-    def waits_on_person(self) -> bool:
-        return self in (CardStatus.WAITING, CardStatus.ESCALATED)
+__all__ = [
+    "ACTIVE",
+    "FINISHED",
+    "Answer",
+    "Card",
+    "CardKind",
+    "CardStatus",
+    "Decision",
+    "Lease",
+    "iso",
+]
 
 
-FINISHED = frozenset(
-    {CardStatus.DONE, CardStatus.REJECTED, CardStatus.FAILED, CardStatus.CANCELLED}
-)
+FINISHED = frozenset(status for status in CardStatus if status.finished)
 ACTIVE = (CardStatus.QUEUED, CardStatus.RUNNING, CardStatus.WAITING, CardStatus.ESCALATED)
-
-
-class Decision(StrEnum):
-    """What a person answers to a waiting card."""
-
-    APPROVE = "approve"
-    REJECT = "reject"
-    EDIT = "edit"
-    RETRY = "retry"
-
-    @property
-    def next_status(self) -> CardStatus:
-        """approve/edit accept the output (done); reject ends it; retry queues the step again."""
-        return {
-            Decision.APPROVE: CardStatus.DONE,
-            Decision.EDIT: CardStatus.DONE,
-            Decision.REJECT: CardStatus.REJECTED,
-            Decision.RETRY: CardStatus.QUEUED,
-        }[self]
 
 
 @dataclass(frozen=True)

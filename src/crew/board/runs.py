@@ -10,21 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from crew.types import RunStatus
 
-class RunStatus(StrEnum):
-    RUNNING = "running"
-    WAITING = "waiting"
-    DONE = "done"
-    FAILED = "failed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self not in (RunStatus.RUNNING, RunStatus.WAITING)
+__all__ = ["Pinned", "Run", "RunStatus", "run_event_name"]
 
 
 @dataclass(frozen=True)
