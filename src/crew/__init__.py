@@ -20,6 +20,7 @@ from crew.exceptions import (
     Problem,
     RedisUnavailable,
     RunError,
+    RunExists,
     WrongStatus,
 )
 
@@ -65,6 +66,7 @@ __all__ = [
     "RedisCheckpointSaver",
     "RedisUnavailable",
     "RunError",
+    "RunExists",
     "RunReport",
     "ScriptedModel",
     "Session",

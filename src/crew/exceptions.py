@@ -8,7 +8,8 @@
     │   ├── NotAllowed        this person may not act on this card (names who may)
     │   ├── AlreadyDecided    a second answer to a card (names who answered first)
     │   ├── WrongStatus       the card is not in a status that allows this transition
-    │   └── LeaseLost         the caller's lease expired or was taken over (stale token)
+    │   ├── LeaseLost         the caller's lease expired or was taken over (stale token)
+    │   └── RunExists         a new run's id is taken (or a run with that id left data behind)
     └── RunError              a run could not go on (model failures, missing cassette entries)
 
 A `ConfigError` carries every problem found (`problems`), each with the file, the line, what is
@@ -97,6 +98,10 @@ class WrongStatus(BoardError):
 
 class LeaseLost(BoardError):
     """The caller's lease token is stale: it expired, or another worker holds the card now."""
+
+
+class RunExists(BoardError):
+    """A run with that id exists, or left something behind (cards, events, saved state)."""
 
 
 class RunError(CrewError):
