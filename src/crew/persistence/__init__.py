@@ -9,8 +9,27 @@ How the state is laid out in Redis (keys, records, scripts) is documented in `_l
 key shared by all threads: each thread's state is bounded by its own history, and `delete_thread`
 (or `prune`) removes it. With a Redis Cluster hash tag in the namespace (`crew:{board}:lg`), every
 key of a namespace lives in one slot.
+
+Importing this package does not import LangGraph: `RedisCheckpointSaver` loads it on first use.
+`thread_keys` and `delete_threads` work on a thread's state by its keys without it (the board
+asks whether a run id left state behind; retention deletes a purged run's state).
 """
 
-from crew.persistence._saver import RedisCheckpointSaver
+from __future__ import annotations
 
-__all__ = ["RedisCheckpointSaver"]
+from typing import TYPE_CHECKING, Any
+
+from crew.persistence._threads import delete_threads, thread_keys
+
+if TYPE_CHECKING:
+    from crew.persistence._saver import RedisCheckpointSaver
+
+__all__ = ["RedisCheckpointSaver", "delete_threads", "thread_keys"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RedisCheckpointSaver":
+        from crew.persistence._saver import RedisCheckpointSaver
+
+        return RedisCheckpointSaver
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
