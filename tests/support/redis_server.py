@@ -81,12 +81,28 @@ def start_server(
     directory: Path, *args: str, binary: str | None = None, port: int | None = None
 ) -> RedisServer:
     """Start redis-server (the newest found, or `binary`) in `directory` with `args`; return
-    once it accepts connections (it may still be loading its data)."""
+    once it accepts connections (it may still be loading its data).
+
+    Without `port`, a free one is picked; if another process takes it before the server binds
+    it (tests run in parallel), another is tried."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
+    for _ in range(10):
+        server = _start_once(directory, args, binary, port or free_port())
+        if server is not None:
+            return server
+        if port:
+            break
+    raise RuntimeError(f"redis-server found its port in use: {directory / 'redis.log'}")
+
+
+def _start_once(
+    directory: Path, args: tuple[str, ...], binary: str | None, port: int
+) -> RedisServer | None:
+    """The server on `port`, or None when the port was in use."""
     command = [binary or newest_binary()[0], "--port", str(port), "--bind", "127.0.0.1"]
     command += ["--save", "", "--appendonly", "no", "--dir", str(directory), *args]
     log = directory / "redis.log"
+    logged = log.stat().st_size if log.exists() else 0
     with open(log, "ab") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     server = RedisServer(process, port, directory)
@@ -94,14 +110,19 @@ def start_server(
     probe = redis.Redis(port=port, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0))
     for _ in range(500):
         if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited: {log.read_text()[-2000:]}")
+            said = log.read_bytes()[logged:].decode(errors="replace")
+            if "Address already in use" in said:
+                return None
+            raise RuntimeError(f"redis-server exited: {said[-2000:]}")
         try:
-            probe.ping()
-            return server
+            # the server on the port must be this one, not another test's that took the port
+            if int(probe.info("server")["process_id"]) == process.pid:
+                return server
         except redis.BusyLoadingError:
             return server
         except redis.ConnectionError:
-            time.sleep(0.01)  # nothing to wait on but the port: the server is starting
+            pass
+        time.sleep(0.01)  # nothing to wait on but the port: the server is starting
     server.stop()
     raise RuntimeError("redis-server did not start within 5 seconds")
 
