@@ -1,0 +1,253 @@
+"""Answering a card: the use case every surface calls (the CLI, the prompt, a web handler).
+
+What a caller may rely on:
+
+- `answer_card` finds the card (`find_card`: a card id, or a step id when exactly one card of that
+  step waits on the person), checks the answer (the decision is one the card takes, an edit is a
+  valid output of the role it replaces, separation of duties: `crew.decisions`), then records it
+  in one atomic board transition (who may answer, and a second answer, are the board's refusal).
+  It returns the answered card. A refusal raises (`ConfigError` for bad input, `BoardError`
+  subclasses: `CardNotFound`, `NotAllowed`, `AlreadyDecided`, `WrongStatus`) and nothing changes.
+- Recording does not drive the run. The caller either resumes it in its own process
+  (`continue_run`) or leaves it: a `crew worker` (or any `resume_run`) acts on the answer.
+- An edited output is a mapping. `read_output_file` and `parse_output` turn a file or a text a
+  person wrote into one, bounded by `settings.limits` (edit size, YAML aliases).
+- Nothing here imports LangChain or LangGraph: recording an answer is instant. Only
+  `continue_run` drives the run (and loads them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from crew.exceptions import AlreadyDecided, BoardError, CardNotFound, ConfigError, NotAllowed
+from crew.types import CardKind, Decision
+
+if TYPE_CHECKING:
+    from crew.board.board import Board
+    from crew.board.cards import Card
+    from crew.board.runs import Run
+    from crew.models import Responder
+    from crew.runtime import RunReport, Session
+    from crew.spec.models import Limits
+    from crew.spec.project import Project
+
+__all__ = [
+    "answer_card",
+    "card_line",
+    "continue_run",
+    "find_card",
+    "parse_decision",
+    "parse_output",
+    "read_output_file",
+    "resumable_run",
+]
+
+# How many of the newest cards per status the step-id fallback looks at.
+_STEP_LOOKUP_LIMIT = 200
+
+
+def parse_decision(decision: Decision | str) -> Decision:
+    """`decision` as a `Decision`; ConfigError naming the ones there are otherwise."""
+    try:
+        return Decision(decision)
+    except ValueError:
+        names = ", ".join(str(d) for d in Decision)
+        raise ConfigError(f"unknown decision '{decision}'", hint=f"Use one of: {names}.") from None
+
+
+def answer_card(
+    project: Project,
+    board: Board,
+    card_ref: str,
+    person: str,
+    decision: Decision | str,
+    comment: str | None = None,
+    edited: Mapping[str, Any] | None = None,
+    *,
+    source: str = "the edited output",
+) -> Card:
+    """Check `person`'s answer to the card `card_ref`, then record it atomically; return the
+    answered card (its run is not driven: see `continue_run`).
+
+    `edited` is the corrected output, for (and only for) an edit; `source` names it in errors
+    (e.g. the file it came from). The comment and the edit are bounded by `settings.limits`.
+    Raises ConfigError for bad input and BoardError subclasses for refusals (unknown card, not
+    allowed, already answered, not waiting); nothing changes in either case.
+    """
+    from crew.decisions import check_decision
+    from crew.limits import check_size, json_size, text_size
+
+    choice = parse_decision(decision)
+    if choice is Decision.EDIT and edited is None:
+        raise ConfigError(
+            "'edit' needs the corrected output",
+            hint="Pass the corrected output: a mapping of the step's output fields.",
+        )
+    if choice is not Decision.EDIT and edited is not None:
+        raise ConfigError(
+            f"an edited output goes with 'edit', not '{choice}'",
+            hint="Answer 'edit' with it, or leave the edited output out.",
+        )
+    limits = project.crew.settings.limits
+    if comment is not None:
+        check_size("the comment (-m)", text_size(comment), limits.comment, "comment")
+    output = dict(edited) if edited is not None else None
+    if output is not None:
+        check_size(f"{source} (as JSON)", json_size(output), limits.edit, "edit")
+    card = find_card(board, card_ref, person)
+    output = check_decision(project, board, card, person, choice, output, source=source)
+    return board.answer(
+        card.id, person=person, decision=choice, comment=comment, edited_output=output
+    )
+
+
+def find_card(board: Board, card_ref: str, person: str) -> Card:
+    """The card with id `card_ref`, else the one card of step `card_ref` waiting on `person`.
+
+    Several such cards: ConfigError listing them. None: why, when the board can tell (it waits
+    on someone else: NotAllowed; it was answered already: AlreadyDecided), else CardNotFound."""
+    try:
+        return board.get(card_ref)
+    except CardNotFound as not_found:
+        matches = [c for c in board.inbox(person) if c.step == card_ref]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            ids = ", ".join(c.id for c in matches)
+            raise ConfigError(
+                f"several cards of step '{card_ref}' wait on {person}: {ids}",
+                hint="Name one card id.",
+            ) from None
+        raise _step_refusal(board, card_ref, person) or not_found from None
+
+
+def _step_refusal(board: Board, step: str, person: str) -> BoardError | None:
+    """Why `person` has no card of step `step` to answer, when the board can tell: it waits on
+    someone else (NotAllowed), or it was answered already (AlreadyDecided: who first, when)."""
+    from crew.board.cards import iso
+
+    cards = [
+        c
+        for c in board.cards(limit=_STEP_LOOKUP_LIMIT)
+        if c.step == step and c.kind is not CardKind.AGENT
+    ]
+    answered = [c for c in cards if c.decision is not None and not c.status.waits_on_person]
+    mine = [c for c in answered if person in c.may_answer]
+    waiting = [c for c in cards if c.status.waits_on_person]
+    if waiting and not mine:
+        card = waiting[-1]
+        return NotAllowed(
+            f"{person} may not answer card {card.id} ({card_line(card)}): only "
+            f"{' or '.join(card.may_answer)} may",
+            hint="Ask them, or answer as one of them with --as PERSON.",
+        )
+    if not answered:
+        return None
+    card = max(mine or answered, key=lambda c: c.decision.at if c.decision else 0.0)
+    assert card.decision is not None
+    return AlreadyDecided(
+        f"card {card.id} ({card_line(card)}) was already answered: {card.decision.decision} "
+        f"by {card.decision.by} at {iso(card.decision.at)} (card version {card.decision.version})",
+        hint="Nothing changed.",
+    )
+
+
+def card_line(card: Card) -> str:
+    """`checkpoint legal_review of run r12`: how messages name a card."""
+    return f"{card.kind} {card.step} of run {card.run}"
+
+
+def read_output_file(path: Path, limits: Limits | None = None) -> dict[str, Any]:
+    """The edited output in a YAML or JSON file; it must be a mapping. Bounded by `limits`
+    (default: crew's defaults): the file's size before it is read, its YAML aliases, and the
+    output as JSON (`settings.limits.edit`). ConfigError, one line, naming the file otherwise."""
+    from crew.spec.models import Limits
+    from crew.spec.yamlfile import read_text
+
+    limits = limits or Limits()
+    what = f"--file {path}"
+    try:
+        text = read_text(path, what=what, max_size=limits.edit, setting="edit")
+    except ConfigError as error:
+        if error.message.startswith("cannot read"):
+            raise ConfigError(error.message, hint="Pass an existing YAML or JSON file.") from None
+        raise
+    return _mapping(
+        text,
+        what=what,
+        where=str(path),
+        hint="--file must hold a YAML or JSON mapping.",
+        size_of=f"the edited output in {path} (as JSON)",
+        limits=limits,
+    )
+
+
+def parse_output(text: str, source: str, limits: Limits | None = None) -> dict[str, Any]:
+    """The edited output in `text` (YAML or JSON, e.g. what a person saved in an editor); it
+    must be a mapping. `source` names it in errors. Bounded like `read_output_file`."""
+    from crew.limits import check_size, text_size
+    from crew.spec.models import Limits
+
+    limits = limits or Limits()
+    check_size(source, text_size(text), limits.edit, "edit")
+    return _mapping(
+        text,
+        what=source,
+        where=source,
+        hint="It must be a YAML or JSON mapping.",
+        size_of=f"{source} (as JSON)",
+        limits=limits,
+    )
+
+
+def _mapping(
+    text: str, *, what: str, where: str, hint: str, size_of: str, limits: Limits
+) -> dict[str, Any]:
+    from crew.limits import check_size, json_size
+    from crew.spec.yamlfile import NotYAML, load_yaml
+
+    try:
+        data = load_yaml(
+            text, what, max_aliases=limits.yaml_aliases, max_size=limits.edit, setting="edit"
+        )
+    except NotYAML as exc:
+        line = f":{exc.line}" if exc.line is not None else ""
+        raise ConfigError(f"{where}{line}: {exc.problem}", hint=hint) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else type(data).__name__
+        raise ConfigError(
+            f"{where}: the edited output must be a mapping of output fields, not {kind}",
+            hint="Write it as `field: value` lines (YAML) or a JSON object.",
+        )
+    check_size(size_of, json_size(data), limits.edit, "edit")
+    return data
+
+
+def resumable_run(board: Board, card: Card) -> Run | None:
+    """The run an answer on `card` lets go on; None when the run is gone or already over."""
+    try:
+        run = board.get_run(card.run)
+    except BoardError:
+        return None
+    return None if run.status.finished else run
+
+
+def continue_run(
+    session: Session, card: Card, *, responder: Responder | None = None
+) -> RunReport | None:
+    """After an answer was recorded on `card`: resume its run in this process (under the run's
+    lease, as `session.person`) until it finishes or waits again, and return its report. None
+    when there is nothing to resume (the run is gone or already over). The model calls go the
+    way the run started (live, replay, record) unless `responder` is given (tests, embedding).
+
+    `RunBusy` when another process drives the run right now (that process acts on the answer);
+    `ConfigError` when the run cannot go on here (e.g. no model API key). Either way the answer
+    stays recorded, and a later `resume_run` (or a `crew worker`) acts on it."""
+    from crew.runtime import resume_run
+
+    if resumable_run(session.board, card) is None:
+        return None
+    return resume_run(session, card.run, responder=responder)

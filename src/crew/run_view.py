@@ -1,0 +1,75 @@
+"""A run as a surface shows it: its steps in order, from the cards it made and its playbook.
+
+`timeline` is what `crew status RUN` (and any other surface) lists. It reads what it is given
+(no Redis, no LangGraph).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from crew.board.cards import iso as _iso
+from crew.types import CardKind
+
+if TYPE_CHECKING:
+    from crew.board.cards import Card
+    from crew.board.runs import Run
+    from crew.spec.models import PlaybookSpec
+
+__all__ = ["timeline"]
+
+
+def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list[dict[str, Any]]:
+    """Every card of the run in order, then the playbook's steps that have no card: `pending`
+    while the run goes on, `skipped` once it has ended."""
+    rows: list[dict[str, Any]] = []
+    for card in cards:
+        decision = card.decision
+        rows.append(
+            {
+                "step": card.step,
+                "card": card.id,
+                "kind": str(card.kind),
+                "status": str(card.status),
+                "item": card.item,
+                "revision": card.revision,
+                "role": card.role,
+                "assignee": card.assignee,
+                "owner": card.owner,
+                "confidence": card.confidence,
+                "reason": card.reason,
+                "created": _iso(card.created),
+                "updated": _iso(card.updated),
+                "decision": None
+                if decision is None
+                else {
+                    "by": decision.by,
+                    "decision": str(decision.decision),
+                    "comment": decision.comment,
+                    "at": _iso(decision.at),
+                },
+            }
+        )
+    seen = {card.step for card in cards}
+    rest = "skipped" if run.status.finished else "pending"
+    for step in playbook.steps if playbook else []:
+        if step.id not in seen:
+            rows.append(
+                {
+                    "step": step.id,
+                    "card": None,
+                    "kind": str(CardKind.CHECKPOINT if step.checkpoint else CardKind.AGENT),
+                    "status": rest,
+                    "item": None,
+                    "revision": 0,
+                    "role": step.role,
+                    "assignee": step.checkpoint.owner if step.checkpoint else step.role,
+                    "owner": None,
+                    "confidence": None,
+                    "reason": None,
+                    "created": None,
+                    "updated": None,
+                    "decision": None,
+                }
+            )
+    return rows
