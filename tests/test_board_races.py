@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,13 +17,6 @@ from crew import AlreadyDecided, LeaseLost, WrongStatus
 from crew.board import Board, CardStatus
 
 FORK = multiprocessing.get_context("fork")
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    db = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield db
-    db.close()
 
 
 @pytest.fixture

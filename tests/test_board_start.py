@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,13 +10,6 @@ from support.board import FakeClock, dump_board
 
 from crew import ConfigError, LeaseLost
 from crew.board import Board, CardStatus
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    db = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield db
-    db.close()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,37 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from support.cli import as_json
 
-REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
 RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob")
-
-
-@pytest.fixture
-def example(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in ("crew.yaml", "agents", "playbooks"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, project_dir / name)
-        else:
-            shutil.copy(REPO / name, project_dir / name)
-    without_escalation(project_dir)
-    monkeypatch.delenv("CREW_USER", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    return project_dir
-
-
-def without_escalation(root: Path) -> None:
-    """The example's research answer is unsure on purpose (the escalation demo); tests about
-    other things start from a confident one."""
-    cassette = root / "playbooks" / "launch-brief.cassette.yaml"
-    entries = yaml.safe_load(cassette.read_text())
-    entries["research"][0]["confidence"] = 0.86
-    cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
-
-
-def as_json(result: Any) -> Any:
-    assert not result.err.count("Traceback"), result.err
-    return json.loads(result.out)
 
 
 def started(crew_cli: Cli, *extra: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,10 +14,10 @@ from typing import Any
 
 import pytest
 import yaml
+from support.example import copy_example, without_escalation
 
 from crew.testing import OpenAIServer, step_of
 
-REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
 
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -42,26 +41,10 @@ def answer(body: dict[str, Any]) -> Any:
     return ANSWERS[step]
 
 
-def without_escalation(root: Path) -> None:
-    """The example's research answer is unsure on purpose (the escalation demo); tests about
-    other things start from a confident one."""
-    cassette = root / "playbooks" / "launch-brief.cassette.yaml"
-    entries = yaml.safe_load(cassette.read_text())
-    entries["research"][0]["confidence"] = 0.86
-    cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
-
-
-def copy_example(root: Path) -> None:
-    shutil.copytree(REPO / "agents", root / "agents")
-    shutil.copytree(REPO / "playbooks", root / "playbooks")
-    shutil.copy(REPO / "crew.yaml", root / "crew.yaml")
-    without_escalation(root)
-
-
 def test_record_writes_the_cassette_replay_then_answers_from_it(
     crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    copy_example(project_dir)
+    without_escalation(copy_example(project_dir))
     monkeypatch.delenv("CREW_USER", raising=False)
     cassette = project_dir / "playbooks" / "quick-brief.cassette.yaml"
     cassette.unlink()
@@ -94,7 +77,7 @@ def test_record_writes_the_cassette_replay_then_answers_from_it(
 def test_two_answers_racing_on_one_checkpoint_one_resumes_one_is_refused(
     crew_cli: Cli, project_dir: Path
 ) -> None:
-    copy_example(project_dir)
+    without_escalation(copy_example(project_dir))
     started = crew_cli(
         "run", "launch-brief", "--replay", "-i", "product=x", "--json", "--as", "bob"
     )
@@ -125,7 +108,7 @@ def test_two_answers_racing_on_one_checkpoint_one_resumes_one_is_refused(
 def test_an_answer_without_the_model_key_is_recorded_and_resume_finishes_later(
     crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    copy_example(project_dir)
+    without_escalation(copy_example(project_dir))
     with OpenAIServer(answer) as server:
         team = yaml.safe_load((project_dir / "crew.yaml").read_text())
         team["models"]["default"] = {

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
-import yaml
 from support.board import dump_board
-from support.example import copy_example
 
 from crew import ScriptedModel
 from crew.agents import run_agent_step
@@ -46,24 +44,12 @@ steps:
 
 
 @pytest.fixture
-def example(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    copy_example(project_dir)
-    (project_dir / "playbooks" / "intake.yaml").write_text(INTAKE)
-    cassette = project_dir / "playbooks" / "launch-brief.cassette.yaml"
-    entries = yaml.safe_load(cassette.read_text())
-    entries["research"][0]["confidence"] = 0.86  # confident: the run goes on to the checkpoint
-    cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
-    monkeypatch.delenv("CREW_USER", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def example(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared example (confident: a run goes on to the checkpoint) with a playbook that takes
+    an object input, printed on a wide terminal."""
+    (example / "playbooks" / "intake.yaml").write_text(INTAKE)
     monkeypatch.setenv("COLUMNS", "300")
-    return project_dir
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    db = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield db
-    db.close()
+    return example
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.example import copy_example
-from test_cli_run import as_json, without_escalation
+from support.cli import as_json
 
 from crew.board import Board
 from crew.connection import connect
@@ -27,16 +26,6 @@ ANNOUNCE = """
     needs: [publish]
     task: "Announce the launch: {{steps.publish.url}}"
 """
-
-
-@pytest.fixture
-def example(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The example project in a tmp dir (its research answer confident), on its own board."""
-    copy_example(project_dir)
-    without_escalation(project_dir)
-    monkeypatch.delenv("CREW_USER", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    return project_dir
 
 
 def waiting(crew_cli: Cli) -> tuple[str, str]:
