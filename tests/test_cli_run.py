@@ -4,8 +4,6 @@ them: exit codes, the printed answer command, the JSON shapes of DESIGN §3, one
 from __future__ import annotations
 
 import json
-import os
-import select
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 from support.cli import as_json
+from support.terminal import Terminal
 
 Cli = Callable[..., Any]
 RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob")
@@ -246,51 +245,6 @@ def test_graph_prints_mermaid(crew_cli: Cli, example: Path) -> None:
     assert "graph TD" in result.out
     for node in ("research", "draft", "triage", "legal_review", "publish"):
         assert node in result.out
-
-
-class Terminal:
-    """`crew` on a pseudo-terminal: read what it shows, type answers."""
-
-    def __init__(self, args: list[str], cwd: Path, **env: str) -> None:
-        self.primary, secondary = os.openpty()
-        environ = {**os.environ, "COLUMNS": "100", "TERM": "dumb", "NO_COLOR": "1", **env}
-        environ.pop("FORCE_COLOR", None)
-        crew = Path(sys.executable).parent / "crew"
-        self.process = subprocess.Popen(
-            [str(crew), *args],
-            stdin=secondary,
-            stdout=secondary,
-            stderr=secondary,
-            cwd=cwd,
-            env=environ,
-            close_fds=True,
-        )
-        os.close(secondary)
-        self.seen = b""
-
-    def read_until(self, text: bytes) -> None:
-        start = len(self.seen)
-        while text not in self.seen[start:]:
-            ready, _, _ = select.select([self.primary], [], [], 60)
-            shown = self.seen.decode(errors="replace")
-            assert ready, f"no {text!r} in {shown}"
-            try:
-                chunk = os.read(self.primary, 4096)
-            except OSError:
-                chunk = b""
-            assert chunk, f"crew ended before {text!r}: {shown}"
-            self.seen += chunk
-
-    def type(self, line: str) -> None:
-        os.write(self.primary, line.encode() + b"\n")
-
-    def close(self) -> int:
-        try:
-            return self.process.wait(timeout=60)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            os.close(self.primary)
 
 
 def test_the_owner_answers_interactively_on_a_terminal(crew_cli: Cli, example: Path) -> None:

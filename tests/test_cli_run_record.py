@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.example import copy_example, without_escalation
+from support.example import copy_example, use_loopback, without_escalation
 
 from crew.testing import OpenAIServer, step_of
 
@@ -49,14 +49,7 @@ def test_record_writes_the_cassette_replay_then_answers_from_it(
     cassette = project_dir / "playbooks" / "quick-brief.cassette.yaml"
     cassette.unlink()
     with OpenAIServer(answer) as server:
-        team = yaml.safe_load((project_dir / "crew.yaml").read_text())
-        team["models"]["default"] = {
-            "model": "loopback",
-            "base_url": server.url,
-            "api_key_env": "CREW_TEST_LLM_KEY",
-            "max_retries": 0,
-        }
-        (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
+        use_loopback(project_dir, server.url, max_retries=0)
         monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
         recorded = crew_cli(
             "run", "quick-brief", "--record", "-i", "product=x", "--json", "--as", "bob"
@@ -110,14 +103,7 @@ def test_an_answer_without_the_model_key_is_recorded_and_resume_finishes_later(
 ) -> None:
     without_escalation(copy_example(project_dir))
     with OpenAIServer(answer) as server:
-        team = yaml.safe_load((project_dir / "crew.yaml").read_text())
-        team["models"]["default"] = {
-            "model": "loopback",
-            "base_url": server.url,
-            "api_key_env": "CREW_TEST_LLM_KEY",
-            "max_retries": 0,
-        }
-        (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
+        use_loopback(project_dir, server.url, max_retries=0)
         monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
         started = crew_cli("run", "launch-brief", "-i", "product=x", "--json", "--as", "bob")
         assert started.code == 3, started.err

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.example import copy_example
 
-REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
 RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob", "--json")
 LONG_SUMMARY = " ".join(f"Finding {n}: campers in region {n} buy solar gear." for n in range(40))
@@ -20,11 +19,7 @@ LONG_SUMMARY = " ".join(f"Finding {n}: campers in region {n} buy solar gear." fo
 @pytest.fixture
 def project(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example project as shipped: the researcher's first answer is unsure (escalated)."""
-    for name in ("crew.yaml", "agents", "playbooks"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, project_dir / name)
-        else:
-            shutil.copy(REPO / name, project_dir / name)
+    copy_example(project_dir)
     cassette = project_dir / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
     entries["research"][0]["summary"] = LONG_SUMMARY

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from support.example import copy_example
 
 if TYPE_CHECKING:
     from tests.conftest import CliResult
@@ -22,12 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
     """A copy of the example project shipped at the repository root."""
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy(REPO / "crew.yaml", root / "crew.yaml")
-    for name in ("agents", "playbooks"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("*.cassette.yaml"))
-    return root
+    return copy_example(tmp_path / "example", cassettes=False)
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from support.redis_server import next_command
 
 from crew.connection import (
     connect,
@@ -112,7 +113,7 @@ class _OldRedis:
                 buffer = b""
                 while data := conn.recv(65536):
                     buffer += data
-                    while (command := _next_command(buffer)) is not None:
+                    while (command := next_command(buffer)) is not None:
                         words, buffer = command
                         name = words[0].upper() if words else b""
                         if name == b"PING":
@@ -121,24 +122,6 @@ class _OldRedis:
                             conn.sendall(reply)
                         else:
                             conn.sendall(b"+OK\r\n")
-
-
-def _next_command(buffer: bytes) -> tuple[list[bytes], bytes] | None:
-    """Parse one RESP array of bulk strings from `buffer`, or None if it is incomplete."""
-    if not buffer.startswith(b"*") or b"\r\n" not in buffer:
-        return None
-    head, rest = buffer.split(b"\r\n", 1)
-    words = []
-    for _ in range(int(head[1:])):
-        if b"\r\n" not in rest:
-            return None
-        size_line, rest = rest.split(b"\r\n", 1)
-        size = int(size_line[1:])
-        if len(rest) < size + 2:
-            return None
-        words.append(rest[:size])
-        rest = rest[size + 2 :]
-    return words, rest
 
 
 def test_too_old_redis_is_refused_with_the_version() -> None:

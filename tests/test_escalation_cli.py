@@ -5,9 +5,7 @@ recorded; approve has nothing to accept from an invalid answer; only the assigne
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,9 @@ import pytest
 import redis
 import yaml
 from support.board import FakeClock, dump_board
+from support.cli import as_json
+from support.example import copy_example, use_loopback
+from support.terminal import Terminal
 from support.webhook import Hook
 
 from crew.board import Board
@@ -23,7 +24,6 @@ from crew.connection import connect
 from crew.notify import ATTEMPTS, BACKOFF, Deliverer
 from crew.testing import OpenAIServer
 
-REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
 GUIDANCE = "use the 2025 figures"
 
@@ -45,28 +45,12 @@ DRAFT = {"brief": "# Brief", "confidence": 0.9, "rationale": "r"}
 @pytest.fixture
 def server(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
     """The example project, its models pointed at a loopback server (a live run, no cassette)."""
-    for name in ("crew.yaml", "agents", "playbooks"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, project_dir / name)
-        else:
-            shutil.copy(REPO / name, project_dir / name)
+    copy_example(project_dir)
     monkeypatch.delenv("CREW_USER", raising=False)
     with OpenAIServer() as loopback:
-        team = yaml.safe_load((project_dir / "crew.yaml").read_text())
-        team["models"]["default"] = {
-            "model": "loopback",
-            "base_url": loopback.url,
-            "api_key_env": "CREW_TEST_LLM_KEY",
-            "max_retries": 0,
-        }
-        (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
+        use_loopback(project_dir, loopback.url, max_retries=0)
         monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")
         yield loopback
-
-
-def as_json(result: Any) -> Any:
-    assert "Traceback" not in result.err, result.err
-    return json.loads(result.out)
 
 
 def escalated(crew_cli: Cli) -> dict[str, Any]:
@@ -282,13 +266,7 @@ def test_the_owner_answers_an_escalation_interactively_on_a_terminal(
     project_dir: Path, crew_cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The example's unsure research answer, shown to alice on a TTY; she asks for a retry."""
-    from tests.test_cli_run import Terminal
-
-    for name in ("crew.yaml", "agents", "playbooks"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, project_dir / name)
-        else:
-            shutil.copy(REPO / name, project_dir / name)
+    copy_example(project_dir)
     monkeypatch.delenv("CREW_USER", raising=False)
     run = ["run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "alice"]
     terminal = Terminal(run, project_dir)

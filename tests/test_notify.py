@@ -4,20 +4,12 @@ raised. Retrying it is the board's outbox's job (tests/test_outbox.py)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from support.webhook import Hang, Hook, closed_port_url
 
 from crew.notify import message, post
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    server = Hook()
-    yield server
-    server.close()
 
 
 def _message() -> dict[str, Any]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from support.example import copy_example
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -38,11 +39,7 @@ def shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 def test_the_readme_quickstart_runs_to_the_checkpoint_then_to_the_end(
     project_dir: Path, crew_cli: Callable[..., Any]
 ) -> None:
-    for name in ("crew.yaml", "agents", "playbooks"):
-        if (REPO / name).is_dir():
-            shutil.copytree(REPO / name, project_dir / name)
-        else:
-            shutil.copy(REPO / name, project_dir / name)
+    copy_example(project_dir)
     run, inbox, retry, answer = quickstart_commands()
 
     first = shell(run, project_dir)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,13 +12,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
+from support.example import copy_example, use_loopback
 
 from crew import testing
 from crew.board.board import Board
 from crew.testing import OpenAIServer
 
-REPO = Path(__file__).resolve().parent.parent
 CREW = str(Path(sys.executable).parent / "crew")
 
 ANSWERS: dict[str, dict[str, Any]] = {
@@ -65,17 +63,7 @@ def test_sigkill_mid_run_then_resume_completes_without_rerunning_finished_steps(
         return ANSWERS[step]
 
     with OpenAIServer(answer) as server:
-        shutil.copytree(REPO / "agents", project_dir / "agents")
-        shutil.copytree(REPO / "playbooks", project_dir / "playbooks")
-        team = yaml.safe_load((REPO / "crew.yaml").read_text())
-        team["models"]["default"] = {
-            "model": "loopback",
-            "base_url": server.url,
-            "api_key_env": "CREW_TEST_LLM_KEY",
-            "timeout": 60,
-            "max_retries": 0,
-        }
-        (project_dir / "crew.yaml").write_text(yaml.safe_dump(team))
+        use_loopback(copy_example(project_dir), server.url, timeout=60, max_retries=0)
         env = {**os.environ, "CREW_TEST_LLM_KEY": "sk-test", "CREW_RUN_LEASE": "2"}
         command = [CREW, "run", "launch-brief", "-i", "product=kettle", "-i", "markets=[US, EU]"]
         command += ["--as", "bob"]

@@ -7,21 +7,18 @@ answering the checkpoint (in a new session, as another process would) called no 
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from support.example import copy_example, use_loopback
 
 from crew import testing
 from crew.runtime import Session, resume_run, start_run
 from crew.spec.loader import load_project
 from crew.spec.project import Project
 from crew.testing import OpenAIServer
-
-REPO = Path(__file__).resolve().parent.parent
 
 ANSWERS: dict[str, dict[str, Any]] = {
     "research": {
@@ -45,19 +42,8 @@ def step_of(body: dict[str, Any]) -> str:
 
 
 def live_project(root: Path, url: str, method: str) -> Project:
-    shutil.copytree(REPO / "agents", root / "agents")
-    shutil.copytree(REPO / "playbooks", root / "playbooks")
-    team = yaml.safe_load((REPO / "crew.yaml").read_text())
-    team["models"]["default"] = {
-        "provider": "openai",
-        "model": "loopback",
-        "base_url": url,
-        "api_key_env": "CREW_TEST_LLM_KEY",
-        "structured_output": method,
-        "timeout": 20,
-        "max_retries": 0,
-    }
-    (root / "crew.yaml").write_text(yaml.safe_dump(team))
+    copy_example(root)
+    use_loopback(root, url, provider="openai", structured_output=method, timeout=20, max_retries=0)
     return load_project(root)
 
 

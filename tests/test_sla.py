@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 from support.board import FakeClock, dump_board
-from support.example import copy_example
+from support.example import example_project
 from support.webhook import Hook, closed_port_url
 
 from crew.board import Board, Card, CardKind, CardStatus
@@ -24,32 +23,9 @@ from crew.connection import connect
 from crew.exceptions import NotAllowed
 from crew.notify import Deliverer
 from crew.sla import enforce_slas, sweep
-from crew.spec.loader import load_project
 from crew.spec.project import Project
 
 HOURS = 3600.0
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    server = Hook()
-    yield server
-    server.close()
-
-
-def example_project(root: Path, bob_webhook: str) -> Project:
-    """The repo's example team; bob (alice's backup) has a webhook at `bob_webhook`."""
-    copy_example(root)
-    crew_yaml = root / "crew.yaml"
-    crew_yaml.write_text(
-        crew_yaml.read_text().replace("https://hooks.example.com/T000/B000", bob_webhook)
-    )
-    return load_project(root)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

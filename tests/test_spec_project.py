@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.example import copy_example
 
 from crew.exceptions import ConfigError
 from crew.spec.loader import find_project_root, load_project
@@ -25,12 +25,8 @@ def project() -> Project:
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    root = tmp_path / "example"
-    root.mkdir()
-    shutil.copy(REPO / "crew.yaml", root / "crew.yaml")
-    for name in ("agents", "playbooks"):
-        shutil.copytree(REPO / name, root / name, ignore=shutil.ignore_patterns("*.cassette.yaml"))
-    return root
+    """A copy of the example project's files, without its cassettes."""
+    return copy_example(tmp_path / "example", cassettes=False)
 
 
 def test_the_example_project_loads(project: Project) -> None:

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import yaml
+
+from crew.spec.loader import load_project
+from crew.spec.project import Project
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,3 +35,29 @@ def without_escalation(root: Path) -> None:
     entries = yaml.safe_load(cassette.read_text())
     entries["research"][0]["confidence"] = 0.86
     cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
+
+
+def example_project(root: Path, bob_webhook: str) -> Project:
+    """The example project in `root`, loaded; bob (alice's backup) has a webhook at
+    `bob_webhook`."""
+    copy_example(root)
+    crew_yaml = root / "crew.yaml"
+    crew_yaml.write_text(
+        crew_yaml.read_text().replace("https://hooks.example.com/T000/B000", bob_webhook)
+    )
+    return load_project(root)
+
+
+def use_loopback(root: Path, url: str, **settings: Any) -> None:
+    """Point the default model profile of the project in `root` at the OpenAI-compatible server
+    at `url` (crew.testing.OpenAIServer), its key read from CREW_TEST_LLM_KEY; `settings` are
+    more keys of the profile (max_retries, timeout, structured_output...)."""
+    crew_yaml = root / "crew.yaml"
+    team = yaml.safe_load(crew_yaml.read_text())
+    team["models"]["default"] = {
+        "model": "loopback",
+        "base_url": url,
+        "api_key_env": "CREW_TEST_LLM_KEY",
+        **settings,
+    }
+    crew_yaml.write_text(yaml.safe_dump(team))

@@ -182,7 +182,7 @@ class LoadingProxy:
         buffer = b""
         with conn:
             while True:
-                parsed = _next_command(buffer)
+                parsed = next_command(buffer)
                 if parsed is None:
                     data = conn.recv(65536)
                     if not data:
@@ -216,7 +216,7 @@ def _copy(source: socket.socket, target: socket.socket) -> None:
             target.sendall(data)
 
 
-def _next_command(buffer: bytes) -> tuple[list[bytes], bytes] | None:
+def next_command(buffer: bytes) -> tuple[list[bytes], bytes] | None:
     """One RESP array of bulk strings from `buffer` and what follows, or None if incomplete."""
     if not buffer.startswith(b"*") or b"\r\n" not in buffer:
         return None
