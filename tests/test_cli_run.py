@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from support.cli import as_json
+from support.cli import RUN, as_json
 from support.terminal import Terminal
 
 Cli = Callable[..., Any]
-RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob")
 
 
 def started(crew_cli: Cli, *extra: str) -> dict[str, Any]:

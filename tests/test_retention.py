@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from tests.test_cli_run import RUN, as_json, example  # noqa: F401  (fixture)
+from support.cli import RUN, as_json
 
 Cli = Callable[..., Any]
 
@@ -19,7 +18,7 @@ def retention(root: Path, **settings: Any) -> None:
     (root / "crew.yaml").write_text(yaml.safe_dump(team))
 
 
-def test_by_default_a_waiting_run_is_kept(crew_cli: Cli, example: Path) -> None:  # noqa: F811
+def test_by_default_a_waiting_run_is_kept(crew_cli: Cli, example: Path) -> None:
     run = as_json(crew_cli(*RUN, "--json"))["run"]
     assert crew_cli("board").code == 0
     assert as_json(crew_cli("status", run, "--json"))["status"] == "waiting"
@@ -27,7 +26,7 @@ def test_by_default_a_waiting_run_is_kept(crew_cli: Cli, example: Path) -> None:
 
 def test_an_abandoned_run_is_cancelled_then_deleted_once_finished_long_enough(
     crew_cli: Cli,
-    example: Path,  # noqa: F811
+    example: Path,
 ) -> None:
     run = as_json(crew_cli(*RUN, "--json"))["run"]
     # Any time at all counts as abandoned here, so no test has to wait.

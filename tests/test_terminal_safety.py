@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import yaml
+from support.cli import RUN, as_json
 
 from crew.display import block, line, markup
-from tests.test_cli_run import RUN, as_json, example  # noqa: F401  (fixture)
 
 Cli = Callable[..., Any]
 
@@ -43,7 +43,7 @@ def test_line_shows_every_control_character_and_keeps_the_text() -> None:
 
 def test_hostile_inputs_comments_and_outputs_reach_no_terminal_raw(
     crew_cli: Cli,
-    example: Path,  # noqa: F811
+    example: Path,
 ) -> None:
     cassette = example / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
@@ -82,7 +82,7 @@ def test_hostile_inputs_comments_and_outputs_reach_no_terminal_raw(
     assert decided[-1]["comment"] == COMMENT
 
 
-def test_errors_that_quote_user_text_are_neutralised(crew_cli: Cli, example: Path) -> None:  # noqa: F811
+def test_errors_that_quote_user_text_are_neutralised(crew_cli: Cli, example: Path) -> None:
     result = crew_cli(
         "run", "launch-brief", "--replay", "-i", "nosuch\x1b]0;x\x07=1", "--as", "bob"
     )
@@ -91,7 +91,7 @@ def test_errors_that_quote_user_text_are_neutralised(crew_cli: Cli, example: Pat
     assert "\\x1b" in result.err
 
 
-def test_fan_out_progress_lines_name_their_item(crew_cli: Cli, example: Path) -> None:  # noqa: F811
+def test_fan_out_progress_lines_name_their_item(crew_cli: Cli, example: Path) -> None:
     cassette = example / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
     entries["research"] = [entries["research"][1], entries["research"][1]]
@@ -102,7 +102,7 @@ def test_fan_out_progress_lines_name_their_item(crew_cli: Cli, example: Path) ->
 
 
 @pytest.mark.parametrize("who", ["carol", "dan"])
-def test_status_shows_who_decided_a_checkpoint(crew_cli: Cli, example: Path, who: str) -> None:  # noqa: F811
+def test_status_shows_who_decided_a_checkpoint(crew_cli: Cli, example: Path, who: str) -> None:
     started = crew_cli(*RUN, "--json")
     report = as_json(started)
     card = report["waiting_on"][0]["card"]
@@ -118,7 +118,7 @@ def test_status_shows_who_decided_a_checkpoint(crew_cli: Cli, example: Path, who
 
 def test_status_says_when_an_answer_is_recorded_but_not_yet_acted_on(
     crew_cli: Cli,
-    example: Path,  # noqa: F811
+    example: Path,
 ) -> None:
     from crew.board import Board
     from crew.spec.loader import load_project

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob")
+"""Bob starts the example's launch-brief, its model answers replayed from the cassette."""
+
 
 def as_json(result: Any) -> Any:
     """The command's `--json` output, after checking it printed no traceback."""
