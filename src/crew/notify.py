@@ -37,10 +37,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crew.board.cards import iso
+from crew.types import CardKind, DeliveryOutcome, DeliveryReport
 
 if TYPE_CHECKING:
     from crew.board.board import Board
-    from crew.board.outbox import OutboxEntry, Outcome, Reported
+    from crew.board.outbox import OutboxEntry
     from crew.spec.project import Project
 
 __all__ = [
@@ -51,9 +52,11 @@ __all__ = [
     "TIMEOUT",
     "Deliverer",
     "Sent",
+    "close_shared_deliverers",
     "message",
     "message_of",
     "post",
+    "shared_deliverer",
     "webhook_of",
 ]
 
@@ -101,7 +104,7 @@ def message(
     previous: str | None = None,
 ) -> dict[str, Any]:
     """The JSON a webhook receives: who, what, why, and the command that answers it."""
-    what = "checkpoint" if kind == "checkpoint" else "escalation"
+    what = CardKind.CHECKPOINT if kind == CardKind.CHECKPOINT else CardKind.ESCALATION
     text = f"{person}: {playbook} / {step} is waiting on you ({what}): {reason}"
     if previous:
         text += f" (moved from {previous}, who did not answer in time)"
@@ -188,7 +191,7 @@ class Deliverer:
         lease: float | None = None,
         limit: int = 50,
         concurrency: int = 4,
-        on_report: Callable[[OutboxEntry, Sent, Reported], None] | None = None,
+        on_report: Callable[[OutboxEntry, Sent, DeliveryReport], None] | None = None,
     ) -> None:
         self.board = board
         self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
@@ -205,7 +208,7 @@ class Deliverer:
         self._closing = threading.Event()
         self._claims_until: float | None = None  # time.monotonic(); set by `close`
 
-    def deliver_one(self) -> Reported | None:
+    def deliver_one(self) -> DeliveryReport | None:
         """Claim the delivery due longest, POST it, record the outcome; None if none is due."""
         entry = self._claim()
         return None if entry is None else self._attempt(entry)
@@ -215,9 +218,11 @@ class Deliverer:
             self.holder, lease_seconds=self.lease, attempts=self.attempts, actor=ACTOR
         )
 
-    def _attempt(self, entry: OutboxEntry) -> Reported:
+    def _attempt(self, entry: OutboxEntry) -> DeliveryReport:
         sent = post(entry.url, message_of(entry), timeout=self.timeout)
-        outcome: Outcome = "ok" if sent.ok else "retry" if sent.retryable else "fail"
+        outcome = DeliveryOutcome.OK if sent.ok else DeliveryOutcome.FAIL
+        if not sent.ok and sent.retryable:
+            outcome = DeliveryOutcome.RETRY
         reported = self.board.report_delivery(
             entry,
             outcome,
@@ -227,7 +232,7 @@ class Deliverer:
             backoff=self.backoff,
             actor=ACTOR,
         )
-        if reported == "notify_failed":
+        if reported == DeliveryReport.NOTIFY_FAILED:
             logger.warning(
                 "webhook %s for card %s failed after %d attempts: %s",
                 entry.url,
@@ -239,10 +244,10 @@ class Deliverer:
             self.on_report(entry, sent, reported)
         return reported
 
-    def deliver_due(self, limit: int | None = None) -> list[Reported]:
+    def deliver_due(self, limit: int | None = None) -> list[DeliveryReport]:
         """Attempt due deliveries one after another until none is due, `limit` (default: the
         deliverer's) were attempted, or `close` stops the claims; return what each report did."""
-        done: list[Reported] = []
+        done: list[DeliveryReport] = []
         while len(done) < (limit if limit is not None else self.limit):
             if not self._may_claim():
                 break
@@ -341,3 +346,34 @@ class Deliverer:
             self._closing.set()
             self._claims_until = time.monotonic() + grace / 2
         self.flush(grace)
+
+
+_shared: list[Deliverer] = []
+_shared_lock = threading.Lock()
+
+
+def shared_deliverer(board: Board) -> Deliverer:
+    """This process's deliverer for `board`: one per board, so a command that opens the board
+    twice (like `crew answer`) still waits once. It attempts the board's due deliveries in the
+    background while the process works. At exit they all get one moment together
+    (`close_shared_deliverers`, registered with `atexit` on first use, `EXIT_GRACE`); an attempt
+    cut short is made again by the next process."""
+    with _shared_lock:
+        for each in _shared:
+            if each.board.keys.prefix == board.keys.prefix and not each.closed:
+                return each
+        made = Deliverer(board)
+        if not _shared:
+            import atexit
+
+            atexit.register(close_shared_deliverers)
+        _shared.append(made)
+        return made
+
+
+def close_shared_deliverers(grace: float | None = None) -> None:
+    """What a process does at exit: its shared deliverers claim nothing more, and the attempts
+    in flight get `grace` seconds together (default `EXIT_GRACE`)."""
+    deadline = time.monotonic() + (EXIT_GRACE if grace is None else grace)
+    for each in list(_shared):
+        each.close(max(0.0, deadline - time.monotonic()))

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
+
+from crew.types import DeliveryOutcome, DeliveryReport
 
 __all__ = ["OutboxEntry", "Outcome", "Reported"]
 
-Outcome = Literal["ok", "retry", "fail"]
+Outcome = DeliveryOutcome
 """What one attempt did: delivered; failed but may be tried again (no answer, a server error,
 429); refused for good (another client error)."""
 
-Reported = Literal["notified", "notify_failed", "retry", "gone", "stale"]
+Reported = DeliveryReport
 """What a report did: finished the delivery (the card's audit event), scheduled the next attempt,
 or nothing: the delivery was finished meanwhile (gone), or a later claim took it over (stale)."""
 
