@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from support.graph import LAUNCH, Recorder, playbook, resume, run
+
 from crew.graph import AgentTask, StepOutcome
-from tests.test_graph import LAUNCH, Recorder, playbook, resume, run
 
 
 def unsure_once(output: dict[str, Any]) -> Any:

@@ -4,6 +4,7 @@
 - `board`: a dump of every key of a board (a refused transition changed nothing), a fake clock
 - `cli`: reading a `crew` command's `--json` output
 - `example`: copies of the example project, made confident, or pointed at a loopback model
+- `graph`: compiled playbooks run in-process with a recording step executor (no board, no model)
 - `imports`: which heavy packages a `crew` command imports, in a fresh interpreter
 - `redis_server`: redis-servers a test starts itself, a proxy that answers LOADING
 - `terminal`: `crew` on a pseudo-terminal
