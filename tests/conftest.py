@@ -22,12 +22,12 @@ import os
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 from support.board import FakeClock
+from support.cli import CliResult
 from support.example import copy_example, without_escalation
 from support.webhook import Hook
 
@@ -122,15 +122,6 @@ def hook() -> Iterator[Hook]:
     receiver = Hook()
     yield receiver
     receiver.close()
-
-
-@dataclass(frozen=True)
-class CliResult:
-    """What a user sees from one `crew` command: exit code, stdout, stderr."""
-
-    code: int
-    out: str
-    err: str
 
 
 @pytest.fixture

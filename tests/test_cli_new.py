@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from support.cli import CliResult
 from support.example import copy_example
 
-if TYPE_CHECKING:
-    from tests.conftest import CliResult
-
-Crew = Callable[..., "CliResult"]
+Crew = Callable[..., CliResult]
 
 
 @pytest.fixture

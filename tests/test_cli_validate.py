@@ -7,15 +7,12 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from support.cli import CliResult
 from support.example import copy_example
 
-if TYPE_CHECKING:
-    from tests.conftest import CliResult
-
-Crew = Callable[..., "CliResult"]
+Crew = Callable[..., CliResult]
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -7,14 +7,11 @@ import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
+from support.cli import CliResult
 
-if TYPE_CHECKING:
-    from tests.conftest import CliResult
-
-Crew = Callable[..., "CliResult"]
+Crew = Callable[..., CliResult]
 REPO = Path(__file__).resolve().parents[1]
 NAMES = ["crew.schema.json", "role.schema.json", "playbook.schema.json"]
 HEADER = re.compile(r"^# yaml-language-server: \$schema=(\S+)$")
