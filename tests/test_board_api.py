@@ -349,9 +349,9 @@ def test_finished_cards_and_runs_are_purged_after_the_retention(
     board.complete(card.id, lease.token, output={}, actor="w1")
     board.set_run_status("r1", "done", actor="w1")
     clock.advance(50)
-    assert board.purge() == (0, 0)
+    assert board.purge() == (0, [])
     clock.advance(51)
-    assert board.purge() == (1, 1)
+    assert board.purge() == (1, ["r1"])
     with pytest.raises(CardNotFound):
         board.get(card.id)
     assert board.cards() == [] and board.runs() == [] and board.events("r1") == []

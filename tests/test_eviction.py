@@ -20,7 +20,8 @@ from support.redis_server import RedisServer, server_binaries, start_server
 
 from crew.board import Board, BoardKeys
 from crew.connection import connect
-from crew.exceptions import BoardError, RedisUnavailable
+from crew.exceptions import BoardError, RedisUnavailable, RunExists
+from crew.persistence import thread_keys
 
 Cli = Callable[..., Any]
 RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob")
@@ -261,15 +262,16 @@ def test_a_run_id_is_not_reused_while_anything_of_its_run_is_left(board: Board, 
     board.create_run(run_id, playbook="launch-brief", inputs={}, started_by="alice")
     board.create_card(**{**NEW_CARD, "run": run_id})
     client = board.client
-    client.hset(board.keys.run_state(run_id), "checkpoint", "1")
+    (state,) = thread_keys(board.keys.run_state_namespace(), run_id)
+    client.hset(state, "checkpoint", "1")
     kept = {
         "run_cards": board.keys.run_cards(run_id),
         "run_events": board.keys.run_events(run_id),
-        "run_state": board.keys.run_state(run_id),
+        "run_state": state,
         "runs": board.keys.runs(),
     }[left]
     for key in client.scan_iter(match=board.keys.pattern()):
         if key not in (kept, board.keys.seq()):
             client.delete(key)  # lost with the run record, as an eviction would lose them
-    with pytest.raises(BoardError, match="run 'team/r1' already exists"):
+    with pytest.raises(RunExists, match="run 'team/r1' already exists"):
         board.create_run(run_id, playbook="launch-brief", inputs={}, started_by="bob")

@@ -179,7 +179,7 @@ def test_edit_replaces_the_shown_output_the_next_steps_use(session: Session) -> 
 
 
 def test_a_route_that_skips_the_checkpoint_shows_it_skipped(session: Session) -> None:
-    from crew.cli.runs import timeline
+    from crew.run_view import timeline
 
     report = launch(session, model(severity="low"))
     assert report.status == "done"
@@ -422,13 +422,15 @@ def test_a_run_stopped_before_any_saved_state_runs_from_the_top_when_resumed(
 
 
 def test_purging_a_finished_run_deletes_its_langgraph_state(session: Session) -> None:
-    from crew.board import Board
+    from crew.retention import enforce_retention
+    from crew.spec.models import Retention
 
     report = launch(session, model(severity="low"))  # routes past the checkpoint: done
     assert report.status == "done"
     client = session.board.client
     state = f"crew:{{{session.board.name}}}:lg:*"
     assert any(report.run in key for key in client.scan_iter(match=state))
-    Board(client, session.board.name, retention_seconds=0).purge()
+    retained = enforce_retention(session.board, Retention(finished=0))
+    assert retained.runs_deleted == 1
     assert not any(report.run in key for key in client.scan_iter(match=state))
     assert session.board.runs() == []

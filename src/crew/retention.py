@@ -3,10 +3,11 @@
 - A run still waiting on a person `abandoned` after its last change (null: never) is cancelled
   by crew, with the reason in its audit trail; its open cards are cancelled with it.
 - Finished cards and runs (with their events and LangGraph state) are deleted `finished` after
-  they finished (`Board.purge`).
+  they finished: the board purges its part (`Board.purge`), then the saver's own keys of each
+  purged run are deleted (`crew.persistence.delete_threads`, what `delete_thread` does).
 
 `enforce_retention` does one bounded batch of each; `crew board` and `crew worker` call it. It
-reads and writes only the board, so it never imports LangGraph.
+never imports LangGraph.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from crew.board.runs import RunStatus
 from crew.durations import format_duration
 from crew.exceptions import BoardError
+from crew.persistence import delete_threads
 
 if TYPE_CHECKING:
     from crew.board import Board
@@ -41,8 +43,12 @@ class Retained:
 def enforce_retention(board: Board, retention: Retention, *, limit: int = 100) -> Retained:
     """Cancel abandoned waiting runs and delete long-finished ones: at most `limit` of each."""
     abandoned = _cancel_abandoned(board, retention, limit)
-    cards, runs = board.purge(limit, older_than=retention.finished)
-    return Retained(abandoned=abandoned, cards_deleted=cards, runs_deleted=runs)
+    purged = board.purge(limit, older_than=retention.finished)
+    # A finished run's state is never written again. Were this process to stop right here,
+    # the state would stay, and no new run would take the id (`Board.create_run` checks).
+    if purged.runs:
+        delete_threads(board.client, board.keys.run_state_namespace(), purged.runs)
+    return Retained(abandoned=abandoned, cards_deleted=purged.cards, runs_deleted=len(purged.runs))
 
 
 def _cancel_abandoned(board: Board, retention: Retention, limit: int) -> list[str]:

@@ -214,7 +214,7 @@ class Session:
         board = Board.from_url(
             url, project.board_name, allow_eviction=project.crew.settings.allow_eviction
         )
-        saver = RedisCheckpointSaver.from_url(url, namespace=f"crew:{{{project.board_name}}}:lg")
+        saver = RedisCheckpointSaver.from_url(url, namespace=board.keys.run_state_namespace())
         return cls(project=project, board=board, saver=saver, person=person, **options)
 
     def close(self) -> None:

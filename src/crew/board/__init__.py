@@ -2,10 +2,11 @@
 
 The only code that talks to Redis for the board. `Board` is the API; the value types are
 `Card`, `Lease`, `Answer`, `Event`, `Run`, `Pinned` and `OutboxEntry` (a webhook delivery
-not finished yet), with statuses as `StrEnum`s.
+not finished yet). Statuses, kinds and decisions are the `StrEnum`s of `crew.types`, re-exported
+here.
 """
 
-from crew.board.board import RETENTION_SECONDS, Board
+from crew.board.board import RETENTION_SECONDS, Board, Purged
 from crew.board.cards import Answer, Card, CardKind, CardStatus, Decision, Lease, iso
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
@@ -28,6 +29,7 @@ __all__ = [
     "Lease",
     "OutboxEntry",
     "Pinned",
+    "Purged",
     "Run",
     "RunStatus",
     "iso",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, Required, TypedDict, TypeVar, Unpack
 
 from crew.board.cards import (
     ACTIVE,
@@ -34,18 +34,12 @@ from crew.board.cards import (
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
 from crew.board.outbox import OutboxEntry, Outcome, Reported
+from crew.board.refusals import Refusal, answerers
 from crew.board.runs import Pinned, Run, RunStatus, run_event_name
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN, Scripts
 from crew.board.texts import CARD_FIELDS, EVENT_FIELDS, RUN_FIELDS, Texts, TextWriter
-from crew.exceptions import (
-    AlreadyDecided,
-    BoardError,
-    CardNotFound,
-    ConfigError,
-    LeaseLost,
-    NotAllowed,
-    WrongStatus,
-)
+from crew.exceptions import BoardError, ConfigError
+from crew.persistence import thread_keys
 
 if TYPE_CHECKING:
     import redis
@@ -53,15 +47,16 @@ if TYPE_CHECKING:
 # Finished cards and runs are deleted (with their index entries and the run's event stream)
 # this long after they finished; see `Board.purge`.
 RETENTION_SECONDS = 7 * 86400
-_DONE_TO = {
-    "overdue": "flagged overdue",
-    "claim": "claimed",
-    "answer": "answered",
-    "reassign": "reassigned",
-    "requeue": "requeued",
-    "cancel": "cancelled",
-}
 
+
+
+class Purged(NamedTuple):
+    """What one `Board.purge` deleted."""
+
+    cards: int
+    """How many cards."""
+    runs: list[str]
+    """The runs (their records, events, pinned playbooks and texts)."""
 
 
 class NewCard(TypedDict, total=False):
@@ -212,8 +207,8 @@ class Board:
         texts = self._texts.writer(card["run"])
         sent, event = _encoded(texts, fields), texts.encode(event)
         texts.flush()
-        reply = self._scripts.call("create", event, _dumps(sent), card.get("webhook") or "")
-        return self._card(self._created(reply))
+        reply = self._call("create", event, _dumps(sent), card.get("webhook") or "")
+        return self._card(reply)
 
     def create_cards(self, cards: Sequence[NewCard]) -> list[Card]:
         """Create many cards in one round trip (a fan-out); each holds `create_card`'s keyword
@@ -225,7 +220,7 @@ class Board:
             sent, event = _encoded(texts, fields), texts.encode(event)
             texts.flush()
             self._scripts.stage(pipe, "create", event, _dumps(sent), card.get("webhook") or "")
-        return [self._card(self._created(reply)) for reply in self._scripts.execute(pipe)]
+        return [self._card(self._ok(reply)) for reply in self._scripts.execute(pipe)]
 
     def start_card(
         self, *, worker: str, lease_seconds: float, **card: Unpack[NewCard]
@@ -234,34 +229,17 @@ class Board:
         `create_card` then `claim`, for work that starts right away. The card comes back
         running; the audit log has its created and claimed events, as with the two calls."""
         _positive(lease_seconds, "lease_seconds")
-        if _enum(CardStatus, card.get("status", CardStatus.QUEUED), "card status") != "queued":
+        status = _enum(CardStatus, card.get("status", CardStatus.QUEUED), "card status")
+        if status is not CardStatus.QUEUED:
             raise ConfigError("a started card starts queued", hint="Leave out `status`.")
         fields, event = _new_card(card)
         texts = self._texts.writer(card["run"])
         sent, event = _encoded(texts, fields), texts.encode(event)
         texts.flush()
-        reply = self._scripts.call("start", worker, lease_seconds, event, _dumps(sent))
-        _, card_id, now, token, deadline = self._created(reply)
-        # The script returns only what it made up (id, time, lease); the rest of the card is
-        # what was sent, so it is not read back: the hash as the script wrote it (create's
-        # fields, then claim's).
-        stored = {
-            **fields,
-            "id": card_id,
-            "created": now,
-            "updated": now,
-            "version": "2",
-            "attempt": "1",
-            "status": str(CardStatus.RUNNING),
-            "worker": worker,
-            "lease_token": token,
-            "lease_seq": token,
-            "lease_deadline": deadline,
-        }
-        created = Card.from_hash(stored)
-        self._texts.note_card(card_id, created.run)
-        lease = Lease(card=card_id, token=token, deadline=float(deadline), version=created.version)
-        return created, lease
+        stored = json.loads(self._call("start", worker, lease_seconds, event, _dumps(sent))[1])
+        token, deadline = stored["lease_token"], float(stored["lease_deadline"])
+        created = self._cards([stored])[0]
+        return created, Lease(created.id, token, deadline, created.version)
 
     def claim(self, card_id: str, worker: str, lease_seconds: float) -> Lease:
         """Take a queued card: it becomes running under a lease with a new fencing token.
@@ -269,7 +247,7 @@ class Board:
         Exactly one of many concurrent claimers wins; the others get WrongStatus.
         """
         _positive(lease_seconds, "lease_seconds")
-        reply = self._call("claim", card_id, worker, lease_seconds, wanted="queued")
+        reply = self._call("claim", card_id, worker, lease_seconds)
         return Lease(card=card_id, token=reply[1], deadline=float(reply[2]), version=int(reply[3]))
 
     def heartbeat(self, card_id: str, token: str, lease_seconds: float) -> float:
@@ -347,7 +325,7 @@ class Board:
         card_kind = _enum(CardKind, kind, "waiting kind")
         if card_kind is CardKind.AGENT:
             raise ConfigError("a card waits as a checkpoint or an escalation, not as an agent")
-        people = _people(assignee, allowed)
+        people = answerers(assignee, allowed)
         detail: dict[str, Any] = {
             "assignee": assignee,
             "allowed": people,
@@ -398,10 +376,11 @@ class Board:
         choice = _enum(Decision, decision, "decision")
         if choice is Decision.EDIT and edited_output is None:
             raise ConfigError(
-                f"an 'edit' answer to card {card_id} needs the edited output",
+                f"an '{choice}' answer to card {card_id} needs the edited output",
                 hint="Pass the corrected output (crew answer CARD edit --file EDITED.yaml).",
             )
-        detail = {"decision": str(choice), "comment": comment, "status": str(choice.next_status)}
+        # answer.lua adds the card's new status (`status`), which the decision says.
+        detail = {"decision": str(choice), "comment": comment}
         texts = self._texts.writer(card=card_id)
         edited = texts.encode(_dumps(edited_output)) if edited_output is not None else ""
         event = texts.encode(_dumps(detail))
@@ -414,10 +393,7 @@ class Board:
             comment or "",
             edited,
             "" if expected_version is None else str(expected_version),
-            str(choice.next_status),
             event,
-            person=person,
-            wanted="waiting or escalated",
         )
         return self._card(reply)
 
@@ -444,7 +420,7 @@ class Board:
         (naming who had the card) is queued in the same atomic step, as for `wait`.
         """
         current = self.get(card_id) if expected_version is None else None
-        people = _people(to, allowed or [to])
+        people = answerers(to, allowed or [to])
         detail = {
             "from": current.assignee if current else None,
             "to": to,
@@ -465,7 +441,6 @@ class Board:
             event,
             "1" if keep_reason else "",
             webhook or "",
-            wanted="waiting or escalated",
         )
         return self._card(reply)
 
@@ -489,11 +464,10 @@ class Board:
             "" if expected_version is None else str(expected_version),
             _dumps({"reason": reason}),
         )
-        if reply[0] == "err" and reply[1] == "flagged":
+        refused = Refusal.of(reply)
+        if refused is not None and refused.code == "flagged":
             return None
-        if reply[0] == "err":
-            raise self._refusal("overdue", reply[1:], person="", wanted="waiting or escalated")
-        return self._card(reply)
+        return self._card(self._ok(reply))
 
     def note(self, card_id: str, *, event: str, actor: str, detail: dict[str, Any]) -> Card:
         """Record what happened to a card without moving it (a webhook delivery: `notified` /
@@ -547,7 +521,8 @@ class Board:
             f"{backoff:.6f}",
             actor,
         )
-        return cast(Reported, reply[1])
+        refused = Refusal.of(reply)  # gone or stale: nothing was done
+        return Reported(refused.code if refused is not None else reply[1])
 
     def outbox(self, limit: int = 100) -> list[OutboxEntry]:
         """Webhook deliveries not finished yet, soonest due first (at most `limit`)."""
@@ -564,14 +539,12 @@ class Board:
 
     def requeue(self, card_id: str, *, actor: str, reason: str) -> Card:
         """waiting | escalated | rejected -> queued (run the step again: retry or revise)."""
-        reply = self._call(
-            "requeue", card_id, actor, reason, wanted="waiting, escalated or rejected"
-        )
+        reply = self._call("requeue", card_id, actor, reason)
         return self._card(reply)
 
     def cancel(self, card_id: str, *, actor: str, reason: str) -> Card:
         """Any unfinished card -> cancelled."""
-        reply = self._call("cancel", card_id, actor, reason, wanted="not finished")
+        reply = self._call("cancel", card_id, actor, reason)
         return self._card(reply)
 
     def reap(self, limit: int = 100) -> list[str]:
@@ -582,15 +555,16 @@ class Board:
         reply = self._scripts.call("reap", limit)
         return [str(card_id) for card_id in reply[1:]]
 
-    def purge(self, limit: int = 500, *, older_than: float | None = None) -> tuple[int, int]:
+    def purge(self, limit: int = 500, *, older_than: float | None = None) -> Purged:
         """Retention: delete cards and runs finished more than `older_than` seconds ago
-        (default: the board's `retention_seconds`).
+        (default: the board's `retention_seconds`), at most `limit` of each per call.
 
-        Returns (cards deleted, runs deleted); at most `limit` of each per call.
+        A run's LangGraph state is not the board's: delete the state of the runs this returns
+        with the saver (`crew.retention` does).
         """
         seconds = self.retention_seconds if older_than is None else older_than
-        reply = self._scripts.call("purge", f"{seconds:.6f}", limit)
-        return int(reply[1]), int(reply[2])
+        reply = self._call("purge", f"{seconds:.6f}", limit)
+        return Purged(cards=int(reply[1]), runs=[str(run) for run in reply[2:]])
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -598,7 +572,7 @@ class Board:
         """The card with this id (CardNotFound if there is none)."""
         h = self._db.hgetall(self.keys.card(card_id)) if card_id else {}
         if not h:
-            raise self._not_found(card_id)
+            raise Refusal("not_found", {"card": card_id}).error(self.name)
         return self._cards([h])[0]
 
     def cards(
@@ -705,7 +679,9 @@ class Board:
         texts = self._texts.writer(run_id)
         stored, event = texts.encode(_dumps(inputs)), texts.encode(_dumps(detail))
         texts.flush()
-        reply = self._scripts.call(
+        # State a run with this id left behind (a record lost with it) is in the saver's keys.
+        state = thread_keys(self.keys.run_state_namespace(), run_id)
+        reply = self._call(
             "run_create",
             run_id,
             playbook,
@@ -715,12 +691,8 @@ class Board:
             _dumps(meta or {}),
             pinned.hash if pinned else "",
             pinned.text if pinned else "",
+            *state,
         )
-        if reply[0] == "err":
-            raise BoardError(
-                f"run {run_id!r} already exists on board {self.name!r}",
-                hint="Use a new run id.",
-            )
         return self._runs_from([_hash(reply[1:])])[0]
 
     def set_run_status(
@@ -742,7 +714,7 @@ class Board:
         texts = self._texts.writer(run_id)
         event = texts.encode(_dumps(detail))
         texts.flush()
-        reply = self._scripts.call(
+        reply = self._call(
             "run_status",
             run_id,
             str(run_status),
@@ -752,12 +724,6 @@ class Board:
             run_event_name(run_status),
             event,
         )
-        if reply[0] == "err":
-            if reply[1] == "not_found":
-                raise self._run_not_found(run_id)
-            raise WrongStatus(
-                f"run {run_id} is already {reply[3]}; a finished run cannot become {run_status}"
-            )
         return self._runs_from([_hash(reply[1:])])[0]
 
     def pinned_of(self, run_id: str) -> Pinned | None:
@@ -782,7 +748,7 @@ class Board:
         the holder of its lease (`token`), if it is still pinned to `expected` (the hash the
         caller checked against). Refused (nothing changed): finished (WrongStatus), stale token
         (LeaseLost), moved meanwhile (WrongStatus)."""
-        reply = self._scripts.call(
+        reply = self._call(
             "run_upgrade",
             run_id,
             token,
@@ -792,27 +758,12 @@ class Board:
             actor,
             _dumps(detail),
         )
-        if reply[0] == "err":
-            code = reply[1]
-            if code == "not_found":
-                raise self._run_not_found(run_id)
-            if code == "status":
-                raise WrongStatus(f"run {run_id} is already {reply[3]}; it cannot be upgraded")
-            if code == "lease_lost":
-                raise LeaseLost(
-                    f"lease on run {run_id} lost: {reply[4] or 'nobody'} holds it now",
-                    hint="Stop driving this run; another process took it over.",
-                )
-            raise WrongStatus(
-                f"run {run_id} was moved to another playbook version meanwhile",
-                hint=f"See `crew status {run_id}`, then try again.",
-            )
         return self._runs_from([_hash(reply[1:])])[0]
 
     def get_run(self, run_id: str) -> Run:
         h = self._db.hgetall(self.keys.run(run_id)) if run_id else {}
         if not h:
-            raise self._run_not_found(run_id)
+            raise Refusal("not_found", {"run": run_id}).error(self.name)
         return self._runs_from([h])[0]
 
     def runs(self, limit: int = 20) -> list[Run]:
@@ -851,23 +802,13 @@ class Board:
         An expired lease is taken over (the audit log records from whom).
         """
         _positive(lease_seconds, "lease_seconds")
-        reply = self._scripts.call("run_acquire", run_id, holder, lease_seconds)
-        if reply[0] == "err":
-            raise self._run_not_found(run_id)
+        reply = self._call("run_acquire", run_id, holder, lease_seconds)
         return str(reply[1]) or None
 
     def renew_run(self, run_id: str, token: str, lease_seconds: float) -> float:
         """Extend the run lease; return the new deadline. LeaseLost if `token` is stale."""
         _positive(lease_seconds, "lease_seconds")
-        reply = self._scripts.call("run_renew", run_id, token, lease_seconds)
-        if reply[0] == "err":
-            if reply[1] == "not_found":
-                raise self._run_not_found(run_id)
-            raise LeaseLost(
-                f"lease on run {run_id} lost: {reply[4] or 'nobody'} holds it now "
-                f"(token {reply[5] or '-'}); token {token} is stale",
-                hint="Stop driving this run; another process took it over.",
-            )
+        reply = self._call("run_renew", run_id, token, lease_seconds)
         return float(reply[1])
 
     def release_run(self, run_id: str, token: str) -> bool:
@@ -877,81 +818,16 @@ class Board:
 
     # -- internals ---------------------------------------------------------------------------
 
-    def _call(
-        self, script: str, card_id: str, *argv: object, person: str = "", wanted: str = ""
-    ) -> list[Any]:
-        reply = self._scripts.call(script, card_id, *argv)
-        if reply[0] == "err":
-            raise self._refusal(script, reply[1:], person=person, wanted=wanted)
+    def _call(self, script: str, *argv: object) -> list[Any]:
+        """Run `script`; a refusal raises the error it stands for (`Refusal.error`)."""
+        return self._ok(self._scripts.call(script, *argv))
+
+    def _ok(self, reply: list[Any]) -> list[Any]:
+        """`reply`, unless it is a refusal: then the error it stands for (nothing changed)."""
+        refused = Refusal.of(reply)
+        if refused is not None:
+            raise refused.error(self.name)
         return reply
-
-    def _refusal(self, script: str, err: list[Any], *, person: str, wanted: str) -> BoardError:
-        code, card_id = err[0], err[1]
-        if code == "not_found":
-            return self._not_found(card_id)
-        if code == "lease_lost":
-            status, worker, token = err[2], err[3], err[4]
-            holder = f" by {worker}" if status == "running" and worker else ""
-            return LeaseLost(
-                f"lease on card {card_id} lost: it is {status}{holder} now "
-                f"(current token {token or '-'})",
-                hint="Stop working on it; the reaper requeued it or another worker has it.",
-            )
-        if code == "not_allowed":
-            allowed = json.loads(err[2]) if err[2] else []
-            may = _people(err[3], allowed) if err[3] else allowed
-            return NotAllowed(
-                f"{person} may not answer card {card_id} ({err[4]} {err[5]}): only {_or(may)} may",
-                hint="Ask them, or answer as one of them with --as PERSON.",
-            )
-        if code == "decided":
-            return AlreadyDecided(
-                f"card {card_id} was already answered: {err[3]} by {err[2]} at "
-                f"{iso(float(err[4]))} (card version {err[5]})",
-                hint="Nothing changed.",
-            )
-        if code == "version":
-            return WrongStatus(
-                f"card {card_id} changed since it was read (version {err[2]} now, "
-                f"{err[3]} expected)",
-                hint="Read it again and retry.",
-            )
-        status, worker = err[2], err[3]
-        holder = f" (claimed by {worker})" if status == "running" and worker else ""
-        what = _DONE_TO.get(script, script)
-        return WrongStatus(
-            f"card {card_id} is {status}{holder}; only a card that is {wanted} can be {what}"
-        )
-
-    def _created(self, reply: list[Any]) -> list[Any]:
-        """`reply` of create.lua or start.lua, unless it is a refusal (BoardError): a card is
-        never created over another, nor numbered from c1 again on a board that lost its id
-        counter (both mean Redis lost keys; see next_card_id in _common.lua)."""
-        if reply[0] != "err":
-            return reply
-        code, card_id, count = reply[1], reply[2], reply[3]
-        seq = self.keys.seq()
-        fix = "Make Redis keep every key (maxmemory-policy noeviction); then"
-        new_board = "or use a new board (settings.board / CREW_BOARD)."
-        if code == "card_exists":
-            raise BoardError(
-                f"card {card_id} already exists: the board's id counter went back — was Redis "
-                "evicting keys or restored from an old backup? Nothing was created or overwritten",
-                hint=f"{fix} set the counter past the board's highest card id "
-                f"(redis-cli SET '{seq}' N), {new_board}",
-            )
-        repair = (
-            f"if nothing else was lost, `redis-cli SET '{seq}' {count}` continues after "
-            f"{_card_id(int(count))},"
-            if count
-            else f"set it past the board's highest card id (redis-cli SET '{seq}' N),"
-        )
-        raise BoardError(
-            f"the board's id counter ({seq}) is missing but the board has had cards — was "
-            "Redis evicting keys or restored from an old backup? Card ids would start again at "
-            "c1 and overwrite cards, so nothing was created",
-            hint=f"{fix} {repair} {new_board}",
-        )
 
     def _card(self, reply: Sequence[str]) -> Card:
         """The card of a script's {'ok', card JSON, ...} reply."""
@@ -975,17 +851,6 @@ class Board:
         self._texts.resolve(hashes, RUN_FIELDS, lambda h: h.get("id", ""))
         return [Run.from_hash(h) for h in hashes]
 
-    def _not_found(self, card_id: str) -> CardNotFound:
-        return CardNotFound(
-            f"no card {card_id!r} on board {self.name!r}",
-            hint="See `crew inbox` or `crew board` for card ids.",
-        )
-
-    def _run_not_found(self, run_id: str) -> BoardError:
-        return BoardError(
-            f"no run {run_id!r} on board {self.name!r}", hint="See `crew runs` for run ids."
-        )
-
     def _fetch(self, ids: Sequence[str]) -> list[Card]:
         if not ids:
             return []
@@ -997,17 +862,6 @@ class Board:
 
 def _hash(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
-
-
-def _card_id(number: int) -> str:
-    """Card number -> id, as the scripts make them: 1 -> c1, 36 -> c10 (base 36)."""
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    text = ""
-    while True:
-        number, digit = divmod(number, 36)
-        text = digits[digit] + text
-        if number == 0:
-            return "c" + text
 
 
 def _encoded(texts: TextWriter, fields: dict[str, str]) -> dict[str, str]:
@@ -1059,23 +913,9 @@ def _statuses(
     return [_enum(CardStatus, each, "card status") for each in status]
 
 
-def _people(assignee: str, allowed: Iterable[str]) -> list[str]:
-    people = [assignee]
-    for person in allowed:
-        if person not in people:
-            people.append(person)
-    return people
-
-
-def _or(people: Sequence[str]) -> str:
-    if len(people) <= 1:
-        return people[0] if people else "nobody"
-    return ", ".join(people[:-1]) + " or " + people[-1]
-
-
 def _id_order(card_id: str) -> tuple[int, str]:
     """Card ids are c + base36 of a counter: sort c9 before c10."""
     return len(card_id), card_id
 
 
-__all__ = ["ACTIVE", "RETENTION_SECONDS", "Board"]
+__all__ = ["ACTIVE", "RETENTION_SECONDS", "Board", "Purged"]

@@ -27,10 +27,10 @@ each other. The layout (`<P>` = `crew:{B}:`):
                               (`crew.spec.snapshot`; its hash is the run record's `pinned`)
     <P>runs                   zset run id -> started time
     <P>runs:finished          zset run id -> finished time (retention)
-    <P>lg:thread:<run>        hash: the index of a run's LangGraph state, kept by
-                              `crew.RedisCheckpointSaver` under namespace `<P>lg` (its fields
-                              are the state's keys; the run id is percent-encoded). Purging a
-                              run deletes its state with it.
+    <P>lg:...                 the runs' LangGraph state: `crew.RedisCheckpointSaver`'s keys under
+                              namespace `<P>lg` (`run_state_namespace`), one thread per run id.
+                              Their layout is the saver's (`crew.persistence`): the board asks it
+                              which keys a run's state has, and retention has it delete them.
 
 The Lua scripts receive the prefix as KEYS[1] and build keys with functions generated from the
 same templates (`LUA_KEYS`), so the layout above is written down exactly once.
@@ -61,7 +61,6 @@ _TEMPLATES: dict[str, str] = {
     "run_pinned": "run:{run}:pinned",
     "runs": "runs",
     "runs_finished": "runs:finished",
-    "run_state": "lg:thread:{run}",
 }
 
 
@@ -139,10 +138,10 @@ class BoardKeys:
     def runs_finished(self) -> str:
         return self._key("runs_finished")
 
-    def run_state(self, run: str) -> str:
-        from urllib.parse import quote
-
-        return self._key("run_state", run=quote(run, safe=""))
+    def run_state_namespace(self) -> str:
+        """The namespace of the runs' LangGraph state (`crew.RedisCheckpointSaver`'s; under the
+        board's hash tag, so a board script may check its keys)."""
+        return self.prefix + "lg"
 
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this board (tests and admin only)."""

@@ -2,16 +2,11 @@
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] card id; ARGV[3] token; ARGV[4] actor; ARGV[5] output JSON; ARGV[6] confidence or '';
 -- ARGV[7] event detail JSON
--- Returns the card; errors: not_found, lease_lost.
+-- Returns the card; refusals: not_found {card}, lease_lost {card, status, worker, token}.
 local id, token, actor = ARGV[2], ARGV[3], ARGV[4]
 local c = load_card(id)
 local refused = check_lease(id, c, token)
 if refused then return refused end
-local version = bump(c)
-redis.call('HSET', K.card(id), 'status', 'done', 'output', ARGV[5], 'confidence', ARGV[6],
-           'lease_token', '', 'lease_deadline', '', 'updated', NOW_S, 'finished', NOW_S,
-           'version', version)
-redis.call('ZREM', K.leases(), id)
-set_status(id, 'running', 'done')
+local version = move_card(id, c, 'done', {output = ARGV[5], confidence = ARGV[6]})
 log_event(c.run, id, 'completed', actor, version, ARGV[7])
 return card_reply(id)

@@ -6,8 +6,8 @@
 --         confidence, waiting_since, created_by, chain, sla (strings; '' = none)
 -- ARGV[4] the assignee's webhook URL or '' (none): for a card that waits on a person from the
 --         start, a delivery is queued in the outbox (see queue_delivery in _common.lua)
--- Returns {'ok', card JSON} (the new card); errors (nothing written): seq_lost, card_exists
--- (Redis lost keys; see next_card_id in _common.lua).
+-- Returns {'ok', card JSON} (the new card); refusals (nothing written): seq_lost {counter,
+-- last}, card_exists {counter, card, number} (Redis lost keys; see next_card_id in _common.lua).
 local id, f = new_card(ARGV[3], ARGV[2])
 if id == nil then return f end
 if (ARGV[4] or '') ~= '' and ACTIVE_WAIT[f.status] then

@@ -2,7 +2,7 @@
 -- attempts remain (attempt < max_attempts).
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] card id; ARGV[3] token; ARGV[4] actor; ARGV[5] reason; ARGV[6] retry '1'|'0'
--- Returns the card; errors: not_found, lease_lost.
+-- Returns the card; refusals: not_found {card}, lease_lost {card, status, worker, token}.
 local id, token, actor, reason = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local c = load_card(id)
 local refused = check_lease(id, c, token)
@@ -11,12 +11,7 @@ local attempt = tonumber(c.attempt or '0')
 local max_attempts = tonumber(c.max_attempts or '1')
 local new = 'failed'
 if ARGV[6] == '1' and attempt < max_attempts then new = 'queued' end
-local version = bump(c)
-redis.call('HSET', K.card(id), 'status', new, 'reason', reason, 'lease_token', '',
-           'lease_deadline', '', 'worker', '', 'updated', NOW_S, 'version', version)
-if new == 'failed' then redis.call('HSET', K.card(id), 'finished', NOW_S) end
-redis.call('ZREM', K.leases(), id)
-set_status(id, 'running', new)
+local version = move_card(id, c, new, {reason = reason})
 local name = 'failed'
 if new == 'queued' then name = 'requeued' end
 log_event(c.run, id, name, actor, version,

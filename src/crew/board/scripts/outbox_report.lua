@@ -12,14 +12,15 @@
 -- ARGV[7] attempts allowed; ARGV[8] seconds before the second attempt (each next one waits
 -- twice as long); ARGV[9] actor of the events
 -- Returns {'ok', 'notified' | 'notify_failed' | 'retry', time the retry is due or ''};
--- errors: gone (finished or purged meanwhile), stale (a failed attempt that was taken over).
+-- refusals: gone {member} (finished or purged meanwhile), stale {member, attempts} (a failed
+-- attempt that was taken over).
 local member, attempt, outcome = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local id, n = string.match(member, '^(.+):(%d+)$')
 local raw = id and redis.call('HGET', K.deliveries(id), n)
-if not raw then return {'err', 'gone', member} end
+if not raw then return refuse('gone', {member = member}) end
 local d = cjson.decode(raw)
 if d.attempts ~= attempt and outcome ~= 'ok' then
-  return {'err', 'stale', member, tostring(d.attempts)}
+  return refuse('stale', {member = member, attempts = tostring(d.attempts)})
 end
 d.status = tonumber(ARGV[5])
 d.error = nil

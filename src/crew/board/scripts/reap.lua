@@ -10,20 +10,16 @@ for _, id in ipairs(expired) do
   if c == nil or c.status ~= 'running' then
     redis.call('ZREM', K.leases(), id)  -- a stale index entry
   elseif tonumber(c.lease_deadline) <= NOW then
-    redis.call('ZREM', K.leases(), id)
+    local worker = c.worker
     local attempt = tonumber(c.attempt or '0')
     local max_attempts = tonumber(c.max_attempts or '1')
     local new = 'queued'
     if attempt >= max_attempts then new = 'failed' end
-    local version = bump(c)
-    local reason = 'lease of ' .. (c.worker or '?') .. ' expired (attempt ' .. attempt .. ' of '
+    local reason = 'lease of ' .. (worker or '?') .. ' expired (attempt ' .. attempt .. ' of '
                    .. max_attempts .. ')'
-    redis.call('HSET', K.card(id), 'status', new, 'reason', reason, 'lease_token', '',
-               'lease_deadline', '', 'worker', '', 'updated', NOW_S, 'version', version)
-    if new == 'failed' then redis.call('HSET', K.card(id), 'finished', NOW_S) end
-    set_status(id, 'running', new)
+    local version = move_card(id, c, new, {reason = reason})
     log_event(c.run, id, 'lease_expired', 'reaper', version,
-              cjson.encode({worker = c.worker, attempt = attempt, max_attempts = max_attempts,
+              cjson.encode({worker = worker, attempt = attempt, max_attempts = max_attempts,
                             status = new}))
     table.insert(reaped, id)
   end

@@ -2,12 +2,12 @@
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] run id; ARGV[3] holder; ARGV[4] lease seconds
 -- Returns {'ok', token, deadline} or {'ok', '', deadline, holder} when another live holder has
--- it; errors: not_found.
+-- it; refusals: not_found {run}.
 local run, holder = ARGV[2], ARGV[3]
 local key = K.run(run)
 local r = redis.call('HMGET', key, 'status', 'lease_holder', 'lease_token', 'lease_deadline',
                      'lease_seq', 'version')
-if not r[1] then return {'err', 'not_found', run} end
+if not r[1] then return refuse('not_found', {run = run}) end
 if (r[3] or '') ~= '' and tonumber(r[4]) > NOW then return {'ok', '', r[4], r[2]} end
 local seq = tonumber(r[5] or '0') + 1
 local token = tostring(seq)

@@ -2,11 +2,11 @@
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] run id; ARGV[3] status; ARGV[4] waiting_on JSON; ARGV[5] actor; ARGV[6] reason;
 -- ARGV[7] event name; ARGV[8] event detail JSON
--- Returns {'ok', field, value, ...}; errors: not_found, status.
+-- Returns {'ok', field, value, ...}; refusals: not_found {run}, status {run, status, to}.
 local run, status = ARGV[2], ARGV[3]
 local old = redis.call('HGET', K.run(run), 'status')
-if not old then return {'err', 'not_found', run} end
-if TERMINAL[old] then return {'err', 'status', run, old, ''} end
+if not old then return refuse('not_found', {run = run}) end
+if TERMINAL[old] then return refuse('status', {run = run, status = old, to = status}) end
 local version = tonumber(redis.call('HGET', K.run(run), 'version')) + 1
 redis.call('HSET', K.run(run), 'status', status, 'waiting_on', ARGV[4], 'reason', ARGV[6],
            'updated', NOW_S, 'version', tostring(version))

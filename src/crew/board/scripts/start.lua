@@ -4,10 +4,9 @@
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] worker; ARGV[3] lease seconds; ARGV[4] JSON detail for the 'created' event;
 -- ARGV[5] JSON object of the card's fields, as for create.lua (status queued)
--- Returns {'ok', id, created time, token, deadline}: the caller has every other field (it sent
--- them), so the card is not read back and encoded (see Board.start_card). Errors (nothing
--- written): seq_lost, card_exists, as for create.lua.
+-- Returns {'ok', card JSON} (the running card, as stored); refusals (nothing written): seq_lost,
+-- card_exists, as for create.lua.
 local id, c = new_card(ARGV[5], ARGV[4])
 if id == nil then return c end
-local token, deadline = take_lease(id, c, ARGV[2], ARGV[3])
-return {'ok', id, NOW_S, token, deadline}
+take_lease(id, c, ARGV[2], ARGV[3])
+return card_reply(id)
