@@ -111,8 +111,6 @@ def test_the_old_homes_still_export_the_moved_values() -> None:
 def test_members_equal_and_print_as_their_strings() -> None:
     assert Decision.EDIT == "edit" and str(Decision.EDIT) == "edit" and f"{Decision.EDIT}" == "edit"
     assert json.dumps({"status": RunStatus.DONE}) == '{"status": "done"}'
-    assert Decision.EDIT.next_status is CardStatus.DONE
-    assert Decision.RETRY.next_status is CardStatus.QUEUED
     assert [d for d in Decision if d.accepts_output] == [Decision.APPROVE, Decision.EDIT]
     assert CardKind.CHECKPOINT.decisions == (Decision.APPROVE, Decision.REJECT, Decision.EDIT)
     assert CardKind.ESCALATION.decisions == tuple(Decision)

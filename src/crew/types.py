@@ -125,15 +125,8 @@ class Decision(StrEnum):
     RETRY = "retry"
     """Run the escalated step again, with the comment as guidance (escalations only)."""
 
-    @property
-    def next_status(self) -> CardStatus:
-        """approve/edit accept the output (done); reject ends it; retry queues the step again."""
-        return {
-            Decision.APPROVE: CardStatus.DONE,
-            Decision.EDIT: CardStatus.DONE,
-            Decision.REJECT: CardStatus.REJECTED,
-            Decision.RETRY: CardStatus.QUEUED,
-        }[self]
+    # Where each decision moves its card (approve/edit: done; reject: rejected; retry: queued)
+    # is answer.lua's rule (crew/board/scripts), written only there.
 
     @property
     def accepts_output(self) -> bool:
