@@ -9,4 +9,4 @@
 local id, c = new_card(ARGV[5], ARGV[4])
 if id == nil then return c end
 take_lease(id, c, ARGV[2], ARGV[3])
-return card_reply(id)
+return {'ok', cjson.encode(c)}  -- `c` is the card as stored (new_card and move_card keep it so)
