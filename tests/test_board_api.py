@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,18 +18,6 @@ from crew import (
     WrongStatus,
 )
 from crew.board import Board, Card, CardStatus, RunStatus
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    db = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield db
-    db.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
