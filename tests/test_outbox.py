@@ -27,22 +27,15 @@ from support.example import copy_example
 from support.webhook import Hang, Hook, closed_port_url
 
 from crew.board import Board, Card, CardKind, CardStatus
-from crew.cli.worker import Worker
 from crew.connection import connect
 from crew.notify import ATTEMPTS, BACKOFF, LEASE, Deliverer
 from crew.persistence import RedisCheckpointSaver
 from crew.runtime import Session
 from crew.spec.loader import load_project
+from crew.worker import Worker
 
 Cli = Callable[..., Any]
 RUN_ARGS = ("-i", "product=Solar kettle", "--json", "--as", "alice")
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    server = Hook()
-    yield server
-    server.close()
 
 
 @pytest.fixture
@@ -50,11 +43,6 @@ def hang() -> Iterator[Hang]:
     server = Hang()
     yield server
     server.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
@@ -415,7 +403,7 @@ def test_purging_a_finished_run_drops_the_deliveries_of_its_cards(
     assert len(board.outbox()) == 1
     board.cancel(card.id, actor="alice", reason="not needed")
     clock.advance(board.retention_seconds + 1)
-    assert board.purge() == (1, 0)
+    assert board.purge() == (1, [])
     assert board.outbox() == []
     client = redis.Redis.from_url(redis_url)
     assert not client.exists(board.keys.deliveries(card.id), board.keys.outbox())

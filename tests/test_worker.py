@@ -8,33 +8,26 @@ first person let run past due, and the webhook server on 127.0.0.1 hears of it.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from support.board import FakeClock
+from support.example import example_project
+from support.imports import imports_of
 from support.webhook import Hook, closed_port_url
-from test_fast_imports import _imports_of
-from test_sla import example_project
 
-from crew.board import Board, CardKind, CardStatus, RunStatus
-from crew.cli.worker import Worker
+from crew.board import Board, CardKind, CardStatus, Purged, RunStatus
 from crew.connection import connect
 from crew.persistence import RedisCheckpointSaver
 from crew.runtime import Session
 from crew.spec.project import Project
+from crew.worker import Worker
 
 REPO = Path(__file__).resolve().parent.parent
 Cli = Callable[..., Any]
 RUN = ("run", "signoff", "--replay", "-i", "product=Solar kettle", "--json", "--as", "bob")
-
-
-@pytest.fixture
-def hook() -> Iterator[Hook]:
-    server = Hook()
-    yield server
-    server.close()
 
 
 # A playbook of this test's own (the example cassettes change as the examples grow): a draft,
@@ -205,9 +198,9 @@ def test_an_overdue_escalation_shows_in_the_backups_inbox_and_reaches_the_webhoo
         "confidence 0.55 below 0.7",
     )
     assert json.loads(crew_cli("inbox", "--as", "alice", "--json").out) == []
-    from crew.cli.board import close_deliverers
+    from crew.notify import close_shared_deliverers
 
-    close_deliverers(10)  # as the commands' exits do (a real one gives them a moment)
+    close_shared_deliverers(10)  # as the commands' exits do (a real one gives them a moment)
     [got] = hook.received
     assert (got["person"], got["card"], got["previous_assignee"]) == ("bob", card_id, "alice")
     assert "confidence 0.55 below 0.7" in got["text"]
@@ -296,7 +289,7 @@ def test_answering_a_step_waiting_on_someone_else_names_who_may(
 
 
 def test_worker_help_imports_nothing_heavy(example: Project) -> None:
-    report = _imports_of(["worker", "--help"], example.root)
+    report = imports_of(["worker", "--help"], example.root)
     assert report["code"] in (0, None) and report["heavy"] == []
 
 
@@ -304,7 +297,7 @@ def test_a_board_command_with_an_overdue_card_imports_nothing_heavy(
     example: Project, redis_url: str
 ) -> None:
     overdue_escalation(cli_board(example))
-    report = _imports_of(["board", "--json"], example.root)
+    report = imports_of(["board", "--json"], example.root)
     assert report["code"] in (0, None) and report["heavy"] == []
 
 
@@ -386,8 +379,8 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
         def claim_delivery(self, holder: str, **options: Any) -> None:
             return None  # no webhook delivery is due
 
-        def purge(self, limit: int, *, older_than: float) -> tuple[int, int]:
-            return 0, 0  # retention: nothing finished long ago
+        def purge(self, limit: int, *, older_than: float) -> Purged:
+            return Purged(cards=0, runs=[])  # retention: nothing finished long ago
 
     flaky: Any = FlakyBoard()
     settings = types.SimpleNamespace(retention=Retention())
