@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +33,6 @@ def project(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CREW_PROJECT", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return project_dir
-
-
-@pytest.fixture
-def client(redis_url: str) -> Iterator[redis.Redis]:
-    db = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield db
-    db.close()
 
 
 @pytest.fixture
@@ -323,10 +315,16 @@ def test_a_board_of_10000_cards_is_read_through_bounded_indexes(
 LIGHT_COMMANDS = [["board"], ["inbox", "--as", "carol"], ["log", "r1"]]
 RECORD_ANSWER = (
     "import sys\n"
-    "from crew.cli.answer import record_answer\n"
-    "from crew.cli.board import open_board, open_project\n"
-    "project = open_project()\n"
-    "record_answer(project, open_board(project), 'c1', 'carol', 'approve', None, None)\n"
+    "from pathlib import Path\n"
+    "from crew.answering import answer_card\n"
+    "from crew.board import Board\n"
+    "from crew.spec.loader import find_project_root, load_project\n"
+    "project = load_project(find_project_root(Path.cwd()))\n"
+    "settings = project.crew.settings\n"
+    "board = Board.from_url(\n"
+    "    project.redis_url(), project.board_name, allow_eviction=settings.allow_eviction\n"
+    ")\n"
+    "answer_card(project, board, 'c1', 'carol', 'approve')\n"
     "heavy = sorted({m.split('.')[0] for m in sys.modules\n"
     "                if m.startswith(('langchain', 'langgraph', 'openai'))})\n"
     "print('HEAVY', heavy, 0, file=sys.stderr)\n"

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from support.example import copy_example
 
+from crew.answering import answer_card
 from crew.exceptions import ConfigError, NotAllowed
 from crew.models import ModelCall
 from crew.runtime import RunReport, Session, resume_run, start_run
@@ -212,8 +213,6 @@ def test_an_escalation_waits_again_after_its_driver_stopped_without_calling_the_
 def test_who_edited_an_output_may_not_approve_the_checkpoint_showing_it(
     root: Path, opened: Callable[[Project], Session]
 ) -> None:
-    from crew.cli.answer import record_answer
-
     # alice (a delegate of carol here) edits an escalated research output; the checkpoint
     # shows research.
     team = yaml.safe_load((root / "crew.yaml").read_text())
@@ -227,27 +226,22 @@ def test_who_edited_an_output_may_not_approve_the_checkpoint_showing_it(
     session = opened(project)
     model = ScriptedModel(others(research=[research_answer(confidence=0.5)]))
     report = launch(session, model)
-    fixed = root / "fixed.yaml"
-    fixed.write_text(
-        yaml.safe_dump({"summary": "by hand", "risks": [], "severity": "low", "score": 5})
-    )
-    record_answer(project, session.board, report.waiting_on[0].card, "alice", "edit", None, fixed)
+    fixed = {"summary": "by hand", "risks": [], "severity": "low", "score": 5}
+    answer_card(project, session.board, report.waiting_on[0].card, "alice", "edit", edited=fixed)
     report = resume_run(session, report.run, responder=model)
     (waiting,) = report.waiting_on
     assert waiting.step == "legal_review"
     with pytest.raises(NotAllowed, match="separation of duties") as refused:
-        record_answer(project, session.board, waiting.card, "alice", "approve", None, None)
+        answer_card(project, session.board, waiting.card, "alice", "approve")
     assert "carol or dan may approve" in str(refused.value)
     assert session.board.get(waiting.card).decision is None  # nothing recorded
-    record_answer(project, session.board, waiting.card, "dan", "approve", None, None)
+    answer_card(project, session.board, waiting.card, "dan", "approve")
     assert resume_run(session, report.run, responder=model).status == "done"
 
 
 def test_allow_self_approval_lets_the_editor_approve(
     root: Path, opened: Callable[[Project], Session]
 ) -> None:
-    from crew.cli.answer import record_answer
-
     playbook = root / "playbooks" / "launch-brief.yaml"
     spec = yaml.safe_load(playbook.read_text())
     spec["steps"][3]["checkpoint"]["show"] = ["research", "draft"]
@@ -260,26 +254,19 @@ def test_allow_self_approval_lets_the_editor_approve(
     session = opened(project)
     model = ScriptedModel(others(research=[research_answer(confidence=0.5)]))
     report = launch(session, model)
-    fixed = root / "fixed.yaml"
-    fixed.write_text(
-        yaml.safe_dump({"summary": "by hand", "risks": [], "severity": "low", "score": 5})
-    )
-    record_answer(project, session.board, report.waiting_on[0].card, "alice", "edit", None, fixed)
+    fixed = {"summary": "by hand", "risks": [], "severity": "low", "score": 5}
+    answer_card(project, session.board, report.waiting_on[0].card, "alice", "edit", edited=fixed)
     report = resume_run(session, report.run, responder=model)
-    record_answer(project, session.board, report.waiting_on[0].card, "alice", "approve", None, None)
+    answer_card(project, session.board, report.waiting_on[0].card, "alice", "approve")
     assert resume_run(session, report.run, responder=model).status == "done"
 
 
 def test_a_checkpoint_takes_no_retry(root: Path, opened: Callable[[Project], Session]) -> None:
-    from crew.cli.answer import record_answer
-
     project = load_project(root)
     session = opened(project)
     report = launch(session, ScriptedModel(others(research=lambda c: research_answer())))
     with pytest.raises(ConfigError, match="approve, reject or edit, not retry"):
-        record_answer(
-            project, session.board, report.waiting_on[0].card, "carol", "retry", None, None
-        )
+        answer_card(project, session.board, report.waiting_on[0].card, "carol", "retry")
 
 
 def test_an_escalation_nobody_answers_moves_to_the_backup_who_may_then_decide(
@@ -314,8 +301,6 @@ def test_an_escalation_nobody_answers_moves_to_the_backup_who_may_then_decide(
 def test_who_edited_at_one_checkpoint_may_not_approve_the_next_showing_that_output(
     root: Path, opened: Callable[[Project], Session]
 ) -> None:
-    from crew.cli.answer import record_answer
-
     steps = [
         {"id": "draft", "role": "writer", "task": "Write a brief."},
         {
@@ -334,16 +319,15 @@ def test_who_edited_at_one_checkpoint_may_not_approve_the_next_showing_that_outp
     session = opened(project)
     model = ScriptedModel(others())
     report = start_run(session, project.playbook("two-reviews"), {}, responder=model)
-    edited = root / "edited.yaml"
-    edited.write_text(yaml.safe_dump({"brief": "carol's brief", "confidence": 1, "rationale": ""}))
-    record_answer(project, session.board, report.waiting_on[0].card, "carol", "edit", None, edited)
+    edited = {"brief": "carol's brief", "confidence": 1, "rationale": ""}
+    answer_card(project, session.board, report.waiting_on[0].card, "carol", "edit", edited=edited)
     report = resume_run(session, report.run, responder=model)
     (waiting,) = report.waiting_on
     assert waiting.step == "sign_off"
     with pytest.raises(NotAllowed, match="carol edited the output of draft") as refused:
-        record_answer(project, session.board, waiting.card, "carol", "approve", None, None)
+        answer_card(project, session.board, waiting.card, "carol", "approve")
     assert "only dan may approve" in str(refused.value)
-    record_answer(project, session.board, waiting.card, "dan", "approve", None, None)
+    answer_card(project, session.board, waiting.card, "dan", "approve")
     done = resume_run(session, report.run, responder=model)
     assert done.status == "done" and done.outputs["draft"]["brief"] == "carol's brief"
 
@@ -351,14 +335,10 @@ def test_who_edited_at_one_checkpoint_may_not_approve_the_next_showing_that_outp
 def test_a_checkpoint_edit_is_checked_against_the_shown_steps_role(
     root: Path, opened: Callable[[Project], Session]
 ) -> None:
-    from crew.cli.answer import record_answer
-
     project = load_project(root)
     session = opened(project)
     report = launch(session, ScriptedModel(others(research=lambda c: research_answer())))
     card = report.waiting_on[0].card
-    wrong = root / "wrong.yaml"
-    wrong.write_text("summary: not a brief\n")
     with pytest.raises(ConfigError, match=r"writer.*brief"):
-        record_answer(project, session.board, card, "carol", "edit", None, wrong)
+        answer_card(project, session.board, card, "carol", "edit", edited={"summary": "no brief"})
     assert session.board.get(card).decision is None

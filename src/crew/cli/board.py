@@ -16,8 +16,7 @@ from crew.cli._app import app, console, current_person, print_json, project_opti
 from crew.display import line, markup
 
 if TYPE_CHECKING:
-    from crew.board import Board, Card, Event
-    from crew.notify import Deliverer
+    from crew.board import Board, Event
     from crew.spec.project import Project
 
 # Finished cards stay on `crew board` this long; `--all` shows older ones too.
@@ -53,6 +52,7 @@ def open_board(project: Project) -> Board:
     """The project's board (CREW_BOARD / settings.board) on its Redis, after a bounded SLA sweep
     (DESIGN §5: every command that touches the board enforces SLAs; a sweep error is logged)."""
     from crew.board import Board
+    from crew.notify import shared_deliverer
     from crew.sla import enforce_slas
 
     board = Board.from_url(
@@ -60,42 +60,8 @@ def open_board(project: Project) -> Board:
         project.board_name,
         allow_eviction=project.crew.settings.allow_eviction,
     )
-    enforce_slas(project, board, deliverer=deliverer(board))
+    enforce_slas(project, board, deliverer=shared_deliverer(board))
     return board
-
-
-_deliverers: list[Deliverer] = []
-
-
-def deliverer(board: Board) -> Deliverer:
-    """This process's webhook deliverer for `board` (one per board, so a command that opens it
-    twice, like `crew answer`, still waits once): it attempts the board's due deliveries in the
-    background while the command works. At exit they all get one moment together
-    (`crew.notify.EXIT_GRACE`); an attempt cut short is made again by the next process."""
-    from crew.notify import Deliverer
-
-    for each in _deliverers:
-        if each.board.keys.prefix == board.keys.prefix and not each.closed:
-            return each
-    made = Deliverer(board)
-    if not _deliverers:
-        import atexit
-
-        atexit.register(close_deliverers)
-    _deliverers.append(made)
-    return made
-
-
-def close_deliverers(grace: float | None = None) -> None:
-    """What a command does at exit: its deliverers claim nothing more, and the attempts in
-    flight get `grace` seconds together (default `crew.notify.EXIT_GRACE`)."""
-    import time
-
-    from crew.notify import EXIT_GRACE
-
-    deadline = time.monotonic() + (EXIT_GRACE if grace is None else grace)
-    for each in _deliverers:
-        each.close(max(0.0, deadline - time.monotonic()))
 
 
 def identify(explicit: str | None, project: Project) -> str:
@@ -213,7 +179,7 @@ def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> No
         if card.reason:
             console.print(Text(f"    {line(card.reason)}"))
         console.print(Text(f"    crew show {line(card.id)}", style="cyan"), soft_wrap=True)
-        decisions = "approve|reject|edit" + ("" if card.kind == "checkpoint" else "|retry")
+        decisions = "|".join(card.kind.decisions)
         console.print(
             Text(f"    crew answer {card.id} {decisions}{who}", style="green"), soft_wrap=True
         )
@@ -291,8 +257,3 @@ def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
     return str(value)
-
-
-def card_line(card: Card) -> str:
-    """`checkpoint legal_review of run r12`: how messages name a card."""
-    return f"{card.kind} {card.step} of run {card.run}"

@@ -8,7 +8,6 @@ or cancelled, 2 usage/config error, 3 waiting on a human. LangGraph loads inside
 from __future__ import annotations
 
 import sys
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -19,6 +18,7 @@ import yaml
 from crew.cli._app import app, console, current_person, err_console, print_json
 from crew.display import markup
 from crew.exceptions import BoardError, ConfigError
+from crew.types import CardKind, CardStatus, RunStatus
 
 if TYPE_CHECKING:
     from crew.board.cards import Card
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from crew.spec.project import Project
     from crew.spec.snapshot import FileChange
 
-__all__ = ["continue_after_answer", "finish", "open_session"]
+__all__ = ["finish", "open_session"]
 
 AsOption = Annotated[
     str | None,
@@ -47,12 +47,13 @@ def load() -> Project:
 def open_session(project: Project, person: str | None, *, quiet: bool = False) -> Session:
     """A runtime session for this terminal: progress lines on stderr (unless `quiet`), after the
     bounded SLA sweep every command that touches the board runs."""
-    from crew.cli.board import deliverer
+    from crew.notify import shared_deliverer
     from crew.runtime import Session
     from crew.sla import enforce_slas
 
     session = Session.open(project, person=person, observer=_progress(quiet))
-    session.webhooks = deliverer(session.board)  # one per board and process: one wait at exit
+    # One per board and process: one wait at exit.
+    session.webhooks = shared_deliverer(session.board)
     enforce_slas(project, session.board, deliverer=session.deliverer)
     return session
 
@@ -72,7 +73,7 @@ def _progress(quiet: bool) -> Any:
             self._line(f"[cyan]▸[/] {_name(card)} [dim]started · {markup(card.role or '')}[/]")
 
         def step_finished(self, card: Card) -> None:
-            if card.status == "done":
+            if card.status is CardStatus.DONE:
                 confidence = (
                     "" if card.confidence is None else f" · confidence {card.confidence:.2f}"
                 )
@@ -163,10 +164,11 @@ def parse_inputs(
 
 def _ask(session: Session) -> Any:
     """The interactive checkpoint prompt: panels, then approve / reject / edit."""
+    from crew.answering import answer_card, parse_output
     from crew.review import CheckpointView, ask_decision, show_checkpoint
 
     def ask(card: Card, payload: dict[str, Any]) -> bool:
-        escalation = card.kind == "escalation"
+        escalation = card.kind is CardKind.ESCALATION
         shown: dict[str, Any] = card.output if isinstance(card.output, dict) else {}
         if escalation:  # the step's own output (none when it stayed invalid or failed)
             shown = {card.step: card.output} if card.output is not None else {}
@@ -179,37 +181,29 @@ def _ask(session: Session) -> Any:
             owner=card.owner,
             shown=shown,
             revision=card.revision,
-            kind=str(card.kind),
+            kind=card.kind,
         )
         show_checkpoint(err_console, view)
         answer = ask_decision(err_console, view)
-        edited: Path | None = None
-        if answer.edited is not None:
-            with tempfile.NamedTemporaryFile(
-                "w", suffix=".yaml", prefix=f"crew-{card.id}-", delete=False, encoding="utf-8"
-            ) as handle:
-                handle.write(answer.edited)
-            edited = Path(handle.name)
         try:
-            _record(session, card, answer.decision, answer.comment or None, edited)
+            edited = None
+            if answer.edited is not None:
+                limits = session.project.crew.settings.limits
+                edited = parse_output(answer.edited, "the edited output", limits)
+            answer_card(
+                session.project,
+                session.board,
+                card.id,
+                session.person or "",
+                answer.decision,
+                answer.comment or None,
+                edited,
+            )
         except (BoardError, ConfigError) as refused:  # e.g. answered elsewhere first, bad edit
             err_console.print(f"[yellow]not recorded:[/] {markup(str(refused))}")
-        finally:
-            if edited is not None:
-                edited.unlink(missing_ok=True)
         return True
 
     return ask
-
-
-def _record(
-    session: Session, card: Card, decision: str, comment: str | None, edited: Path | None
-) -> None:
-    from crew.cli.answer import record_answer
-
-    record_answer(
-        session.project, session.board, card.id, session.person or "", decision, comment, edited
-    )
 
 
 def finish(report: RunReport, *, as_json: bool) -> None:
@@ -223,18 +217,18 @@ def finish(report: RunReport, *, as_json: bool) -> None:
 
 def _summary(report: RunReport) -> None:
     head = f"run [bold]{report.run}[/] ({markup(report.playbook)})"
-    if report.status == "done":
+    if report.status is RunStatus.DONE:
         console.print(f"{head} [green]done[/]")
-    elif report.status == "waiting":
+    elif report.status is RunStatus.WAITING:
         for waiting in report.waiting_on:
-            what = "escalation" if waiting.kind == "escalation" else "checkpoint"
+            what = str(waiting.kind)
             console.print(
                 f"{head} [yellow]waits on {markup(waiting.assignee)}[/] at "
                 f"[bold]{markup(waiting.step)}[/] ({what}, card {waiting.card}): "
                 f"{markup(waiting.reason)}",
                 soft_wrap=True,
             )
-            if what == "escalation":
+            if waiting.kind is CardKind.ESCALATION:
                 person = markup(waiting.assignee)
                 console.print(
                     f"  answer with: [bold]crew answer {waiting.card} approve --as {person}[/]",
@@ -268,46 +262,6 @@ def _summary(report: RunReport) -> None:
         where = f" at [bold]{markup(report.step)}[/]" if report.step else ""
         reason = f": {markup(report.reason)}" if report.reason else ""
         console.print(f"{head} [red]{report.status}[/]{where}{reason}", soft_wrap=True)
-
-
-def continue_after_answer(project: Project, card: Card, *, person: str, as_json: bool) -> None:
-    """After `crew answer` recorded a decision: resume the card's run in this process and exit
-    like `crew run` does. Returns (doing nothing) when the run is not there or already over."""
-    from crew.board.board import Board
-    from crew.runtime import RunBusy, resume_run
-
-    board = Board.from_url(
-        project.redis_url(),
-        project.board_name,
-        allow_eviction=project.crew.settings.allow_eviction,
-    )
-    try:
-        run = board.get_run(card.run)
-    except BoardError:
-        return
-    if run.status.finished:
-        return
-    assert card.decision is not None
-    if not as_json:
-        err_console.print(
-            f"recorded: {card.decision.decision} by {markup(person)} on card {card.id} "
-            f"({markup(card.step)}); resuming run {card.run}",
-            highlight=False,
-        )
-    session = open_session(project, person, quiet=as_json)
-    try:
-        report = resume_run(session, card.run)
-    except RunBusy as busy:
-        err_console.print(f"{markup(str(busy))}; that process will act on the answer")
-        raise typer.Exit(3) from None
-    except ConfigError as error:  # e.g. no API key here: the answer stays recorded
-        raise ConfigError(
-            f"answer recorded, but run {card.run} cannot go on in this terminal: {error.message}",
-            hint=f"Fix that, then `crew resume {card.run}` (from here or any terminal).",
-        ) from None
-    finally:
-        session.close()
-    finish(report, as_json=as_json)
 
 
 def _interactive(as_json: bool) -> bool:
@@ -429,13 +383,9 @@ def cancel(
 ) -> None:
     """Cancel a running or waiting run and every open card of it."""
     from crew.cli.board import identify
-    from crew.limits import check_size, text_size
     from crew.runtime import cancel_run
 
     project = load()
-    if message is not None:
-        limit = project.crew.settings.limits.comment
-        check_size("the reason (-m)", text_size(message), limit, "comment")
     person = identify(as_, project)  # cancelling is for known people only (crew.access)
     session = open_session(project, person, quiet=True)
     try:
@@ -462,26 +412,21 @@ def graph(
 
 def sketch(playbook: PlaybookSpec) -> str:
     """One line per step: who does it, what it waits for, where it can go next."""
+    from crew.spec import flow
+
     lines = [f"[bold]{markup(playbook.name)}[/]"]
-    previous: str | None = None
-    targets = {
-        t
-        for s in playbook.steps
-        if s.route
-        for t in [*s.route.cases.values(), s.route.default]
-        if t
-    }
+    needs, routed = flow.needs(playbook), flow.routes_into(playbook)
     for step in playbook.steps:
         if step.checkpoint is not None:
             what = f"checkpoint · {step.checkpoint.owner}"
         else:
             what = f"{step.role}" + (f" × {step.for_each}" if step.for_each else "")
-        if step.needs is not None:
-            after = ", ".join(step.needs) or "start"
-        elif step.id in targets:
+        if needs[step.id]:
+            after = ", ".join(needs[step.id])
+        elif step.id in routed and step.needs is None:
             after = "its route"
         else:
-            after = previous or "start"
+            after = "start"
         notes = [f"after {after}"]
         if step.route is not None:
             cases = ", ".join(f"{k}→{v}" for k, v in step.route.cases.items())
@@ -493,5 +438,4 @@ def sketch(playbook: PlaybookSpec) -> str:
         lines.append(
             f"  [bold]{markup(step.id)}[/] {markup(what)} [dim]· {markup('; '.join(notes))}[/]"
         )
-        previous = step.id
     return "\n".join(lines)

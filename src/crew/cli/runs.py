@@ -14,12 +14,12 @@ from rich.table import Table
 
 from crew.cli._app import app, console, print_json, project_option
 from crew.display import markup
+from crew.types import CardKind, CardStatus, RunStatus
 
 if TYPE_CHECKING:
     from crew.board.board import Board
     from crew.board.cards import Card
     from crew.board.runs import Run
-    from crew.spec.models import PlaybookSpec
     from crew.spec.project import Project
     from crew.spec.snapshot import FileChange, Snapshot
 
@@ -95,7 +95,7 @@ def run_json(run: Run) -> dict[str, Any]:
         "run": run.id,
         "playbook": run.playbook,
         "status": str(run.status),
-        "waiting_on": run.waiting_on if str(run.status) == "waiting" else [],
+        "waiting_on": run.waiting_on if run.status is RunStatus.WAITING else [],
         "started_by": run.started_by,
         "created": _iso(run.created),
         "updated": _iso(run.updated),
@@ -127,66 +127,10 @@ def runs(
             run.id,
             markup(run.playbook),
             f"[{_STYLE.get(status, '')}]{status}[/]",
-            markup(_waiting_names(run)) if status == "waiting" else "",
+            markup(_waiting_names(run)) if run.status is RunStatus.WAITING else "",
             age(run.created, now),
         )
     console.print(table)
-
-
-def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list[dict[str, Any]]:
-    """Every card of the run in order, then the playbook's steps that have no card: `pending`
-    while the run goes on, `skipped` once it has ended."""
-    rows: list[dict[str, Any]] = []
-    for card in cards:
-        decision = card.decision
-        rows.append(
-            {
-                "step": card.step,
-                "card": card.id,
-                "kind": str(card.kind),
-                "status": str(card.status),
-                "item": card.item,
-                "revision": card.revision,
-                "role": card.role,
-                "assignee": card.assignee,
-                "owner": card.owner,
-                "confidence": card.confidence,
-                "reason": card.reason,
-                "created": _iso(card.created),
-                "updated": _iso(card.updated),
-                "decision": None
-                if decision is None
-                else {
-                    "by": decision.by,
-                    "decision": str(decision.decision),
-                    "comment": decision.comment,
-                    "at": _iso(decision.at),
-                },
-            }
-        )
-    seen = {card.step for card in cards}
-    rest = "skipped" if run.status.finished else "pending"
-    for step in playbook.steps if playbook else []:
-        if step.id not in seen:
-            rows.append(
-                {
-                    "step": step.id,
-                    "card": None,
-                    "kind": "checkpoint" if step.checkpoint else "agent",
-                    "status": rest,
-                    "item": None,
-                    "revision": 0,
-                    "role": step.role,
-                    "assignee": step.checkpoint.owner if step.checkpoint else step.role,
-                    "owner": None,
-                    "confidence": None,
-                    "reason": None,
-                    "created": None,
-                    "updated": None,
-                    "decision": None,
-                }
-            )
-    return rows
 
 
 def _recorded_line(run: Run, card: Card, now: float) -> str:
@@ -240,6 +184,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """One run: its step timeline (status, who, when, confidence, decisions) and outputs."""
+    from crew.run_view import timeline
     from crew.runtime import Session, report_of
     from crew.sla import enforce_slas
 
@@ -293,7 +238,7 @@ def status(
             if decision["comment"]:
                 said += f': "{decision["comment"]}"'
             notes.append(f"{name} ({row['card']}): {said}")
-        elif row["reason"] and row["status"] in ("failed", "cancelled"):
+        elif row["reason"] and row["status"] in (CardStatus.FAILED, CardStatus.CANCELLED):
             notes.append(f"{name} ({row['card']}) {row['status']}: {row['reason']}")
         confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
         table.add_row(
@@ -325,8 +270,9 @@ def status(
         if answered is not None and answered.decision is not None:
             console.print(_recorded_line(run, answered, now), highlight=False, soft_wrap=True)
             continue
-        choices = "approve|edit|retry|reject" if waiting.kind == "escalation" else "approve"
-        why = f" ({markup(waiting.reason)})" if waiting.kind == "escalation" else ""
+        escalation = waiting.kind is CardKind.ESCALATION
+        choices = "approve|edit|retry|reject" if escalation else "approve"
+        why = f" ({markup(waiting.reason)})" if escalation else ""
         console.print(
             f"waits on [bold]{markup(waiting.assignee)}[/] at {markup(waiting.step)}{why}: "
             f"crew answer {waiting.card} {choices} --as {markup(waiting.assignee)}",

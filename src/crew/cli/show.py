@@ -20,6 +20,7 @@ from rich.text import Text
 from crew.cli._app import app, console, current_person, print_json
 from crew.cli.board import AsOption, JsonOption, ago, due_text, open_board, open_project
 from crew.display import block, line
+from crew.types import CardKind
 
 if TYPE_CHECKING:
     from crew.card_view import CardView
@@ -42,8 +43,8 @@ def show_command(
 ) -> None:
     """Everything needed to decide on a card: question, task, the output under review in full,
     confidence, inputs, history, who may answer and the commands."""
+    from crew.answering import find_card
     from crew.card_view import view_card
-    from crew.cli.answer import find_card
 
     project = open_project()
     board = open_board(project)
@@ -75,7 +76,7 @@ def _render(view: CardView, now: float, person: str | None) -> None:
             timing += f" · due {due_text(card.due, now)}"
         console.print(Text(timing, style="dim"))
     if view.question:
-        title = "question" if card.kind == "checkpoint" else "reason"
+        title = "question" if card.kind is CardKind.CHECKPOINT else "reason"
         console.print(
             Panel(Text(block(view.question), style="bold"), title=title, title_align="left")
         )
@@ -86,7 +87,7 @@ def _render(view: CardView, now: float, person: str | None) -> None:
         what = "the output under review" if view.waiting else "output"
         heading = Text.assemble((line(step), "bold"), f" · {what}")
         console.print(Panel(body, title=heading, title_align="left", border_style="blue"))
-    if card.kind != "checkpoint" and view.waiting and not view.under_review:
+    if card.kind is not CardKind.CHECKPOINT and view.waiting and not view.under_review:
         console.print(Text("no valid output to review: edit gives one, or retry", style="yellow"))
     _confidence(view)
     if view.run is not None and view.run.inputs:
