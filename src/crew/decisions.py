@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crew.board.cards import Card, CardKind
+from crew.board.cards import Card, CardKind, Decision
 from crew.exceptions import ConfigError, NotAllowed
 from crew.outputs import CONFIDENCE, RATIONALE, InvalidOutput, validate_output
 from crew.spec import flow
@@ -39,7 +39,7 @@ def check_decision(
     board: Board,
     card: Card,
     person: str,
-    decision: str,
+    decision: Decision,
     edited: dict[str, Any] | None,
     *,
     source: str = "--file",
@@ -50,24 +50,24 @@ def check_decision(
         return edited  # the board refuses it, naming who may or who answered first
     project = _as_run_follows(project, board, card.run)
     if card.kind is CardKind.ESCALATION:
-        if decision == "approve" and card.output is None:
+        if decision == Decision.APPROVE and card.output is None:
             raise ConfigError(
                 f"card {card.id} ({card.step}) has no valid output to approve: {card.reason}",
                 hint=f"Use `crew answer {card.id} edit --file FIXED.yaml`, "
                 f'`crew answer {card.id} retry -m "guidance"` or `crew answer {card.id} reject`.',
             )
-        if decision == "edit" and edited is not None and card.role in project.roles:
+        if decision == Decision.EDIT and edited is not None and card.role in project.roles:
             return _valid_edit(project, card, person, edited, source)
         return edited
     if card.kind is CardKind.CHECKPOINT:
-        if decision == "retry":
+        if decision not in CardKind.CHECKPOINT.decisions:
             raise ConfigError(
-                f"card {card.id} is a checkpoint: it takes approve, reject or edit, not retry",
+                f"card {card.id} is a checkpoint: it takes approve, reject or edit, not {decision}",
                 hint=f'To have a step run again, `crew answer {card.id} reject -m "why"`.',
             )
-        if decision == "approve":
+        if decision == Decision.APPROVE:
             _check_separation(project, board, card, person)
-        if decision == "edit" and edited is not None:
+        if decision == Decision.EDIT and edited is not None:
             role = _edited_role(project, card)
             if role is not None:
                 return _valid_edit(project, card, person, edited, source, role)
@@ -136,7 +136,7 @@ def _check_separation(project: Project, board: Board, card: Card, person: str) -
         answer = other.decision
         if other.id == card.id or answer is None or answer.by != person:
             continue
-        if str(answer.decision) != "edit":
+        if answer.decision is not Decision.EDIT:
             continue
         steps = [s for s in edited_steps(playbook, other) if s in shown]
         # An output edited, then produced again by a later execution, is no longer the edit.

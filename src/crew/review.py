@@ -21,6 +21,7 @@ from rich.text import Text
 
 from crew.display import block, markup
 from crew.exceptions import ConfigError
+from crew.types import CardKind, Decision
 
 __all__ = [
     "CheckpointView",
@@ -31,7 +32,7 @@ __all__ = [
     "to_yaml",
 ]
 
-_CHOICES = {"a": "approve", "r": "reject", "e": "edit"}
+_CHOICES = {"a": Decision.APPROVE, "r": Decision.REJECT, "e": Decision.EDIT}
 
 
 @dataclass(frozen=True)
@@ -46,14 +47,14 @@ class CheckpointView:
     owner: str
     shown: Mapping[str, Any]
     revision: int = 0
-    kind: str = "checkpoint"
+    kind: CardKind = CardKind.CHECKPOINT
     """checkpoint, or escalation (which also takes retry)."""
 
 
 @dataclass(frozen=True)
 class ReviewAnswer:
-    decision: str
-    """approve, reject or edit."""
+    decision: Decision
+    """approve, reject or edit; retry for an escalation."""
     comment: str = ""
     edited: str | None = None
     """On edit: the corrected output, as YAML text."""
@@ -118,29 +119,29 @@ def ask_decision(
 ) -> ReviewAnswer:
     """Ask until the person gives a valid answer; `edit` opens an editor on the text."""
     editable = next(iter(view.shown), None)
-    escalation = view.kind == "escalation"
+    escalation = view.kind is CardKind.ESCALATION
     question = "[bold]approve[/], [bold]reject[/] or [bold]edit[/]? "
     if escalation:
         question = "[bold]approve[/], [bold]edit[/], [bold]retry[/] or [bold]reject[/]? "
     while True:
         raw = console.input(question).strip().lower()
-        decision = _CHOICES.get(raw, raw)
-        if decision == "retry" and escalation:
+        decision = _CHOICES.get(raw) or _decision(raw)
+        if decision is Decision.RETRY and escalation:
             guidance = ""
             while not guidance:
                 guidance = console.input("guidance for the step (it runs again with it): ").strip()
-            return ReviewAnswer("retry", guidance)
-        if decision == "approve" and escalation and editable is None:
+            return ReviewAnswer(decision, guidance)
+        if decision is Decision.APPROVE and escalation and editable is None:
             console.print("there is no valid output to approve; edit, retry or reject")
             continue
-        if decision == "approve":
-            return ReviewAnswer("approve", console.input("comment (optional): ").strip())
-        if decision == "reject":
+        if decision is Decision.APPROVE:
+            return ReviewAnswer(decision, console.input("comment (optional): ").strip())
+        if decision is Decision.REJECT:
             comment = ""
             while not comment:
                 comment = console.input("why? (the comment goes back to the step): ").strip()
-            return ReviewAnswer("reject", comment)
-        if decision == "edit":
+            return ReviewAnswer(decision, comment)
+        if decision is Decision.EDIT:
             if editable is None:
                 if escalation:
                     console.print(
@@ -166,6 +167,13 @@ def ask_decision(
             except yaml.YAMLError as error:
                 console.print(f"that is not valid YAML ({markup(error)}); try again")
                 continue
-            return ReviewAnswer("edit", console.input("comment (optional): ").strip(), text)
+            return ReviewAnswer(decision, console.input("comment (optional): ").strip(), text)
         choices = "approve, edit, retry or reject" if escalation else "approve, reject or edit"
         console.print(f"please type {choices} (not {markup(repr(raw))})")
+
+
+def _decision(raw: str) -> Decision | None:
+    try:
+        return Decision(raw)
+    except ValueError:
+        return None
