@@ -8,7 +8,7 @@ validation). The plain side is a LangGraph `StateGraph` of N nodes with `InMemor
 side is a real crew run: templates rendered, every step a card on the board (created, claimed,
 completed), the run lease held and renewed, run state in Redis through `RedisCheckpointSaver`
 exactly as `crew run` drives it (the board holds every finished step's output; LangGraph's state
-is saved at human gates and at the end, see `crew.runtime`). The best of R rounds is kept for
+is saved at human gates and at the end, see `crew.engine.runtime`). The best of R rounds is kept for
 each side; the last line is `ratio: <crew seconds per step ÷ plain seconds per step>` (the target
 is at most 3).
 
@@ -27,9 +27,9 @@ from typing import Any, TypedDict
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from crew.agents import run_agent_step
-from crew.models import ModelCall
-from crew.runtime import Session, start_run
+from crew.agents.responders import ModelCall
+from crew.agents.step import run_agent_step
+from crew.engine.runtime import Session, start_run
 from crew.spec.models import CrewSpec, ModelProfile, PlaybookSpec, RoleSpec
 from crew.spec.project import Project
 from crew.testing import ScriptedModel

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from crew.agents import build_messages, run_agent_step
+from crew.agents.responders import ModelCall, ModelFailure
+from crew.agents.step import build_messages, run_agent_step
 from crew.exceptions import RunError
-from crew.models import ModelCall, ModelFailure
 from crew.spec.models import ModelProfile, RoleSpec
 from crew.testing import ScriptedModel
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from crew.outputs import InvalidOutput, output_schema, validate_output
+from crew.agents.outputs import InvalidOutput, output_schema, validate_output
 from crew.spec.models import RoleSpec
 
 ROLE = RoleSpec.model_validate(

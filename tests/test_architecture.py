@@ -41,7 +41,7 @@ def _imported(name: str, path: Path) -> Iterator[tuple[str, int]]:
             else:
                 source = node.module or ""
             for alias in node.names:
-                # `from crew import templates` imports the module crew.templates.
+                # `from crew import templates` imports the module crew.spec.templates.
                 submodule = f"{source}.{alias.name}"
                 yield (submodule if submodule in MODULES else source), node.lineno
 
@@ -138,3 +138,46 @@ def test_no_library_module_imports_the_cli_or_typer() -> None:
         or target.startswith("crew.cli.")
     ]
     assert not offenders, "the library must not depend on its CLI:\n" + "\n".join(offenders)
+
+
+# DESIGN §6: each layer uses only the layers below it (the same layer's modules may use each
+# other). `crew` (the public face), the CLI and the worker stand on top; types and errors under all.
+LAYERS = {
+    "crew": 6,
+    "crew.cli": 5,
+    "crew.worker": 5,
+    "crew.testing": 5,
+    "crew.engine": 4,
+    "crew.agents": 3,
+    "crew.people": 3,
+    "crew.board": 2,
+    "crew.persistence": 2,
+    "crew.connection": 1,
+    "crew.loading": 1,
+    "crew.spec": 1,
+    "crew.types": 0,
+    "crew.exceptions": 0,
+}
+
+
+def layer_of(module: str) -> int:
+    """The layer of a module: its nearest package (or module) that LAYERS names."""
+    name = module
+    while name not in LAYERS:
+        name = name.rpartition(".")[0]
+    return LAYERS[name]
+
+
+def test_imports_never_run_up_the_layers() -> None:
+    upward = [
+        f"{MODULES[source].relative_to(SRC)}:{line}: {source} imports {target}"
+        for source, targets in import_graph().items()
+        for target, line in targets.items()
+        if layer_of(target) > layer_of(source)
+    ]
+    assert not upward, "imports that run up the layers (DESIGN §6):\n" + "\n".join(upward)
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    assert layer_of("crew.board.board") < layer_of("crew.engine.runtime")
+    assert layer_of("crew.people.answering") == layer_of("crew.agents.step")

@@ -316,7 +316,7 @@ LIGHT_COMMANDS = [["board"], ["inbox", "--as", "carol"], ["log", "r1"]]
 RECORD_ANSWER = (
     "import sys\n"
     "from pathlib import Path\n"
-    "from crew.answering import answer_card\n"
+    "from crew.people.answering import answer_card\n"
     "from crew.board import Board\n"
     "from crew.spec.loader import find_project_root, load_project\n"
     "project = load_project(find_project_root(Path.cwd()))\n"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from crew.agents import StepResult, run_agent_step
-from crew.cassettes import CassetteRecorder, CassetteReplay, cassette_path
+from crew.agents.cassettes import CassetteRecorder, CassetteReplay, cassette_path
+from crew.agents.responders import OpenAIResponder, Responder
+from crew.agents.step import StepResult, run_agent_step
 from crew.exceptions import ConfigError, RunError
-from crew.models import OpenAIResponder, Responder
 from crew.spec.models import ModelProfile, RoleSpec
 from crew.testing import OpenAIServer
 

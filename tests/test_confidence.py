@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crew.confidence import consistency, judged, self_report
+from crew.agents.confidence import consistency, judged, self_report
 from crew.spec.models import FieldSpec
 
 FIELDS = {

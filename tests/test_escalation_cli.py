@@ -21,7 +21,7 @@ from support.webhook import Hook
 
 from crew.board import Board
 from crew.connection import connect
-from crew.notify import ATTEMPTS, BACKOFF, Deliverer
+from crew.people.notify import ATTEMPTS, BACKOFF, Deliverer
 from crew.testing import OpenAIServer
 
 Cli = Callable[..., Any]

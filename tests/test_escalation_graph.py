@@ -8,7 +8,7 @@ from typing import Any
 
 from support.graph import LAUNCH, Recorder, playbook, resume, run
 
-from crew.graph import AgentTask, StepOutcome
+from crew.engine.graph import AgentTask, StepOutcome
 
 
 def unsure_once(output: dict[str, Any]) -> Any:

@@ -12,10 +12,10 @@ import pytest
 import yaml
 from support.example import copy_example
 
-from crew.answering import answer_card
+from crew.agents.responders import ModelCall
+from crew.engine.runtime import RunReport, Session, resume_run, start_run
 from crew.exceptions import ConfigError, NotAllowed
-from crew.models import ModelCall
-from crew.runtime import RunReport, Session, resume_run, start_run
+from crew.people.answering import answer_card
 from crew.spec.loader import load_project
 from crew.spec.project import Project
 from crew.testing import ScriptedModel
@@ -273,7 +273,7 @@ def test_an_escalation_nobody_answers_moves_to_the_backup_who_may_then_decide(
     root: Path, opened: Callable[[Project], Session]
 ) -> None:
     from crew.board.board import Board
-    from crew.sla import sweep
+    from crew.people.sla import sweep
 
     project = load_project(root)
     session = opened(project)

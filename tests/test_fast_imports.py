@@ -13,7 +13,6 @@ from support.example import copy_example
 from support.imports import imports_of
 
 # the name test_worker.py imported before the probe moved to support.imports
-_imports_of = imports_of
 
 
 @pytest.fixture

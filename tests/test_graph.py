@@ -13,8 +13,8 @@ import pytest
 from langgraph.types import Command
 from support.graph import LAUNCH, Recorder, playbook, resume, run
 
+from crew.engine.graph import AgentTask, StepOutcome, compile_playbook, mermaid
 from crew.exceptions import ConfigError
-from crew.graph import AgentTask, StepOutcome, compile_playbook, mermaid
 
 
 def test_sequence_renders_templates_from_inputs_and_earlier_steps() -> None:

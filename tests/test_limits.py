@@ -15,7 +15,7 @@ import redis
 from support.board import dump_board
 
 from crew import ScriptedModel
-from crew.agents import run_agent_step
+from crew.agents.step import run_agent_step
 from crew.board import Board, Card
 from crew.spec.models import ModelProfile, RoleSpec
 
@@ -337,7 +337,7 @@ def test_an_interactive_edit_saved_in_latin1_is_asked_again_not_a_traceback(
 
     from rich.console import Console
 
-    from crew.review import CheckpointView, ask_decision
+    from crew.cli.review import CheckpointView, ask_decision
 
     script = "import sys; open(sys.argv[1], 'wb').write(b'brief: caf\\xe9\\n')"
     monkeypatch.setenv("VISUAL", f'{sys.executable} -c "{script}"')

@@ -8,7 +8,8 @@ import sys
 
 def test_agent_cassette_and_testing_modules_import_without_langchain() -> None:
     code = (
-        "import sys, crew.agents, crew.cassettes, crew.models, crew.outputs, crew.testing; "
+        "import sys, crew.agents.step, crew.agents.cassettes, crew.agents.responders; "
+        "import crew.agents.outputs, crew.testing; "
         "heavy = {'langchain_core', 'langchain_openai', 'langgraph', 'openai', 'httpx'}; "
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
     )

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from crew.agents import StepResult, run_agent_step
+from crew.agents.responders import OpenAIResponder, require_api_keys
+from crew.agents.step import StepResult, run_agent_step
 from crew.exceptions import ConfigError
-from crew.models import OpenAIResponder, require_api_keys
 from crew.spec.models import ModelProfile, RoleSpec
 from crew.testing import OpenAIServer
 

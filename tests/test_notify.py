@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from support.webhook import Hang, Hook, closed_port_url
 
-from crew.notify import message, post
+from crew.people.notify import message, post
 
 
 def _message() -> dict[str, Any]:

@@ -28,9 +28,9 @@ from support.webhook import Hang, Hook, closed_port_url
 
 from crew.board import Board, Card, CardKind, CardStatus
 from crew.connection import connect
-from crew.notify import ATTEMPTS, BACKOFF, LEASE, Deliverer
+from crew.engine.runtime import Session
+from crew.people.notify import ATTEMPTS, BACKOFF, LEASE, Deliverer
 from crew.persistence import RedisCheckpointSaver
-from crew.runtime import Session
 from crew.spec.loader import load_project
 from crew.worker import Worker
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from support.example import copy_example
 
+from crew.agents.responders import ModelCall
 from crew.board.runs import RunStatus
+from crew.engine.runtime import Session, cancel_run, report_of, resume_run, start_run
 from crew.exceptions import BoardError, RunError, WrongStatus
-from crew.models import ModelCall
-from crew.runtime import Session, cancel_run, report_of, resume_run, start_run
 from crew.spec.loader import load_project
 from crew.spec.models import PlaybookSpec
 from crew.spec.project import Project
@@ -179,7 +179,7 @@ def test_edit_replaces_the_shown_output_the_next_steps_use(session: Session) -> 
 
 
 def test_a_route_that_skips_the_checkpoint_shows_it_skipped(session: Session) -> None:
-    from crew.run_view import timeline
+    from crew.engine.run_view import timeline
 
     report = launch(session, model(severity="low"))
     assert report.status == "done"
@@ -422,7 +422,7 @@ def test_a_run_stopped_before_any_saved_state_runs_from_the_top_when_resumed(
 
 
 def test_purging_a_finished_run_deletes_its_langgraph_state(session: Session) -> None:
-    from crew.retention import enforce_retention
+    from crew.engine.retention import enforce_retention
     from crew.spec.models import Retention
 
     report = launch(session, model(severity="low"))  # routes past the checkpoint: done

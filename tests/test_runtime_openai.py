@@ -15,7 +15,7 @@ import pytest
 from support.example import copy_example, use_loopback
 
 from crew import testing
-from crew.runtime import Session, resume_run, start_run
+from crew.engine.runtime import Session, resume_run, start_run
 from crew.spec.loader import load_project
 from crew.spec.project import Project
 from crew.testing import OpenAIServer

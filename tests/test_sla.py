@@ -21,8 +21,8 @@ from support.webhook import Hook, closed_port_url
 from crew.board import Board, Card, CardKind, CardStatus
 from crew.connection import connect
 from crew.exceptions import NotAllowed
-from crew.notify import Deliverer
-from crew.sla import enforce_slas, sweep
+from crew.people.notify import Deliverer
+from crew.people.sla import enforce_slas, sweep
 from crew.spec.project import Project
 
 HOURS = 3600.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from crew.exceptions import ConfigError
-from crew.templates import TemplateSyntaxError, references, render
+from crew.spec.templates import TemplateSyntaxError, references, render
 
 
 def test_references_lists_each_dotted_name_once_in_order() -> None:

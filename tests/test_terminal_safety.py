@@ -17,7 +17,7 @@ import pytest
 import yaml
 from support.cli import RUN, as_json
 
-from crew.display import block, line, markup
+from crew.cli.display import block, line, markup
 
 Cli = Callable[..., Any]
 

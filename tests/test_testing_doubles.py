@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import crew
+from crew.agents.responders import ModelCall, ModelFailure
 from crew.exceptions import RunError
-from crew.models import ModelCall, ModelFailure
 from crew.spec.models import ModelProfile, RoleSpec
 from crew.testing import OpenAIServer, ScriptedModel
 

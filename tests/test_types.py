@@ -26,8 +26,8 @@ from langgraph.types import Command, Interrupt, Send
 from support.example import copy_example
 
 import crew.types
-from crew.graph import AgentTask, CheckpointTask, compile_playbook, initial_state
-from crew.runtime import Session, start_run
+from crew.engine.graph import AgentTask, CheckpointTask, compile_playbook, initial_state
+from crew.engine.runtime import Session, start_run
 from crew.spec.loader import load_project
 from crew.spec.models import PlaybookSpec
 from crew.testing import ScriptedModel
@@ -94,7 +94,7 @@ def test_the_old_homes_still_export_the_moved_values() -> None:
     from crew.board import CardStatus as BoardStatus
     from crew.board import Decision as BoardDecision
     from crew.board import RunStatus as BoardRunStatus
-    from crew.graph import StepOutcome as GraphOutcome
+    from crew.engine.graph import StepOutcome as GraphOutcome
 
     assert (BoardKind, BoardStatus, BoardDecision, BoardRunStatus, GraphOutcome) == (
         CardKind,
@@ -189,7 +189,7 @@ _RESUME_ELSEWHERE = textwrap.dedent(
     import json, sys
     from pathlib import Path
     from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
-    from crew.runtime import Session, resume_run
+    from crew.engine.runtime import Session, resume_run
     from crew.spec.loader import load_project
     from crew.testing import ScriptedModel
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from support.example import copy_example
 
-from crew.answering import answer_card, continue_run
+from crew.agents.responders import ModelCall
+from crew.engine.runtime import Session, continue_run, start_run
 from crew.exceptions import AlreadyDecided
-from crew.models import ModelCall
-from crew.runtime import Session, start_run
+from crew.people.answering import answer_card
 from crew.spec.inputs import check_inputs
 from crew.spec.loader import load_project
 from crew.spec.project import Project

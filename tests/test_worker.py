@@ -20,8 +20,8 @@ from support.webhook import Hook, closed_port_url
 
 from crew.board import Board, CardKind, CardStatus, Purged, RunStatus
 from crew.connection import connect
+from crew.engine.runtime import Session
 from crew.persistence import RedisCheckpointSaver
-from crew.runtime import Session
 from crew.spec.project import Project
 from crew.worker import Worker
 
@@ -198,7 +198,7 @@ def test_an_overdue_escalation_shows_in_the_backups_inbox_and_reaches_the_webhoo
         "confidence 0.55 below 0.7",
     )
     assert json.loads(crew_cli("inbox", "--as", "alice", "--json").out) == []
-    from crew.notify import close_shared_deliverers
+    from crew.people.notify import close_shared_deliverers
 
     close_shared_deliverers(10)  # as the commands' exits do (a real one gives them a moment)
     [got] = hook.received
@@ -216,7 +216,7 @@ def test_an_overdue_escalation_shows_in_the_backups_inbox_and_reaches_the_webhoo
 def test_with_the_webhook_down_commands_and_runs_go_on_and_later_rounds_say_so_on_the_card(
     crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from crew.notify import ATTEMPTS, BACKOFF
+    from crew.people.notify import ATTEMPTS, BACKOFF
 
     monkeypatch.delenv("CREW_USER", raising=False)
     project = with_signoff(example_project(project_dir, closed_port_url()))
@@ -352,7 +352,7 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
 
     import redis
 
-    from crew.notify import Deliverer
+    from crew.people.notify import Deliverer
     from crew.spec.models import Retention
 
     lines: list[str] = []

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crew.exceptions import RedisUnavailable
-from crew.sizes import format_size
+from crew.spec.sizes import format_size
 
 if TYPE_CHECKING:
     import redis

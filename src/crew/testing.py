@@ -37,8 +37,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
+from crew.agents.responders import ModelCall, ModelFailure
 from crew.exceptions import RunError
-from crew.models import ModelCall, ModelFailure
 
 __all__ = ["OpenAIServer", "Reply", "ScriptedModel", "ServerCall", "step_of"]
 

@@ -135,7 +135,8 @@ class Decision(StrEnum):
 
 
 class DeliveryOutcome(StrEnum):
-    """What one attempt at a webhook delivery did (`crew.notify` makes it, the board records it
+    """What one attempt at a webhook delivery did (`crew.people.notify` makes it, the board records
+    it
     with `Board.report_delivery`)."""
 
     OK = "ok"

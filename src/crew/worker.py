@@ -1,12 +1,12 @@
 """The worker: the long-running process that keeps a board moving with nobody at a terminal.
 
 `Worker(session).run(interval=...)` does rounds until `stopping` is set. Each round it (a)
-enforces SLAs (`crew.sla`: overdue cards move along their chain) and attempts the board's due
-webhook deliveries in the background (`crew.notify.Deliverer`: those queued by any process,
+enforces SLAs (`crew.people.sla`: overdue cards move along their chain) and attempts the board's due
+webhook deliveries in the background (`crew.people.notify.Deliverer`: those queued by any process,
 retried with backoff), (b) reaps expired card leases, (c) applies retention, (d) resumes runs
 that can go on: waiting runs with an answer recorded on a card they wait on (the answering
 process crashed, had no model key, or left it to a worker), and running runs whose driver's
-lease ran out (a crashed `crew run`). A resume goes through `crew.runtime.resume_run`, so it
+lease ran out (a crashed `crew run`). A resume goes through `crew.engine.runtime.resume_run`, so it
 happens under the run lease: workers on many machines never drive one run twice.
 
 What it did is said one line at a time through `say` (the CLI prints them with a time). Setting
@@ -28,8 +28,8 @@ from crew.types import DeliveryReport, RunStatus
 if TYPE_CHECKING:
     from crew.board import Run
     from crew.board.outbox import OutboxEntry
-    from crew.notify import Deliverer, Sent
-    from crew.runtime import Session
+    from crew.engine.runtime import Session
+    from crew.people.notify import Deliverer, Sent
 
 __all__ = ["RUNS_SCANNED", "Worker"]
 
@@ -75,7 +75,7 @@ class Worker:
                 self._in_flight[run.id] = self._pool.submit(self._resume, run)
 
     def _enforce_retention(self) -> None:
-        from crew.retention import enforce_retention
+        from crew.engine.retention import enforce_retention
 
         retained = enforce_retention(self.board, self.session.project.crew.settings.retention)
         for run_id in retained.abandoned:
@@ -145,8 +145,8 @@ class Worker:
         return False
 
     def _resume(self, run: Run) -> None:
+        from crew.engine.runtime import RunBusy, resume_run
         from crew.exceptions import CrewError
-        from crew.runtime import RunBusy, resume_run
 
         why = "an answer was recorded" if run.status is RunStatus.WAITING else "its driver stopped"
         self.say(f"run {run.id} ({run.playbook}): resuming, {why}")
@@ -186,7 +186,7 @@ class Worker:
             self.say(f"{whose} failed (attempt {entry.attempts}: {sent.error}); tried again later")
 
     def _enforce_slas(self) -> None:
-        from crew.sla import enforce_slas
+        from crew.people.sla import enforce_slas
 
         for card in enforce_slas(
             self.session.project, self.board, deliverer=self.deliverer, limit=100

@@ -11,7 +11,13 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-from crew.graph import AgentTask, CheckpointTask, StepOutcome, compile_playbook, initial_state
+from crew.engine.graph import (
+    AgentTask,
+    CheckpointTask,
+    StepOutcome,
+    compile_playbook,
+    initial_state,
+)
 from crew.spec.models import PlaybookSpec
 
 

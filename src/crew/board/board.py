@@ -199,7 +199,8 @@ class Board:
         a card that waits on a person from the start; then `allowed` lists who may answer
         (default: the assignee). `actor` is who puts it there, for the audit log (default: the
         owner). `chain` (who the card moves to, in order, when nobody answers by `due`) and
-        `sla` (the seconds each next person gets) are what `crew.sla.sweep` acts on; see `wait`.
+        `sla` (the seconds each next person gets) are what `crew.people.sla.sweep` acts on; see
+        `wait`.
         `webhook` (not stored on the card): the assignee's webhook URL, for a card that waits on
         them; the same atomic step queues its delivery in the board's outbox (see `wait`).
         """
@@ -315,11 +316,11 @@ class Board:
         SLA: `chain` is who the card moves to when nobody answers by `due`, in order, starting
         with `assignee` (escalations: `project.escalation_chain(role)`; checkpoints: `[owner]`);
         `sla` is the seconds each next person gets. Both are kept on the card (None keeps what
-        it had), so `crew.sla.sweep` needs no code to know them. Waiting again clears the
+        it had), so `crew.people.sla.sweep` needs no code to know them. Waiting again clears the
         overdue flag.
 
         `webhook`: the assignee's webhook URL, if they have one. The same atomic step queues a
-        delivery to it in the board's outbox (`outbox`, `claim_delivery`; `crew.notify`
+        delivery to it in the board's outbox (`outbox`, `claim_delivery`; `crew.people.notify`
         delivers it), so a card is never assigned without its notification being on the board.
         """
         card_kind = _enum(CardKind, kind, "waiting kind")
@@ -560,7 +561,7 @@ class Board:
         (default: the board's `retention_seconds`), at most `limit` of each per call.
 
         A run's LangGraph state is not the board's: delete the state of the runs this returns
-        with the saver (`crew.retention` does).
+        with the saver (`crew.engine.retention` does).
         """
         seconds = self.retention_seconds if older_than is None else older_than
         reply = self._call("purge", f"{seconds:.6f}", limit)

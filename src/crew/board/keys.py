@@ -15,7 +15,7 @@ each other. The layout (`<P>` = `crew:{B}:`):
     <P>due                    zset card id -> due time (waiting/escalated cards with an SLA)
     <P>finished               zset card id -> time it finished (retention)
     <P>outbox                 zset "<card>:<n>" -> when that webhook delivery is due (while a
-                              process attempts it: the end of its lease), see `crew.notify`
+                              process attempts it: the end of its lease), see `crew.people.notify`
     <P>card:<id>:deliveries   hash: the card's webhook deliveries not finished yet, n (the card's
                               version when it was assigned) -> JSON; purged with the card
     <P>events                 stream: the board's audit log (approximately trimmed)

@@ -4,7 +4,8 @@
 A transition that puts a card in front of a person with a webhook (`Board.wait`, `reassign`, or
 `create_card` of a card that waits from the start, each given `webhook=`) queues a delivery in
 the same atomic step, so an assignment is never on the board without its notification. Any
-process may then make the attempts (`crew.notify.Deliverer`): a claim takes one attempt under a
+process may then make the attempts (`crew.people.notify.Deliverer`): a claim takes one attempt
+under a
 lease, a report records its outcome; see the scripts `outbox_claim.lua` and `outbox_report.lua`.
 """
 

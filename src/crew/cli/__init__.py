@@ -9,7 +9,7 @@ import sys
 from rich.text import Text
 
 from crew.cli._app import app, err_console
-from crew.display import line
+from crew.cli.display import line
 from crew.exceptions import ConfigError, CrewError, RunError
 
 # Each import registers its commands on `app`.

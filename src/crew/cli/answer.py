@@ -1,8 +1,8 @@
 """`crew answer CARD approve|reject|edit|retry`: record a person's decision on a waiting card.
 
-The command parses its arguments, calls `crew.answering.answer_card` (one atomic board
+The command parses its arguments, calls `crew.people.answering.answer_card` (one atomic board
 transition: a second answer is refused, naming who answered first), resumes the run in this
-process when it goes on (`crew.answering.continue_run`), and prints.
+process when it goes on (`crew.engine.runtime.continue_run`), and prints.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import typer
 
 from crew.cli._app import app, console, err_console, print_json
 from crew.cli.board import AsOption, JsonOption, identify, open_board, open_project
-from crew.display import line, markup
+from crew.cli.display import line, markup
 from crew.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def answer_command(
     as_json: JsonOption = False,
 ) -> None:
     """Record your decision on a card waiting on you."""
-    from crew.answering import answer_card, card_line, parse_decision, read_output_file
+    from crew.people.answering import answer_card, card_line, parse_decision, read_output_file
     from crew.types import Decision
 
     project = open_project()
@@ -85,12 +85,13 @@ def answer_command(
 def _continue(project: Project, board: Board, card: Card, *, person: str, as_json: bool) -> None:
     """Resume the card's run in this process and exit like `crew run` does; return (doing
     nothing) when the run is not there or already over."""
-    from crew.answering import continue_run, resumable_run
+    from crew.engine.runtime import continue_run
+    from crew.people.answering import resumable_run
 
     if resumable_run(board, card) is None:
         return
     from crew.cli.run import finish, open_session
-    from crew.runtime import RunBusy
+    from crew.engine.runtime import RunBusy
 
     assert card.decision is not None
     if not as_json:

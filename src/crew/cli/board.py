@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from crew.cli._app import app, console, current_person, print_json, project_option
-from crew.display import line, markup
+from crew.cli.display import line, markup
 
 if TYPE_CHECKING:
     from crew.board import Board, Event
@@ -52,8 +52,8 @@ def open_board(project: Project) -> Board:
     """The project's board (CREW_BOARD / settings.board) on its Redis, after a bounded SLA sweep
     (DESIGN §5: every command that touches the board enforces SLAs; a sweep error is logged)."""
     from crew.board import Board
-    from crew.notify import shared_deliverer
-    from crew.sla import enforce_slas
+    from crew.people.notify import shared_deliverer
+    from crew.people.sla import enforce_slas
 
     board = Board.from_url(
         project.redis_url(),
@@ -99,7 +99,7 @@ def board_command(
 ) -> None:
     """The board: cards grouped by status, one row per card."""
     from crew.board import CardStatus
-    from crew.retention import enforce_retention
+    from crew.engine.retention import enforce_retention
 
     project = open_project()
     board = open_board(project)

@@ -16,13 +16,13 @@ import typer
 import yaml
 
 from crew.cli._app import app, console, current_person, err_console, print_json
-from crew.display import markup
+from crew.cli.display import markup
 from crew.exceptions import BoardError, ConfigError
 from crew.types import CardKind, CardStatus, RunStatus
 
 if TYPE_CHECKING:
     from crew.board.cards import Card
-    from crew.runtime import RunReport, Session
+    from crew.engine.runtime import RunReport, Session
     from crew.spec.models import Limits, PlaybookSpec
     from crew.spec.project import Project
     from crew.spec.snapshot import FileChange
@@ -47,9 +47,9 @@ def load() -> Project:
 def open_session(project: Project, person: str | None, *, quiet: bool = False) -> Session:
     """A runtime session for this terminal: progress lines on stderr (unless `quiet`), after the
     bounded SLA sweep every command that touches the board runs."""
-    from crew.notify import shared_deliverer
-    from crew.runtime import Session
-    from crew.sla import enforce_slas
+    from crew.engine.runtime import Session
+    from crew.people.notify import shared_deliverer
+    from crew.people.sla import enforce_slas
 
     session = Session.open(project, person=person, observer=_progress(quiet))
     # One per board and process: one wait at exit.
@@ -59,7 +59,7 @@ def open_session(project: Project, person: str | None, *, quiet: bool = False) -
 
 
 def _progress(quiet: bool) -> Any:
-    from crew.runtime import Observer
+    from crew.engine.runtime import Observer
 
     class Progress(Observer):
         lock = threading.Lock()
@@ -130,7 +130,7 @@ def parse_inputs(
 
     Bounded by `limits` (default: crew's defaults): the file's size before it is read, the YAML
     aliases of the file and of every value, and all the inputs together as JSON."""
-    from crew.limits import check_size, json_size
+    from crew.spec.limits import check_size, json_size
     from crew.spec.models import Limits
     from crew.spec.yamlfile import NotYAML, load_yaml, read_text
 
@@ -164,8 +164,8 @@ def parse_inputs(
 
 def _ask(session: Session) -> Any:
     """The interactive checkpoint prompt: panels, then approve / reject / edit."""
-    from crew.answering import answer_card, parse_output
-    from crew.review import CheckpointView, ask_decision, show_checkpoint
+    from crew.cli.review import CheckpointView, ask_decision, show_checkpoint
+    from crew.people.answering import answer_card, parse_output
 
     def ask(card: Card, payload: dict[str, Any]) -> bool:
         escalation = card.kind is CardKind.ESCALATION
@@ -306,7 +306,7 @@ def run(
 ) -> None:
     """Run a playbook in this process until it finishes or waits on a person."""
     from crew.cli.board import identify
-    from crew.runtime import LIVE, RECORD, REPLAY, start_run
+    from crew.engine.runtime import LIVE, RECORD, REPLAY, start_run
     from crew.spec.inputs import check_inputs
 
     if replay and record:
@@ -318,7 +318,7 @@ def run(
     spec: PlaybookSpec = project.playbook(playbook)
     limits = project.crew.settings.limits
     given = check_inputs(spec, parse_inputs(inputs or [], inputs_file, limits))
-    person = identify(as_, project)  # only people of crew.yaml start runs (crew.access)
+    person = identify(as_, project)  # only people of crew.yaml start runs (crew.people.access)
     session = open_session(project, person, quiet=as_json)
     if _interactive(as_json) and person:
         session.ask = _ask(session)
@@ -353,7 +353,7 @@ def resume(
     as_json: JsonOption = False,
 ) -> None:
     """Continue a run: act on a recorded answer, or take over after its driver stopped."""
-    from crew.runtime import resume_run
+    from crew.engine.runtime import resume_run
 
     project = load()
     if upgrade:  # the audit trail names who moved the run: a person of crew.yaml
@@ -383,10 +383,10 @@ def cancel(
 ) -> None:
     """Cancel a running or waiting run and every open card of it."""
     from crew.cli.board import identify
-    from crew.runtime import cancel_run
+    from crew.engine.runtime import cancel_run
 
     project = load()
-    person = identify(as_, project)  # cancelling is for known people only (crew.access)
+    person = identify(as_, project)  # cancelling is for known people only (crew.people.access)
     session = open_session(project, person, quiet=True)
     try:
         report = cancel_run(session, run_id, message)
@@ -403,7 +403,7 @@ def graph(
     playbook: Annotated[str, typer.Argument(help="A playbook name, or the path to its file.")],
 ) -> None:
     """Print the playbook's compiled LangGraph graph as Mermaid (stdout) and a sketch (stderr)."""
-    from crew.graph import mermaid
+    from crew.engine.graph import mermaid
 
     spec = load().playbook(playbook)
     typer.echo(mermaid(spec))

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from crew.cli._app import app, console, print_json, project_option
-from crew.display import markup
+from crew.cli.display import markup
 from crew.types import CardKind, CardStatus, RunStatus
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def _recorded_line(run: Run, card: Card, now: float) -> str:
 
 def _pinned(project: Project, board: Board, run: Run) -> tuple[Snapshot | None, list[FileChange]]:
     """The playbook version `run` follows and the files that say otherwise now."""
-    from crew.runtime import started_with
+    from crew.engine.runtime import started_with
 
     started = started_with(board, run.id)
     return started, started.changes(project) if started else []
@@ -184,9 +184,9 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """One run: its step timeline (status, who, when, confidence, decisions) and outputs."""
-    from crew.run_view import timeline
-    from crew.runtime import Session, report_of
-    from crew.sla import enforce_slas
+    from crew.engine.run_view import timeline
+    from crew.engine.runtime import Session, report_of
+    from crew.people.sla import enforce_slas
 
     project = _project()
     session = Session.open(project)

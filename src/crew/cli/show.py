@@ -19,11 +19,11 @@ from rich.text import Text
 
 from crew.cli._app import app, console, current_person, print_json
 from crew.cli.board import AsOption, JsonOption, ago, due_text, open_board, open_project
-from crew.display import block, line
+from crew.cli.display import block, line
 from crew.types import CardKind
 
 if TYPE_CHECKING:
-    from crew.card_view import CardView
+    from crew.people.card_view import CardView
 
 # A string field longer than this (or with a newline) is shown as Markdown in its own block.
 _LONG = 80
@@ -43,8 +43,8 @@ def show_command(
 ) -> None:
     """Everything needed to decide on a card: question, task, the output under review in full,
     confidence, inputs, history, who may answer and the commands."""
-    from crew.answering import find_card
-    from crew.card_view import view_card
+    from crew.people.answering import find_card
+    from crew.people.card_view import view_card
 
     project = open_project()
     board = open_board(project)

@@ -34,7 +34,7 @@ def worker_command(
 ) -> None:
     """Enforce SLAs, reap expired leases and resume runs that can go on, until stopped."""
     from crew.cli.board import open_project
-    from crew.runtime import Session
+    from crew.engine.runtime import Session
     from crew.worker import Worker
 
     project = open_project()
@@ -59,7 +59,7 @@ def worker_command(
 
 
 def _say(text: str) -> None:
-    from crew.display import line
+    from crew.cli.display import line
 
     console.print(
         f"{time.strftime('%H:%M:%S')} {line(text)}", highlight=False, markup=False, soft_wrap=True

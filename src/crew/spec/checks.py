@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from crew import templates
 from crew.exceptions import Problem
-from crew.spec import flow
+from crew.spec import flow, templates
 from crew.spec.inputs import Mismatch, conform
 from crew.spec.models import (
     NAME_PATTERN,

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic_core import PydanticCustomError
 
-from crew.durations import DURATION_PATTERN, parse_duration
-from crew.sizes import SIZE_PATTERN, parse_size
+from crew.spec.durations import DURATION_PATTERN, parse_duration
+from crew.spec.sizes import SIZE_PATTERN, parse_size
 
 Duration = Annotated[
     float,

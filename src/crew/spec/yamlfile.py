@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from crew.exceptions import ConfigError, Problem
-from crew.sizes import format_size
+from crew.spec.sizes import format_size
 
 Loc = Sequence[str | int]
 
@@ -197,7 +197,7 @@ def read_text(
     the file's size before it is read; `setting` is the `settings.limits` entry that raises it),
     or is not UTF-8 (naming the offset of the first bad byte).
     """
-    from crew.limits import too_large
+    from crew.spec.limits import too_large
 
     try:
         if max_size is not None:
@@ -245,7 +245,7 @@ def load_yaml(
                 raise ConfigError(
                     f"{what} expands to more than {format_size(bound)} of data", hint=_ALIAS_HINT
                 )
-            from crew.limits import too_large
+            from crew.spec.limits import too_large
 
             raise too_large(f"{what} (expanded)", size, bound, setting)
         return parser.construct_document(node) if node is not None else None

@@ -272,7 +272,7 @@ local function take_lease(id, c, worker, seconds)
   return token, deadline, version
 end
 
--- Webhook deliveries (the outbox; crew/notify.py delivers them). A transition that puts a card in
+-- Webhook deliveries (the outbox; crew/people/notify.py delivers them). A transition that puts a card in
 -- front of a person with a webhook queues one in the same atomic step: a JSON record in the card's
 -- deliveries hash under n (the card's version after the transition) and "<card>:<n>" in the
 -- outbox, due now. The record keeps what the message says (who, what, why, due, moved from whom),

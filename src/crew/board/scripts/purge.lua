@@ -5,7 +5,7 @@
 -- Returns {'ok', cards deleted, run id, ...} (the runs deleted). A purged card's webhook
 -- deliveries still in the outbox are dropped with it. A run's texts (K.run_texts) go with the
 -- run, or with its last card when it has no run record. A purged run's LangGraph state is not the
--- board's: the caller has the saver delete it (crew.retention).
+-- board's: the caller has the saver delete it (crew.engine.retention).
 local cutoff = string.format('%.6f', NOW - tonumber(ARGV[2]))
 local limit = tonumber(ARGV[3])
 local cards = redis.call('ZRANGEBYSCORE', K.finished(), '-inf', cutoff, 'LIMIT', 0, limit)

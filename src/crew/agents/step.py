@@ -17,15 +17,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from crew.exceptions import CrewError
-from crew.models import ModelCall, ModelFailure, Responder
-from crew.outputs import (
+from crew.agents.outputs import (
     CONFIDENCE,
     InvalidOutput,
     output_fields,
     output_schema,
     validate_output,
 )
+from crew.agents.responders import ModelCall, ModelFailure, Responder
+from crew.exceptions import CrewError
 from crew.spec.models import FieldSpec, ModelProfile, RoleSpec
 
 __all__ = ["StepResult", "build_messages", "run_agent_step"]
@@ -182,7 +182,7 @@ def run_agent_step(
 
 
 def _check_output_size(raw: Any, limit: int) -> None:
-    from crew.limits import exceeds, json_size, text_size
+    from crew.spec.limits import exceeds, json_size, text_size
 
     size = text_size(raw) if isinstance(raw, str) else json_size(raw)
     if size > limit:

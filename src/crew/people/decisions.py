@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crew.agents.outputs import CONFIDENCE, RATIONALE, InvalidOutput, validate_output
 from crew.board.cards import Card, CardKind, Decision
 from crew.exceptions import ConfigError, NotAllowed
-from crew.outputs import CONFIDENCE, RATIONALE, InvalidOutput, validate_output
 from crew.spec import flow
 
 if TYPE_CHECKING:

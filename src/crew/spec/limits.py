@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from crew.exceptions import ConfigError
-from crew.sizes import format_size
+from crew.spec.sizes import format_size
 
 __all__ = [
     "LIMITS",

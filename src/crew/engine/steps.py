@@ -1,4 +1,4 @@
-"""The `StepExecutor` of a driven run (`crew.graph`): every agent step execution is a card.
+"""The `StepExecutor` of a driven run (`crew.engine.graph`): every agent step execution is a card.
 
 What a caller may rely on:
 
@@ -8,9 +8,9 @@ What a caller may rely on:
   edited output), and a card left running by a crashed driver is cancelled and run again.
 - **Escalation.** An agent step whose output is not good enough (its confidence below the
   role's threshold, still invalid after retries, or its model call failed; see
-  `crew.escalation`) is decided in one place, `Steps._step_not_ok`: its card becomes an
+  `crew.agents.escalation`) is decided in one place, `Steps._step_not_ok`: its card becomes an
   escalation assigned to the first person of the role's chain, due after the role's SLA, that
-  person's webhook delivery is queued with it (`crew.notify` makes the attempts, in the
+  person's webhook delivery is queued with it (`crew.people.notify` makes the attempts, in the
   background), and the step's review gate waits on the card like a checkpoint. A retry runs
   the step's next revision as a new card and closes the escalation card it answered.
 - **Checkpoints** are cards waiting on their owner (and the owner's delegates) from the start.
@@ -23,17 +23,17 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from crew.board.cards import Card, CardKind, CardStatus
+from crew.engine.lease import Cancelled, Heartbeat
 from crew.exceptions import BoardError, CrewError, LeaseLost
-from crew.lease import Cancelled, Heartbeat
 from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
 from crew.types import CheckpointGate, EscalationGate, StepOutcome
 
 if TYPE_CHECKING:
+    from crew.agents.escalation import Assessment
+    from crew.agents.responders import Responder
     from crew.board.board import Board
-    from crew.escalation import Assessment
-    from crew.graph import AgentTask, CheckpointTask
-    from crew.models import Responder
-    from crew.observer import Observer
+    from crew.engine.graph import AgentTask, CheckpointTask
+    from crew.engine.observer import Observer
     from crew.spec.project import Project
 
 __all__ = ["CardKey", "StepSession", "Steps", "key_of"]
@@ -43,7 +43,7 @@ CardKey = tuple[str, str, int, int | None]  # kind, step, revision, item index
 
 
 class StepSession(Protocol):
-    """What the step executor needs of the session driving the run (`crew.runtime.Session` is
+    """What the step executor needs of the session driving the run (`crew.engine.runtime.Session` is
     one): the project and board, who acts, the lease, progress and notifications."""
 
     project: Project
@@ -174,7 +174,7 @@ class Steps:
             self.heartbeat.track(card.id, None)
 
     def _assess(self, step: StepSpec, task: AgentTask, role: RoleSpec) -> Assessment:
-        from crew.escalation import assess
+        from crew.agents.escalation import assess
 
         guidance = "\n\n".join(text for text in (task.feedback, task.guidance) if text)
         return assess(

@@ -5,12 +5,12 @@ run) with the model's raw structured answer. It is the one seam between crew and
 httpx transport:
 
     OpenAIResponder      live calls through langchain-openai `ChatOpenAI` (this module)
-    CassetteReplay       answers from `playbooks/<name>.cassette.yaml` (crew.cassettes)
-    CassetteRecorder     wraps another responder and writes the cassette (crew.cassettes)
+    CassetteReplay       answers from `playbooks/<name>.cassette.yaml` (crew.agents.cassettes)
+    CassetteRecorder     wraps another responder and writes the cassette (crew.agents.cassettes)
     ScriptedModel        a scripted test double (crew.testing)
 
 `respond` returns the answer as decoded JSON (usually a dict), or the raw text when the model's
-answer was not JSON; crew validates it afterwards (crew.outputs). A call that fails after the
+answer was not JSON; crew validates it afterwards (crew.agents.outputs). A call that fails after the
 transport's own retries raises `ModelFailure` with a one-line reason.
 
 LangChain and openai load on the first live call, never at import.
@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from crew.agents.outputs import InvalidOutput, parse_answer
 from crew.exceptions import ConfigError
-from crew.outputs import InvalidOutput, parse_answer
 from crew.spec.models import ModelProfile, RoleSpec
 
 if TYPE_CHECKING:

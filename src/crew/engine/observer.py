@@ -1,6 +1,7 @@
 """What a driven run tells whoever watches it: `Observer`, one method per kind of progress.
 
-The runtime (`crew.runtime`) and the step executor (`crew.steps`) call it as a run is driven;
+The runtime (`crew.engine.runtime`) and the step executor (`crew.engine.steps`) call it as a run is
+driven;
 a surface subclasses it to show progress (the CLI's progress lines). Every method does nothing
 by default. It is called from the threads that run parallel steps, so an implementation must be
 thread-safe.

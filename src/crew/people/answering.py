@@ -4,16 +4,17 @@ What a caller may rely on:
 
 - `answer_card` finds the card (`find_card`: a card id, or a step id when exactly one card of that
   step waits on the person), checks the answer (the decision is one the card takes, an edit is a
-  valid output of the role it replaces, separation of duties: `crew.decisions`), then records it
+  valid output of the role it replaces, separation of duties: `crew.people.decisions`), then
+  records it
   in one atomic board transition (who may answer, and a second answer, are the board's refusal).
   It returns the answered card. A refusal raises (`ConfigError` for bad input, `BoardError`
   subclasses: `CardNotFound`, `NotAllowed`, `AlreadyDecided`, `WrongStatus`) and nothing changes.
 - Recording does not drive the run. The caller either resumes it in its own process
-  (`continue_run`) or leaves it: a `crew worker` (or any `resume_run`) acts on the answer.
+  (`crew.engine.runtime.continue_run`) or leaves it: a `crew worker` (or any `resume_run`) acts
+  on the answer.
 - An edited output is a mapping. `read_output_file` and `parse_output` turn a file or a text a
   person wrote into one, bounded by `settings.limits` (edit size, YAML aliases).
-- Nothing here imports LangChain or LangGraph: recording an answer is instant. Only
-  `continue_run` drives the run (and loads them).
+- Nothing here imports LangChain or LangGraph: recording an answer is instant.
 """
 
 from __future__ import annotations
@@ -29,15 +30,12 @@ if TYPE_CHECKING:
     from crew.board.board import Board
     from crew.board.cards import Card
     from crew.board.runs import Run
-    from crew.models import Responder
-    from crew.runtime import RunReport, Session
     from crew.spec.models import Limits
     from crew.spec.project import Project
 
 __all__ = [
     "answer_card",
     "card_line",
-    "continue_run",
     "find_card",
     "parse_decision",
     "parse_output",
@@ -70,15 +68,15 @@ def answer_card(
     source: str = "the edited output",
 ) -> Card:
     """Check `person`'s answer to the card `card_ref`, then record it atomically; return the
-    answered card (its run is not driven: see `continue_run`).
+    answered card (its run is not driven: see `crew.engine.runtime.continue_run`).
 
     `edited` is the corrected output, for (and only for) an edit; `source` names it in errors
     (e.g. the file it came from). The comment and the edit are bounded by `settings.limits`.
     Raises ConfigError for bad input and BoardError subclasses for refusals (unknown card, not
     allowed, already answered, not waiting); nothing changes in either case.
     """
-    from crew.decisions import check_decision
-    from crew.limits import check_size, json_size, text_size
+    from crew.people.decisions import check_decision
+    from crew.spec.limits import check_size, json_size, text_size
 
     choice = parse_decision(decision)
     if choice is Decision.EDIT and edited is None:
@@ -188,7 +186,7 @@ def read_output_file(path: Path, limits: Limits | None = None) -> dict[str, Any]
 def parse_output(text: str, source: str, limits: Limits | None = None) -> dict[str, Any]:
     """The edited output in `text` (YAML or JSON, e.g. what a person saved in an editor); it
     must be a mapping. `source` names it in errors. Bounded like `read_output_file`."""
-    from crew.limits import check_size, text_size
+    from crew.spec.limits import check_size, text_size
     from crew.spec.models import Limits
 
     limits = limits or Limits()
@@ -206,7 +204,7 @@ def parse_output(text: str, source: str, limits: Limits | None = None) -> dict[s
 def _mapping(
     text: str, *, what: str, where: str, hint: str, size_of: str, limits: Limits
 ) -> dict[str, Any]:
-    from crew.limits import check_size, json_size
+    from crew.spec.limits import check_size, json_size
     from crew.spec.yamlfile import NotYAML, load_yaml
 
     try:
@@ -233,21 +231,3 @@ def resumable_run(board: Board, card: Card) -> Run | None:
     except BoardError:
         return None
     return None if run.status.finished else run
-
-
-def continue_run(
-    session: Session, card: Card, *, responder: Responder | None = None
-) -> RunReport | None:
-    """After an answer was recorded on `card`: resume its run in this process (under the run's
-    lease, as `session.person`) until it finishes or waits again, and return its report. None
-    when there is nothing to resume (the run is gone or already over). The model calls go the
-    way the run started (live, replay, record) unless `responder` is given (tests, embedding).
-
-    `RunBusy` when another process drives the run right now (that process acts on the answer);
-    `ConfigError` when the run cannot go on here (e.g. no model API key). Either way the answer
-    stays recorded, and a later `resume_run` (or a `crew worker`) acts on it."""
-    from crew.runtime import resume_run
-
-    if resumable_run(session.board, card) is None:
-        return None
-    return resume_run(session, card.run, responder=responder)

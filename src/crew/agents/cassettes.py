@@ -35,9 +35,9 @@ from typing import Any
 
 import yaml
 
+from crew.agents.outputs import InvalidOutput, validate_output
+from crew.agents.responders import ModelCall, ModelFailure, Responder
 from crew.exceptions import ConfigError, Problem, RunError
-from crew.models import ModelCall, ModelFailure, Responder
-from crew.outputs import InvalidOutput, validate_output
 from crew.spec.models import RoleSpec
 from crew.spec.yamlfile import NotYAML, load_yaml, read_text
 

@@ -250,7 +250,7 @@ def _context(
 
 
 def _render(template: str, context: dict[str, Any]) -> str:
-    from crew.templates import render
+    from crew.spec.templates import render
 
     return render(template, context)
 

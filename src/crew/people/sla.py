@@ -3,7 +3,7 @@
 A card waiting on a person past its `due` time moves to the next person of its chain; past the
 end of the chain it stays with the last person and is flagged overdue (once). Whoever a card is
 reassigned to hears of it through their `webhook`, if they have one: the move queues the
-delivery on the board in the same atomic step (`crew.notify` makes the attempts).
+delivery on the board in the same atomic step (`crew.people.notify` makes the attempts).
 
 What a caller may rely on:
 
@@ -24,12 +24,12 @@ import logging
 from typing import TYPE_CHECKING
 
 from crew.board.cards import Card, CardKind
-from crew.durations import format_duration
 from crew.exceptions import CardNotFound, WrongStatus
+from crew.spec.durations import format_duration
 
 if TYPE_CHECKING:
     from crew.board.board import Board
-    from crew.notify import Deliverer
+    from crew.people.notify import Deliverer
     from crew.spec.project import Project
 
 __all__ = ["enforce_slas", "sweep"]
@@ -46,11 +46,12 @@ def sweep(project: Project, board: Board, *, limit: int = 100) -> list[Card]:
     A card moves to the next person of its chain (event `reassigned`, actor `crew`, detail
     from/to/reason "no answer within 2h"), who may answer it from then on (plus the owner's
     delegates for a checkpoint) and gets the SLA again; if they have a webhook, the move
-    queues its delivery on the board (see `crew.notify`). A card whose assignee is the last of
+    queues its delivery on the board (see `crew.people.notify`). A card whose assignee is the last
+    of
     its chain is flagged overdue instead (event `overdue`, once). A card answered or moved by
     someone else meanwhile is left alone.
     """
-    from crew.notify import webhook_of
+    from crew.people.notify import webhook_of
 
     changed: list[Card] = []
     for card in board.overdue(limit):

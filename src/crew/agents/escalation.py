@@ -5,10 +5,11 @@ whether the output flows on or is escalated to the first person of the role's ch
 
 - ``self_report``: one model call; the confidence is the output's own ``confidence``.
 - ``consistency``: ``samples`` calls of the same prompt (numbered ``sample`` 0..N-1, so cassettes
-  place them deterministically); the confidence is `crew.confidence.consistency` over the
+  place them deterministically); the confidence is `crew.agents.confidence.consistency` over the
   outputs, and the output kept is the sample that agrees with the most fields.
 - ``judge``: one call, then one call of the judge role (step id ``<step>.judge``, output fields
-  `crew.confidence.JUDGE_OUTPUT` plus crew's ``confidence``/``rationale``) given the task and the
+  `crew.agents.confidence.JUDGE_OUTPUT` plus crew's ``confidence``/``rationale``) given the task
+  and the
   output; the confidence is the judge's ``score``.
 
 An execution is escalated when its confidence is below the role's ``threshold``, when its output
@@ -25,12 +26,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from crew.agents import StepResult, run_agent_step
-from crew.confidence import JUDGE_OUTPUT, Confidence, consistency, judge_task, judged, self_report
+from crew.agents.confidence import (
+    JUDGE_OUTPUT,
+    Confidence,
+    consistency,
+    judge_task,
+    judged,
+    self_report,
+)
+from crew.agents.step import StepResult, run_agent_step
 from crew.spec.models import ConfidenceMethod, FieldSpec, RoleSpec
 
 if TYPE_CHECKING:
-    from crew.models import Responder
+    from crew.agents.responders import Responder
     from crew.spec.project import Project
 
 __all__ = ["Assessment", "assess", "judge_role"]
@@ -131,7 +139,7 @@ def assess(
 
 def _task_too_large(task: str, limit: int) -> str | None:
     """Why a rendered task is not sent to the model (over `settings.limits.task`), or None."""
-    from crew.limits import exceeds, text_size
+    from crew.spec.limits import exceeds, text_size
 
     size = text_size(task)
     if size <= limit:

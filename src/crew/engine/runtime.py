@@ -30,7 +30,7 @@ Redis can resume it. What a caller may rely on:
   `resume_run(..., upgrade=True)` moves it to the current files, only when every step it has
   finished (or waits on) is still in the current playbook, as the same kind of step; the audit
   trail gets an `upgraded` event (old and new hash, the files that changed, who).
-- **Escalation** and the cards of agent steps and checkpoints: `crew.steps` (the step
+- **Escalation** and the cards of agent steps and checkpoints: `crew.engine.steps` (the step
   executor the graph calls).
 """
 
@@ -51,6 +51,8 @@ import redis
 from crew.board.board import Board
 from crew.board.cards import Card
 from crew.board.runs import Pinned, Run
+from crew.engine.lease import Heartbeat
+from crew.engine.observer import Observer
 from crew.exceptions import (
     BoardError,
     ConfigError,
@@ -62,16 +64,14 @@ from crew.exceptions import (
     RunExists,
     WrongStatus,
 )
-from crew.lease import Heartbeat
-from crew.notify import EXIT_GRACE, Deliverer, webhook_of
-from crew.observer import Observer
+from crew.people.notify import EXIT_GRACE, Deliverer, webhook_of
 from crew.spec.models import PlaybookSpec
 from crew.spec.project import Project
 from crew.spec.snapshot import Snapshot
 from crew.types import CardKind, CardStatus, Resume, ResumeValue, RunStatus
 
 if TYPE_CHECKING:
-    from crew.models import Responder
+    from crew.agents.responders import Responder
     from crew.persistence import RedisCheckpointSaver
 
 __all__ = [
@@ -82,6 +82,7 @@ __all__ = [
     "Session",
     "Waiting",
     "cancel_run",
+    "continue_run",
     "lease_seconds",
     "read_outputs",
     "resume_run",
@@ -192,7 +193,8 @@ class Session:
         default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
     )
     webhooks: Deliverer | None = None
-    """Makes the attempts of the board's webhook deliveries in the background (`crew.notify`);
+    """Makes the attempts of the board's webhook deliveries in the background
+    (`crew.people.notify`);
     default: one of this session's own. A copy of the session (`dataclasses.replace`) shares
     it, so closing the session bounds every attempt its runs started."""
 
@@ -255,10 +257,10 @@ def start_run(
     """Start a new run of `playbook` (inputs already checked) and drive it until it finishes or
     waits. `mode` is live, replay (answers from the cassette) or record (live, written to it);
     `responder` overrides it (tests, embedding). Only people of the project may start runs
-    (`crew.access`); the inputs are bounded by `settings.limits.inputs` (as JSON)."""
-    from crew.access import check_may_start
-    from crew.graph import initial_state
-    from crew.limits import check_size, json_size
+    (`crew.people.access`); the inputs are bounded by `settings.limits.inputs` (as JSON)."""
+    from crew.engine.graph import initial_state
+    from crew.people.access import check_may_start
+    from crew.spec.limits import check_size, json_size
 
     check_may_start(session.project, session.person)
     limit = session.project.crew.settings.limits.inputs
@@ -333,10 +335,10 @@ def started_with(board: Board, run_id: str) -> Snapshot | None:
 
 def cancel_run(session: Session, run_id: str, reason: str | None = None) -> RunReport:
     """Cancel a run and its open cards. A driver holding it stops before its next step.
-    The session's person must be allowed to (`crew.access`); NotAllowed names who may. The
+    The session's person must be allowed to (`crew.people.access`); NotAllowed names who may. The
     reason is bounded like a comment (`settings.limits.comment`)."""
-    from crew.access import check_may_cancel
-    from crew.limits import check_size, text_size
+    from crew.people.access import check_may_cancel
+    from crew.spec.limits import check_size, text_size
 
     if reason is not None:
         limit = session.project.crew.settings.limits.comment
@@ -432,8 +434,8 @@ def _meta(session: Session, run_id: str) -> dict[str, Any]:
 
 
 def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: bool = False) -> Any:
-    from crew.cassettes import CassetteRecorder, CassetteReplay
-    from crew.models import OpenAIResponder, require_api_keys
+    from crew.agents.cassettes import CassetteRecorder, CassetteReplay
+    from crew.agents.responders import OpenAIResponder, require_api_keys
 
     path = project.cassette_path(playbook.name)
     if mode == REPLAY:
@@ -465,8 +467,8 @@ class _Upgrade:
 
 
 def _check_may_upgrade(session: Session, run: Run, started: Snapshot | None) -> None:
-    """Changing what a run does is for those who may stop it (`crew.access.may_cancel`)."""
-    from crew.access import may_cancel
+    """Changing what a run does is for those who may stop it (`crew.people.access.may_cancel`)."""
+    from crew.people.access import may_cancel
 
     if session.person is None:
         return  # crew itself (a Python caller inside the trust boundary)
@@ -583,8 +585,8 @@ class _Driver:
     def _drive(self, first: Any, heartbeat: Heartbeat) -> RunReport:
         from langgraph.types import Command
 
-        from crew.graph import compile_playbook
-        from crew.steps import Steps
+        from crew.engine.graph import compile_playbook
+        from crew.engine.steps import Steps
 
         steps = Steps(self.session, self.playbook, self.run_id, self.responder, heartbeat)
         graph = compile_playbook(self.playbook, steps, self.session.saver)
@@ -678,7 +680,7 @@ class _Driver:
             # The driver stopped before LangGraph saved anything (state is saved at human gates
             # and at the end): run from the top. Every step whose card is done returns the
             # card's output without a model call, so only unfinished work runs again.
-            from crew.graph import initial_state
+            from crew.engine.graph import initial_state
 
             run = self.board.get_run(self.run_id)
             meta = {"playbook": self.playbook.name, **run.meta}
@@ -787,3 +789,21 @@ def _lost_steps(playbook: PlaybookSpec, cards: list[Card]) -> list[str]:
     if other_kind:
         lost.append(f"steps are now of another kind (checkpoint/agent): {', '.join(other_kind)}")
     return lost
+
+
+def continue_run(
+    session: Session, card: Card, *, responder: Responder | None = None
+) -> RunReport | None:
+    """After an answer was recorded on `card`: resume its run in this process (under the run's
+    lease, as `session.person`) until it finishes or waits again, and return its report. None
+    when there is nothing to resume (the run is gone or already over). The model calls go the
+    way the run started (live, replay, record) unless `responder` is given (tests, embedding).
+
+    `RunBusy` when another process drives the run right now (that process acts on the answer);
+    `ConfigError` when the run cannot go on here (e.g. no model API key). Either way the answer
+    stays recorded, and a later `resume_run` (or a `crew worker`) acts on it."""
+    from crew.people.answering import resumable_run
+
+    if resumable_run(session.board, card) is None:
+        return None
+    return resume_run(session, card.run, responder=responder)

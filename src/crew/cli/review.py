@@ -19,7 +19,7 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
-from crew.display import block, markup
+from crew.cli.display import block, markup
 from crew.exceptions import ConfigError
 from crew.types import CardKind, Decision
 

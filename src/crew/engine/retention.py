@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from crew.board.runs import RunStatus
-from crew.durations import format_duration
 from crew.exceptions import BoardError
 from crew.persistence import delete_threads
+from crew.spec.durations import format_duration
 
 if TYPE_CHECKING:
     from crew.board import Board
