@@ -41,8 +41,10 @@ def show_command(
     as_person: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Everything needed to decide on a card: question, task, the output under review in full,
-    confidence, inputs, history, who may answer and the commands."""
+    """Everything needed to decide on a card, in full, before answering it.
+
+    The question or reason, the task, the output under review, confidence and how it was
+    measured, the run's inputs, the card's history, who may answer and the exact commands."""
     from crew.people.answering import find_card
     from crew.people.card_view import view_card
 
