@@ -61,6 +61,7 @@ from typing import Annotated, Any, Protocol, TypedDict, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, Send, interrupt
 
 from crew.exceptions import ConfigError
@@ -423,7 +424,7 @@ def _add_node(
 
 def compile_playbook(
     playbook: PlaybookSpec, executor: StepExecutor, checkpointer: Any = None
-) -> Any:
+) -> CompiledStateGraph[Any, Any, Any, Any]:
     """The compiled graph of `playbook`, its nodes calling `executor`, its state kept by
     `checkpointer` (a LangGraph saver: Redis in crew, memory in tests).
 

@@ -71,6 +71,8 @@ from crew.spec.snapshot import Snapshot
 from crew.types import CardKind, CardStatus, Resume, ResumeValue, RunStatus
 
 if TYPE_CHECKING:
+    from langchain_core.runnables import RunnableConfig
+
     from crew.agents.responders import Responder
     from crew.persistence import RedisCheckpointSaver
 
@@ -417,12 +419,12 @@ def _new_run_id(
     raise RunError("could not find a free run id after 20 tries")
 
 
-def _config(run_id: str) -> dict[str, Any]:
+def _config(run_id: str) -> RunnableConfig:
     return {"configurable": {"thread_id": run_id, "checkpoint_ns": ""}}
 
 
 def _values(session: Session, run_id: str) -> dict[str, Any]:
-    saved = session.saver.get_tuple(_config(run_id))  # type: ignore[arg-type]
+    saved = session.saver.get_tuple(_config(run_id))
     if saved is None:
         return {}
     return dict(saved.checkpoint.get("channel_values") or {})
@@ -667,12 +669,12 @@ class _Driver:
         )
 
     @staticmethod
-    def _interrupted_mid_step(graph: Any, config: dict[str, Any]) -> bool:
+    def _interrupted_mid_step(graph: Any, config: RunnableConfig) -> bool:
         """Steps were left unfinished (a crashed driver), none of them waiting on a person."""
         state = graph.get_state(config)
         return bool(state.next) and not state.interrupts
 
-    def _pending_answers(self, graph: Any, config: dict[str, Any]) -> Any:
+    def _pending_answers(self, graph: Any, config: RunnableConfig) -> Any:
         from langgraph.types import Command
 
         state = graph.get_state(config)
