@@ -148,10 +148,19 @@ class OpenAIServer:
     the step's queue (`reply(..., step=...)`), then the global queue, then `handler(body)`; with
     none of these the request gets HTTP 500 saying so (and the client is told not to retry).
     Requests are served on parallel threads, so concurrent calls overlap.
+
+    Every completion reports its `usage`: `prompt_tokens` and `completion_tokens` are the words
+    of the request's messages and of the answer, or the fixed `usage=(prompt, completion)`.
     """
 
-    def __init__(self, handler: Callable[[dict[str, Any]], Reply] | None = None) -> None:
+    def __init__(
+        self,
+        handler: Callable[[dict[str, Any]], Reply] | None = None,
+        *,
+        usage: tuple[int, int] | None = None,
+    ) -> None:
         self.handler = handler
+        self.usage = usage
         self.calls: list[ServerCall] = []
         self._queues: dict[str | None, deque[Reply]] = {}
         self._lock = threading.Lock()
@@ -248,7 +257,9 @@ class OpenAIServer:
                 else:
                     reply = reply.then if reply.then is not None else _Status(504, "hung")
             if not isinstance(reply, _Status):
-                return 200, {}, json.dumps(_completion(body, reply)).encode(), call
+                completion = _completion(body, reply)
+                completion["usage"] = _usage(body, completion, self.usage)
+                return 200, {}, json.dumps(completion).encode(), call
         except Exception as error:  # a broken script: tell the test, don't drop the connection
             reply = _Status(500, f"OpenAIServer script failed: {error!r}", retry=False)
         headers: dict[str, str] = {}
@@ -298,6 +309,25 @@ def _completion(body: Mapping[str, Any], reply: Reply) -> dict[str, Any]:
         }
         finish = "tool_calls"
     return _envelope(body, message, finish)
+
+
+def _usage(
+    body: Mapping[str, Any], completion: Mapping[str, Any], fixed: tuple[int, int] | None
+) -> dict[str, int]:
+    """A completion's token counts: `fixed`, else the words asked and the words answered."""
+    if fixed is not None:
+        prompt, answered = fixed
+    else:
+        asked = " ".join(str(m.get("content") or "") for m in body.get("messages") or [])
+        message = completion["choices"][0]["message"]
+        said = [str(message.get("content") or "")]
+        said += [c["function"]["arguments"] for c in message.get("tool_calls") or []]
+        prompt, answered = len(asked.split()), len(" ".join(said).split())
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": answered,
+        "total_tokens": prompt + answered,
+    }
 
 
 def _envelope(body: Mapping[str, Any], message: dict[str, Any], finish: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ __all__ = [
     "RunOutcome",
     "RunStatus",
     "StepOutcome",
+    "Usage",
 ]
 
 
@@ -311,3 +312,54 @@ class RunOutcome(TypedDict):
     """The step that failed or was rejected."""
     reason: str
     """Why, in one line (what `crew run` and `crew runs` show)."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The model tokens one execution of a step used (DESIGN §7), summed over all its calls:
+    invalid-output retries, consistency samples and the judge's call. `cost` is in USD, the sum
+    over the calls whose model profile declares a `price` (None when none does)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+    cost: float | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        cost = None
+        if self.cost is not None or other.cost is not None:
+            cost = (self.cost or 0.0) + (other.cost or 0.0)
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.calls + other.calls,
+            cost,
+        )
+
+    def counts(self) -> dict[str, Any]:
+        """`{input_tokens, output_tokens, calls}` (DESIGN §7's `usage`)."""
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "calls": self.calls,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """`counts()`, plus `cost` when there is one (how a card stores it)."""
+        value = self.counts()
+        if self.cost is not None:
+            value["cost"] = round(self.cost, 8)
+        return value
+
+    @classmethod
+    def from_dict(cls, value: Any) -> Usage | None:
+        """The usage `to_dict` wrote (None for anything else, e.g. a card written before usage)."""
+        if not isinstance(value, dict):
+            return None
+        cost = value.get("cost")
+        return cls(
+            int(value.get("input_tokens") or 0),
+            int(value.get("output_tokens") or 0),
+            int(value.get("calls") or 0),
+            float(cost) if isinstance(cost, int | float) else None,
+        )

@@ -36,7 +36,7 @@ from typing import Any
 import yaml
 
 from crew.agents.outputs import InvalidOutput, validate_output
-from crew.agents.responders import ModelCall, ModelFailure, Responder
+from crew.agents.responders import ModelCall, ModelFailure, ModelReply, Responder
 from crew.exceptions import ConfigError, Problem, RunError
 from crew.spec.models import RoleSpec
 from crew.spec.yamlfile import NotYAML, load_yaml, read_text
@@ -163,7 +163,9 @@ class CassetteRecorder:
                 entry["attempts"] = failure.attempts
             self._record(call, entry)
             raise
-        self._record(call, copy.deepcopy(answer))
+        # the answer is recorded, not its token counts: a replay spends no tokens
+        recorded = answer.answer if isinstance(answer, ModelReply) else answer
+        self._record(call, copy.deepcopy(recorded))
         return answer
 
     def close(self) -> None:

@@ -23,7 +23,7 @@ escalation's payload).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crew.agents.confidence import (
@@ -36,6 +36,7 @@ from crew.agents.confidence import (
 )
 from crew.agents.step import StepResult, run_agent_step
 from crew.spec.models import ConfidenceMethod, FieldSpec, RoleSpec
+from crew.types import Usage
 
 if TYPE_CHECKING:
     from crew.agents.responders import Responder
@@ -54,6 +55,9 @@ class Assessment:
     """The method, score and parts; None when there was nothing to measure."""
     escalate: str | None
     """Why a person must decide (one line), or None when the output flows on."""
+    usage: Usage = field(default_factory=Usage)
+    """Every model call of the execution: its calls, each sample's, and the judge's (the judge
+    is part of what the step cost)."""
 
     @property
     def score(self) -> float | None:
@@ -104,16 +108,18 @@ def assess(
 
     if spec.method is ConfidenceMethod.CONSISTENCY:
         results = [call(sample, spec.samples) for sample in range(spec.samples)]
+        usage = sum((r.usage for r in results), Usage())
         failed = next((r for r in results if not r.ok), None)
         if failed is not None:
-            return Assessment(failed, None, failed.reason or "no valid output")
+            return Assessment(failed, None, failed.reason or "no valid output", usage)
         outputs = [r.output or {} for r in results]
         measured, kept = consistency(outputs, role.output)
         result = next(r for r in results if r.output is kept)
     else:
         result = call()
+        usage = result.usage
         if not result.ok:
-            return Assessment(result, None, result.reason or "no valid output")
+            return Assessment(result, None, result.reason or "no valid output", usage)
         if spec.method is ConfidenceMethod.JUDGE:
             judge = project.role(spec.judge or "")
             verdict = run_agent_step(
@@ -126,15 +132,16 @@ def assess(
                 items=items,
                 revision=revision,
             )
+            usage += verdict.usage
             if not verdict.ok:
                 why = f"the judge role {judge.name!r} gave no verdict: {verdict.reason}"
-                return Assessment(result, None, why)
+                return Assessment(result, None, why, usage)
             measured = judged(judge.name, verdict.output or {})
         else:
             measured = self_report(result.output or {})
     if measured.score < spec.threshold:
-        return Assessment(result, measured, _low(role, measured))
-    return Assessment(result, measured, None)
+        return Assessment(result, measured, _low(role, measured), usage)
+    return Assessment(result, measured, None, usage)
 
 
 def _task_too_large(task: str, limit: int) -> str | None:

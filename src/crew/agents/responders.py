@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ModelCall",
     "ModelFailure",
+    "ModelReply",
     "OpenAIResponder",
     "Responder",
     "require_api_keys",
@@ -66,6 +67,20 @@ class ModelCall:
     samples: int = 1
 
 
+@dataclass(frozen=True)
+class ModelReply:
+    """An answer with the tokens the call used, as the response reported them.
+
+    A responder may return this instead of the bare answer so its token counts are recorded on
+    the step's card (DESIGN §7 "Usage"); a bare answer counts as a call with no tokens (e.g. a
+    cassette replay). `ScriptedModel` scripts may use it to report usage.
+    """
+
+    answer: Any
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 class ModelFailure(Exception):
     """The model call failed after the transport's own retries.
 
@@ -83,7 +98,8 @@ class Responder(Protocol):
     """Answers model calls. Implementations must be safe to call from several threads."""
 
     def respond(self, call: ModelCall) -> Any:
-        """The raw structured answer (usually a dict); raise `ModelFailure(reason)` on failure."""
+        """The raw structured answer (usually a dict), or a `ModelReply` carrying it with its
+        token counts; raise `ModelFailure(reason)` on failure."""
         ...
 
 
@@ -129,7 +145,7 @@ class OpenAIResponder:
             result = runnable.invoke(call.messages)
         except Exception as error:
             raise _failure(error, profile) from None
-        return _answer(result)
+        return ModelReply(_answer(result), *_tokens(result))
 
     def _runnable(self, profile: ModelProfile, schema: dict[str, Any]) -> Runnable[Any, Any]:
         env = os.environ if self._env is None else self._env
@@ -199,6 +215,13 @@ def _answer(result: Any) -> Any:
         return parse_answer(text)
     except InvalidOutput:
         return text
+
+
+def _tokens(result: Any) -> tuple[int, int]:
+    """(input, output) tokens from the raw message's `usage_metadata` (0 when not reported)."""
+    raw = result.get("raw") if isinstance(result, dict) else result
+    usage = getattr(raw, "usage_metadata", None) or {}
+    return int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)
 
 
 def _failure(error: Exception, profile: ModelProfile) -> ModelFailure:

@@ -14,7 +14,7 @@ missing API key or a missing cassette entry) do, because they stop the run rathe
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crew.agents.outputs import (
@@ -24,9 +24,10 @@ from crew.agents.outputs import (
     output_schema,
     validate_output,
 )
-from crew.agents.responders import ModelCall, ModelFailure, Responder
+from crew.agents.responders import ModelCall, ModelFailure, ModelReply, Responder
 from crew.exceptions import CrewError
 from crew.spec.models import FieldSpec, ModelProfile, RoleSpec
+from crew.types import Usage
 
 __all__ = ["StepResult", "build_messages", "run_agent_step"]
 
@@ -41,6 +42,8 @@ class StepResult:
     reason: str | None
     calls: int
     raw: Any = None
+    usage: Usage = field(default_factory=Usage)
+    """The tokens of every call made (each retry too), and their cost if the profile is priced."""
 
 
 def build_messages(
@@ -113,6 +116,7 @@ def run_agent_step(
     feedback: str | None = None
     raw: Any = None
     problems = ""
+    usage = Usage()
     for attempt in range(attempts):
         call = ModelCall(
             step=step,
@@ -133,6 +137,7 @@ def run_agent_step(
         except CrewError:
             raise
         except ModelFailure as failure:
+            usage += _usage(profile, None)
             times = "attempt" if failure.attempts == 1 else "attempts"
             return StepResult(
                 ok=False,
@@ -144,8 +149,10 @@ def run_agent_step(
                 ),
                 calls=attempt + 1,
                 raw=raw,
+                usage=usage,
             )
         except Exception as error:  # a responder bug must not crash the run with a traceback
+            usage += _usage(profile, None)
             return StepResult(
                 ok=False,
                 output=None,
@@ -153,7 +160,11 @@ def run_agent_step(
                 reason=f"model call failed: {type(error).__name__}: {_one_line(str(error))}",
                 calls=attempt + 1,
                 raw=raw,
+                usage=usage,
             )
+        usage += _usage(profile, raw)
+        if isinstance(raw, ModelReply):
+            raw = raw.answer
         try:
             if max_output is not None:
                 _check_output_size(raw, max_output)
@@ -169,6 +180,7 @@ def run_agent_step(
             reason=None,
             calls=attempt + 1,
             raw=raw,
+            usage=usage,
         )
     times = "attempt" if attempts == 1 else "attempts"
     return StepResult(
@@ -178,7 +190,15 @@ def run_agent_step(
         reason=f"output still invalid after {attempts} {times}: {problems}",
         calls=attempts,
         raw=raw,
+        usage=usage,
     )
+
+
+def _usage(profile: ModelProfile, reply: Any) -> Usage:
+    """One call's usage: its tokens when the responder reported them, priced by the profile."""
+    tokens = (reply.input_tokens, reply.output_tokens) if isinstance(reply, ModelReply) else (0, 0)
+    cost = profile.price.cost(*tokens) if profile.price is not None else None
+    return Usage(tokens[0], tokens[1], 1, cost)
 
 
 def _check_output_size(raw: Any, limit: int) -> None:

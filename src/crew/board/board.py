@@ -40,6 +40,7 @@ from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN, Scripts
 from crew.board.texts import CARD_FIELDS, EVENT_FIELDS, RUN_FIELDS, Texts, TextWriter
 from crew.exceptions import BoardError, ConfigError
 from crew.persistence import thread_keys
+from crew.types import Usage
 
 if TYPE_CHECKING:
     import redis
@@ -271,16 +272,20 @@ class Board:
         confidence: float | None = None,
         actor: str,
         measured: dict[str, Any] | None = None,
+        usage: Usage | None = None,
     ) -> Card:
         """running -> done with `output` (LeaseLost if `token` is stale). `measured` (how the
-        confidence was measured: method, score, parts) goes into the audit event."""
+        confidence was measured: method, score, parts) goes into the audit event; `usage` (the
+        execution's model tokens and cost) onto the card, in the same step."""
         detail: dict[str, Any] = {"confidence": confidence}
         if measured is not None:
             detail["measured"] = measured
         texts = self._texts.writer(card=card_id)
         stored, event = texts.encode(_dumps(output)), texts.encode(_dumps(detail))
         texts.flush()
-        reply = self._call("complete", card_id, token, actor, stored, _number(confidence), event)
+        reply = self._call(
+            "complete", card_id, token, actor, stored, _number(confidence), event, _usage(usage)
+        )
         return self._card(reply)
 
     def fail(
@@ -307,6 +312,7 @@ class Board:
         sla: float | None = None,
         measured: dict[str, Any] | None = None,
         webhook: str | None = None,
+        usage: Usage | None = None,
     ) -> Card:
         """running -> waiting (kind checkpoint) or escalated (kind escalation).
 
@@ -355,6 +361,7 @@ class Board:
             _dumps(list(chain)) if chain else "",
             _number(sla),
             webhook or "",
+            _usage(usage),
         )
         return self._card(reply)
 
@@ -882,6 +889,10 @@ def _dumps(value: Any) -> str:
 
 def _time(seconds: float | None) -> str:
     return "" if seconds is None else f"{float(seconds):.6f}"
+
+
+def _usage(usage: Usage | None) -> str:
+    return "" if usage is None else _dumps(usage.to_dict())
 
 
 def _number(value: float | None) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from crew.types import CardKind, CardStatus, Decision
+from crew.types import CardKind, CardStatus, Decision, Usage
 
 __all__ = [
     "ACTIVE",
@@ -91,6 +91,8 @@ class Card:
     """When it was flagged overdue: past due with nobody left in its chain."""
     notified: dict[str, Any] | None = None
     """The last webhook delivery about it: {event, actor, at, detail: {url, ok, status, ...}}."""
+    usage: Usage | None = None
+    """The model tokens (and cost, when the profile has a price) its execution used."""
 
     @property
     def may_answer(self) -> list[str]:
@@ -142,6 +144,7 @@ class Card:
             sla=_float(h.get("sla")),
             overdue=_float(h.get("overdue")),
             notified=_note(h.get("notified")),
+            usage=Usage.from_dict(_json(h.get("usage"))),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -178,6 +181,8 @@ class Card:
             "notified": None
             if self.notified is None
             else {**self.notified, "at": iso(self.notified.get("at"))},
+            "usage": None if self.usage is None else self.usage.counts(),
+            "cost": None if self.usage is None else self.usage.cost,
         }
 
 

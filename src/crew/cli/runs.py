@@ -80,6 +80,11 @@ def _gist(output: Any) -> str:
     return short(output)
 
 
+def _money(cost: float | None) -> str:
+    """A cost in USD, to a millionth of a dollar (token prices are per million tokens)."""
+    return "" if cost is None else f"${cost:.6f}"
+
+
 def _clock(stamp: str | None) -> str:
     """The time of day of an ISO stamp (the table is narrow; --json has the full stamp)."""
     return stamp[11:19] if stamp else ""
@@ -184,7 +189,7 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """One run: its step timeline (status, who, when, confidence, decisions) and outputs."""
-    from crew.engine.run_view import timeline
+    from crew.engine.run_view import timeline, total_usage
     from crew.engine.runtime import Session, report_of
     from crew.people.sla import enforce_slas
 
@@ -201,6 +206,7 @@ def status(
     started, changes = _pinned(project, session.board, run)  # what the run follows, changes since
     playbook = started.playbook if started else project.playbooks.get(run.playbook)
     steps = timeline(playbook, run, cards)
+    used = total_usage(cards)
     if as_json:
         data = report.to_json()
         data.update(
@@ -211,6 +217,8 @@ def status(
                 "inputs": run.inputs,
                 "steps": steps,
                 "pinned": _pinned_json(started, changes),
+                "usage": None if used is None else used.counts(),
+                "cost": None if used is None else used.cost,
             }
         )
         print_json(data)
@@ -225,7 +233,12 @@ def status(
     if note:
         console.print(f"[yellow]{markup(note)}[/]", highlight=False, soft_wrap=True)
     table = Table(box=None, pad_edge=False)
-    for column in ("step", "card", "status", "who", "when", "confidence"):
+    columns = ["step", "card", "status", "who", "when", "confidence"]
+    if used is not None:
+        columns.append("tokens")
+    if used is not None and used.cost is not None:
+        columns.append("cost")
+    for column in columns:
         table.add_column(column)
     notes: list[str] = []
     for row in steps:
@@ -241,7 +254,7 @@ def status(
         elif row["reason"] and row["status"] in (CardStatus.FAILED, CardStatus.CANCELLED):
             notes.append(f"{name} ({row['card']}) {row['status']}: {row['reason']}")
         confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
-        table.add_row(
+        cells = [
             markup(name),
             row["card"] or "",
             f"[{_STYLE.get(row['status'], '')}]{row['status']}[/]",
@@ -249,8 +262,23 @@ def status(
             markup(str(decision["by"] if decision else row["assignee"] or "")),
             _clock(row["updated"]),
             confidence,
-        )
+        ]
+        if "tokens" in columns:
+            usage = row["usage"]
+            tokens = f"{usage['input_tokens']} in, {usage['output_tokens']} out" if usage else ""
+            cells.append(tokens)
+        if "cost" in columns:
+            cells.append(_money(row["cost"]))
+        table.add_row(*cells)
     console.print(table)
+    if used is not None:
+        line = (
+            f"usage: {used.calls} model call{'' if used.calls == 1 else 's'}, "
+            f"{used.input_tokens} input + {used.output_tokens} output tokens"
+        )
+        if used.cost is not None:
+            line += f", cost {_money(used.cost)}"
+        console.print(line, highlight=False, soft_wrap=True)
     for note in notes:
         console.print(markup(note), highlight=False, soft_wrap=True)
     if report.outputs:

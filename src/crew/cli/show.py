@@ -92,6 +92,13 @@ def _render(view: CardView, now: float, person: str | None) -> None:
     if card.kind is not CardKind.CHECKPOINT and view.waiting and not view.under_review:
         console.print(Text("no valid output to review: edit gives one, or retry", style="yellow"))
     _confidence(view)
+    if card.usage is not None:
+        used = card.usage
+        said = f"usage: {used.calls} model call{'' if used.calls == 1 else 's'}, "
+        said += f"{used.input_tokens} input + {used.output_tokens} output tokens"
+        if used.cost is not None:
+            said += f", cost ${used.cost:.6f}"
+        console.print(Text(said, style="dim"), soft_wrap=True)
     if view.run is not None and view.run.inputs:
         console.print(Text("inputs", style="bold"))
         for key, value in view.run.inputs.items():

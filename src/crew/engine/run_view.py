@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from crew.board.cards import iso as _iso
-from crew.types import CardKind
+from crew.types import CardKind, Usage
 
 if TYPE_CHECKING:
     from crew.board.cards import Card
     from crew.board.runs import Run
     from crew.spec.models import PlaybookSpec
 
-__all__ = ["timeline"]
+__all__ = ["timeline", "total_usage"]
 
 
 def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list[dict[str, Any]]:
@@ -48,6 +48,8 @@ def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list
                     "comment": decision.comment,
                     "at": _iso(decision.at),
                 },
+                "usage": None if card.usage is None else card.usage.counts(),
+                "cost": None if card.usage is None else card.usage.cost,
             }
         )
     seen = {card.step for card in cards}
@@ -70,6 +72,14 @@ def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list
                     "created": None,
                     "updated": None,
                     "decision": None,
+                    "usage": None,
+                    "cost": None,
                 }
             )
     return rows
+
+
+def total_usage(cards: list[Card]) -> Usage | None:
+    """The model usage of every card of a run, summed; None when no card recorded any."""
+    used = [card.usage for card in cards if card.usage is not None]
+    return sum(used, Usage()) if used else None

@@ -161,6 +161,7 @@ class Steps:
                     confidence=assessment.score,
                     actor=role.name,
                     measured=measured(assessment),
+                    usage=assessment.usage,
                 )
                 self.session.observer.step_finished(done)
                 return StepOutcome(ok=True, output=result.output, confidence=assessment.score)
@@ -226,6 +227,7 @@ class Steps:
             sla=sla,
             measured=measured(assessment),
             webhook=self.session.webhook(chain[0]),
+            usage=assessment.usage,
         )
         self.session.observer.step_escalated(escalated)
         self.session.notify(escalated)

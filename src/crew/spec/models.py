@@ -121,6 +121,17 @@ class StructuredOutputMethod(StrEnum):
     JSON_MODE = "json_mode"
 
 
+class Price(_Spec):
+    """What a model's tokens cost, in USD per million tokens (for `cost` on cards and in status)."""
+
+    input: float = Field(ge=0, description="USD per million input (prompt) tokens")
+    output: float = Field(ge=0, description="USD per million output (completion) tokens")
+
+    def cost(self, input_tokens: int, output_tokens: int) -> float:
+        """The cost in USD of that many tokens."""
+        return (input_tokens * self.input + output_tokens * self.output) / 1e6
+
+
 class ModelProfile(_Spec):
     """A named model profile: how to reach one model through langchain-openai."""
 
@@ -139,6 +150,11 @@ class ModelProfile(_Spec):
     temperature: float | None = None
     timeout: Duration = Field(default=60.0, description="Per call: seconds, or 90s, 2m, ...")
     max_retries: int = Field(default=2, ge=0, description="Retries of a failed call")
+    price: Price | None = Field(
+        default=None,
+        description="USD per million tokens, e.g. {input: 0.40, output: 1.60}; then cards and "
+        "crew status show cost",
+    )
 
 
 class Person(_Spec):

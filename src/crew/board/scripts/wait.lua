@@ -5,7 +5,7 @@
 -- ARGV[9] output JSON or '' (keep); ARGV[10] confidence or '' (keep); ARGV[11] actor;
 -- ARGV[12] event detail JSON; ARGV[13] escalation chain JSON or '' (keep); ARGV[14] SLA seconds
 -- or '' (keep); ARGV[15] the assignee's webhook URL or '' (none): a delivery is queued in the
--- outbox (see queue_delivery in _common.lua)
+-- outbox (see queue_delivery in _common.lua); ARGV[16] model usage JSON or '' (keep)
 -- Returns the card; refusals: not_found {card}, lease_lost {card, status, worker, token}.
 local id, token, kind, assignee = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local c = load_card(id)
@@ -22,6 +22,7 @@ if ARGV[9] ~= '' then fields.output = ARGV[9] end
 if ARGV[10] ~= '' then fields.confidence = ARGV[10] end
 if (ARGV[13] or '') ~= '' then fields.chain = ARGV[13] end
 if (ARGV[14] or '') ~= '' then fields.sla = ARGV[14] end
+if (ARGV[16] or '') ~= '' then fields.usage = ARGV[16] end
 local version = move_card(id, c, new, fields)
 log_event(c.run, id, new, ARGV[11], version, ARGV[12])
 if (ARGV[15] or '') ~= '' then queue_delivery(id, c, version, ARGV[15], '') end
