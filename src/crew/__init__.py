@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from crew.spec.models import ModelProfile, PlaybookSpec, RoleSpec
     from crew.spec.project import Project
     from crew.testing import OpenAIServer, ScriptedModel
-    from crew.types import CardKind, CardStatus, Decision, RunStatus
+    from crew.types import CardKind, CardStatus, Decision, RunStatus, ToolCall
     from crew.worker import Worker
 
 __version__ = "0.1.0"
@@ -68,6 +68,7 @@ _LAZY = {
     "CardStatus": "crew.types",
     "Decision": "crew.types",
     "RunStatus": "crew.types",
+    "ToolCall": "crew.types",
     "ModelCall": "crew.agents.responders",
     "OpenAIResponder": "crew.agents.responders",
     "Responder": "crew.agents.responders",
@@ -111,6 +112,7 @@ __all__ = [
     "RunStatus",
     "ScriptedModel",
     "Session",
+    "ToolCall",
     "Worker",
     "WrongStatus",
     "__version__",

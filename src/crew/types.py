@@ -42,6 +42,7 @@ __all__ = [
     "RunOutcome",
     "RunStatus",
     "StepOutcome",
+    "ToolCall",
     "Usage",
 ]
 
@@ -284,6 +285,27 @@ class Resume:
         if self.output is not None:
             value["output"] = self.output
         return value
+
+
+# --- tools --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """What crew tells a Python tool about the call, when the tool declares a parameter
+    ``call: crew.ToolCall`` (DESIGN §7). That parameter is crew's: the model never sees it.
+
+    `call_id` is stable across resumes of the run: a tool that must not act twice can key its
+    side effect on it."""
+
+    run: str
+    """The run's id."""
+    card: str
+    """The id of the agent step's card the call belongs to."""
+    call_id: str
+    """This call's id, the same every time the call is attempted."""
+    approved_by: str | None = None
+    """The person who approved the call (None when it needed no approval)."""
 
 
 # --- what a step or a run came to -----------------------------------------------------------

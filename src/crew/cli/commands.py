@@ -9,6 +9,7 @@ from crew.cli import (  # noqa: F401
     schema,
     server,
     show,
+    tools,
     validate,
     worker,
 )

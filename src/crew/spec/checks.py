@@ -7,13 +7,15 @@ the line where it is written, with the names that would have worked.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crew.exceptions import Problem
-from crew.spec import flow, templates
+from crew.spec import expressions, flow, templates
 from crew.spec.inputs import Mismatch, conform
 from crew.spec.models import (
     NAME_PATTERN,
@@ -24,6 +26,7 @@ from crew.spec.models import (
     PlaybookSpec,
     RoleSpec,
     StepSpec,
+    ToolSpec,
 )
 from crew.spec.project import OPENAI_PREFIX
 from crew.spec.suggest import did_you_mean
@@ -43,6 +46,7 @@ def check_project(loaded: Loaded) -> list[Problem]:
     crew = loaded.crew
     if crew is not None:
         problems.extend(_check_people(crew.spec, crew.source))
+        problems.extend(_check_tools(crew.spec, crew.source, loaded.root))
     role_names = set(loaded.roles) | loaded.broken_roles
     for stem, role in loaded.roles.items():
         problems.extend(_check_role(role, stem, crew.spec if crew else None, role_names))
@@ -160,6 +164,14 @@ def _check_role(
                 f"unknown person '{person}' in the escalation chain",
                 did_you_mean(person, people, kind="People"),
             )
+    for index, tool in enumerate(role.tools):
+        if tool not in crew.tools:
+            yield _problem(
+                source,
+                ("tools", index),
+                f"unknown tool '{tool}'",
+                did_you_mean(tool, crew.tools, kind="Tools (crew.yaml tools)"),
+            )
     model = role.model
     if model not in crew.models:
         if model.startswith(OPENAI_PREFIX):
@@ -175,6 +187,87 @@ def _check_role(
                 did_you_mean(model, crew.models, kind="Profiles (crew.yaml models)")
                 + "; or write openai:<model>",
             )
+
+
+# `approval:` values that are not people's names.
+APPROVALS = ("none", "owner", "chain")
+
+
+def _check_tools(crew: CrewSpec, source: Located, root: Path) -> Iterator[Problem]:
+    for name, tool in crew.tools.items():
+        here = ("tools", name)
+        if tool.approval not in APPROVALS and tool.approval not in crew.people:
+            yield _problem(
+                source,
+                (*here, "approval"),
+                f"approval of tool '{name}' names unknown person '{tool.approval}'",
+                did_you_mean(tool.approval, crew.people, kind="People") + "; or none, owner, chain",
+            )
+        if tool.mcp is not None and tool.mcp not in crew.mcp_servers:
+            yield _problem(
+                source,
+                (*here, "mcp"),
+                f"tool '{name}' names unknown MCP server '{tool.mcp}'",
+                did_you_mean(tool.mcp, crew.mcp_servers, kind="MCP servers (crew.yaml)"),
+            )
+        parameters: list[str] | None = None
+        if tool.python is not None:
+            problems, parameters = _check_python_tool(name, tool, source, root)
+            yield from problems
+        if tool.approve_when is not None:
+            yield from _check_approve_when(name, tool.approve_when, parameters, source)
+
+
+def _check_python_tool(
+    name: str, tool: ToolSpec, source: Located, root: Path
+) -> tuple[list[Problem], list[str] | None]:
+    """The tool's problems, and the names of its arguments when it could be imported."""
+    from crew.spec.tools import ToolImportError, call_parameters, import_tool, signature_problems
+
+    assert tool.python is not None
+    loc = ("tools", name, "python")
+    try:
+        function = import_tool(root, tool.python)
+    except ToolImportError as exc:
+        return [_problem(source, loc, f"tool '{name}': {exc.message}", exc.hint)], None
+    problems = [
+        _problem(
+            source,
+            loc,
+            f"tool '{name}' ({tool.python}): {reason}",
+            "A tool is a function with a type hint on every parameter and a docstring: "
+            "the model reads its schema and description from them.",
+        )
+        for reason in signature_problems(function)
+    ]
+    crews = set(call_parameters(function))
+    names = [p for p in inspect.signature(function).parameters if p not in crews]
+    return problems, names
+
+
+def _check_approve_when(
+    name: str, text: str, parameters: list[str] | None, source: Located
+) -> Iterator[Problem]:
+    loc = ("tools", name, "approve_when")
+    try:
+        parsed = expressions.parse(text)
+    except expressions.ExpressionError as exc:
+        yield _problem(
+            source,
+            loc,
+            f"approve_when of tool '{name}': {exc.message}",
+            f'Use {expressions.ALLOWED}, e.g. "amount > 100".',
+        )
+        return
+    if parameters is None:
+        return  # an MCP tool (its arguments are known once the server runs) or a broken import
+    for unknown in sorted(parsed.names - set(parameters)):
+        yield _problem(
+            source,
+            loc,
+            f"approve_when of tool '{name}' reads '{unknown}', which is not one of its arguments",
+            did_you_mean(unknown, parameters, kind="Arguments"),
+        )
 
 
 def _check_field_names(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from crew.exceptions import Problem
-from crew.spec.models import NAME_PATTERN, FieldType
+from crew.spec.models import NAME_PATTERN, PYTHON_TOOL_PATTERN, FieldType
 from crew.spec.suggest import closest, did_you_mean
 from crew.spec.yamlfile import Located
 
@@ -122,6 +122,14 @@ def _problem(detail: ErrorDetails, source: Located, model: type[BaseModel]) -> P
                 "Use letters, digits, '_' and '-', starting with a letter or '_' "
                 "(e.g. market_research).",
             )
+        if pattern == PYTHON_TOOL_PATTERN:
+            return Problem(
+                source.file,
+                line,
+                f"{where}: '{value}' is not module:function",
+                "Write the module's dotted name, a colon and the function's name "
+                "(e.g. tools.tickets:lookup_ticket).",
+            )
     if kind in _TYPE_WORDS:
         expected = _TYPE_WORDS[kind]
         hint = _type_hint(kind, value, expected)
@@ -188,6 +196,14 @@ def _type_hint(kind: str, value: Any, expected: str) -> str:
 
 
 def _hint_for(message: str) -> str:
+    if "a tool is either" in message:
+        return "Keep one: `python: module:function` or `mcp: <server>`."
+    if "an MCP server is either" in message:
+        return "Keep one: `command:` (with `args:`) to start it, or `url:` to reach it."
+    if "it needs 'mcp'" in message:
+        return "Add `mcp: <server>`, or remove `tool`."
+    if "for a `command:` server" in message:
+        return "Remove them, or start the server with `command:` instead of `url:`."
     if "negative" in message:
         return "Use a duration like 90s, 15m, 4h or 2d."
     if "'enum' needs" in message:

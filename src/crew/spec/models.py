@@ -226,6 +226,79 @@ class Settings(_Spec):
     )
 
 
+PYTHON_TOOL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class ToolSpec(_Spec):
+    """One tool of the registry (DESIGN §7): a Python function or a tool of an MCP server."""
+
+    python: str | None = Field(
+        default=None,
+        pattern=PYTHON_TOOL_PATTERN,
+        description="module:function, imported with the project root on sys.path",
+    )
+    mcp: str | None = Field(default=None, description="An MCP server of `mcp_servers`")
+    tool: str | None = Field(
+        default=None, description="The tool's name on the MCP server (default: this tool's name)"
+    )
+    approval: str = Field(
+        default="none",
+        description="Who approves each call first: none, owner (the role's owner), "
+        "chain (the role's escalation chain) or a person of `people`",
+    )
+    approve_when: str | None = Field(
+        default=None,
+        description='Only calls whose arguments match need approval, e.g. "amount > 100"',
+    )
+    idempotent: bool = Field(
+        default=False, description="May a call cut short by a crash run again?"
+    )
+    timeout: Duration = Field(default=30.0, description="Per call: seconds, or 30s, 2m, ...")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ToolSpec:
+        if (self.python is None) == (self.mcp is None):
+            raise _invalid(
+                "a tool is either `python: module:function` or `mcp: <server>`, exactly one",
+                "mcp" if self.mcp is not None else "python",
+            )
+        if self.tool is not None and self.mcp is None:
+            raise _invalid("'tool' names a tool of an MCP server: it needs 'mcp'", "tool")
+        return self
+
+    @property
+    def source(self) -> str:
+        """`python: module:function` or `mcp: server/tool`, as `crew tools` shows it."""
+        if self.python is not None:
+            return f"python: {self.python}"
+        return f"mcp: {self.mcp}" + (f"/{self.tool}" if self.tool else "")
+
+
+class McpServerSpec(_Spec):
+    """An MCP server: a command crew starts (stdio) or a URL (streamable HTTP)."""
+
+    command: str | None = Field(default=None, description="The program to start (stdio)")
+    args: list[str] = Field(default_factory=list, description="Its arguments (stdio)")
+    env: dict[str, str] | None = Field(
+        default=None, description="Environment variables for the command (stdio)"
+    )
+    url: str | None = Field(
+        default=None, description="A streamable HTTP endpoint, e.g. http://127.0.0.1:9000/mcp"
+    )
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSpec:
+        if (self.command is None) == (self.url is None):
+            raise _invalid(
+                "an MCP server is either `command:` (stdio) or `url:` (streamable HTTP), "
+                "exactly one",
+                "url" if self.url is not None else "command",
+            )
+        if self.url is not None and (self.args or self.env is not None):
+            raise _invalid("'args' and 'env' are for a `command:` server", "url")
+        return self
+
+
 class CrewSpec(_Spec):
     """`crew.yaml`: the team."""
 
@@ -236,6 +309,12 @@ class CrewSpec(_Spec):
     )
     people: dict[str, Person] = Field(default_factory=dict, description="The team, by short name")
     settings: Settings = Field(default_factory=Settings)
+    tools: dict[Name, ToolSpec] = Field(
+        default_factory=dict, description="The project's tool registry, by name"
+    )
+    mcp_servers: dict[Name, McpServerSpec] = Field(
+        default_factory=dict, description="MCP servers the registry's `mcp:` tools name"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -293,6 +372,9 @@ class RoleSpec(_Spec):
     confidence: ConfidenceSpec = Field(default_factory=ConfidenceSpec)
     escalation: EscalationSpec = Field(default_factory=EscalationSpec)
     tools: list[str] = Field(default_factory=list, description="Names from the tool registry")
+    max_tool_calls: int = Field(
+        default=10, ge=0, description="Tool calls per execution; past it the output is escalated"
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

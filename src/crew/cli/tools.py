@@ -1,0 +1,64 @@
+"""`crew tools [--json]`: the project's tool registry (crew.yaml `tools:`), as a model sees it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from crew.cli._app import app, print_json, project_option
+from crew.cli.display import line
+from crew.exceptions import ConfigError
+
+
+def _arguments(schema: dict[str, Any] | None) -> str:
+    if schema is None:
+        return "given by the MCP server"
+    properties: dict[str, Any] = schema.get("properties") or {}
+    if not properties:
+        return "none"
+    required = set(schema.get("required") or [])
+    parts = []
+    for name, spec in properties.items():
+        kind = spec.get("type") or " | ".join(
+            str(option.get("type", "?")) for option in spec.get("anyOf", [])
+        )
+        parts.append(f"{name}: {kind or 'any'}" + ("" if name in required else "?"))
+    return ", ".join(parts)
+
+
+@app.command("tools")
+def tools(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the registry as JSON on stdout.")
+    ] = False,
+) -> None:
+    """List the tool registry: each tool's source, approval, timeout and arguments."""
+    from crew.spec.durations import format_duration
+    from crew.spec.loader import find_project_root, load_project
+    from crew.spec.tools import ToolImportError, describe
+
+    project = load_project(find_project_root(project_option()))
+    try:
+        entries = describe(project)
+    except ToolImportError as exc:  # the module changed since the project was checked
+        raise ConfigError(exc.message, hint=exc.hint) from None
+    if as_json:
+        print_json({"project": project.name, "tools": entries})
+        return
+    if not entries:
+        typer.echo("no tools: add them under `tools:` in crew.yaml (see README, Tools)")
+        return
+    for entry in entries:
+        typer.echo(f"{entry['name']}  ({line(entry['source'])})")
+        if entry["description"]:
+            typer.echo(f"  {line(entry['description'])}")
+        approval = entry["approval"]
+        if entry["approve_when"]:
+            approval += f" when {entry['approve_when']}"
+        typer.echo(
+            f"  approval: {line(approval)} · idempotent: {'yes' if entry['idempotent'] else 'no'}"
+            f" · timeout: {format_duration(entry['timeout'])}"
+        )
+        typer.echo(f"  arguments: {_arguments(entry['arguments'])}")
+        typer.echo(f"  roles: {', '.join(entry['roles']) or 'none'}")
