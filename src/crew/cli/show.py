@@ -1,18 +1,16 @@
 """`crew show CARD`: everything needed to decide on a card, in full, before answering it.
 
 The question or reason, the task the model was given, the output under review (rendered for a
-terminal: long text as Markdown, fields one per line), confidence and how it was measured, the
-run's inputs, the card's history, who may answer and the exact commands. Reads only the board.
+terminal by `crew.cli.outputs`: long text as Markdown, other fields as a compact table), confidence
+and how it was measured, the run's inputs, the card's history, who may answer and the exact
+commands. Reads only the board.
 """
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Group, RenderableType
-from rich.markdown import Markdown
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -20,13 +18,12 @@ from rich.text import Text
 from crew.cli._app import app, console, current_person, print_json
 from crew.cli.board import AsOption, JsonOption, ago, due_text, open_board, open_project
 from crew.cli.display import block, line
+from crew.cli.outputs import flat as _flat
+from crew.cli.outputs import render_output as _output
 from crew.types import CardKind
 
 if TYPE_CHECKING:
     from crew.people.card_view import CardView
-
-# A string field longer than this (or with a newline) is shown as Markdown in its own block.
-_LONG = 80
 
 
 @app.command("show")
@@ -115,42 +112,6 @@ def _render(view: CardView, now: float, person: str | None) -> None:
         if decision.comment:
             said += f': "{decision.comment}"'
         console.print(Text(f"decided: {line(said)}", style="bold"), soft_wrap=True)
-
-
-def _output(output: Any) -> RenderableType:
-    if output is None:
-        return Text("(no output: the step was skipped or has not run)", style="dim")
-    if not isinstance(output, dict):
-        return _value(output)
-    parts: list[RenderableType] = []
-    for key, value in output.items():
-        if isinstance(value, str) and (len(value) > _LONG or "\n" in value):
-            parts.append(Text(line(key), style="bold"))
-            parts.append(_markdown(value))
-        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            parts.append(Text(line(key), style="bold"))
-            parts.extend(Text(f"  • {line(v)}") for v in value)
-        else:
-            parts.append(Text.assemble((f"{line(key)}: ", "bold"), line(_flat(value))))
-    return Group(*parts)
-
-
-def _value(value: Any) -> RenderableType:
-    if isinstance(value, str):
-        return _markdown(value)
-    return Text(block(json.dumps(value, indent=2, ensure_ascii=False, default=str)))
-
-
-def _markdown(text: str) -> Markdown:
-    # A model's (or person's) line break is meant as one: keep it (two trailing spaces are a
-    # hard break in Markdown), instead of joining the lines into one paragraph.
-    return Markdown(
-        "\n".join(f"{row}  " if row.strip() else row for row in block(text).split("\n"))
-    )
-
-
-def _flat(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _confidence(view: CardView) -> None:

@@ -319,6 +319,9 @@ class _PlaybookContext:
         yield from self._check_unique_ids()
         for index, step in enumerate(playbook.steps):
             yield from self._check_step(index, step)
+        for index, output in enumerate(playbook.outputs or ()):
+            if output not in self.ids:
+                yield self._unknown_step(("outputs", index), output, "outputs:")
         yield from self._check_cycles()
 
     # -- helpers ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from crew.spec.models import PlaybookSpec, StepSpec
+from crew.spec.templates import references
 
 
 def needs(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:
@@ -62,6 +63,34 @@ def edited_step(playbook: PlaybookSpec, checkpoint: str) -> str | None:
         return spec.show[0]
     index = ids.index(checkpoint)
     return ids[index - 1] if index else None
+
+
+def final_steps(playbook: PlaybookSpec) -> tuple[str, ...]:
+    """The steps whose outputs are a run's results, in playbook order: the playbook's declared
+    `outputs`, else every agent step nothing else uses. A step is used when another step needs
+    it, a template (a task, a checkpoint's question, a `for_each`) names `steps.<id>`, a
+    checkpoint shows it, or it has a route (its output chose what ran next). Checkpoints are
+    never results: their outcome is a decision, not an output."""
+    if playbook.outputs is not None:
+        return tuple(playbook.outputs)
+    used: set[str] = set()
+    for waits_for in needs(playbook).values():
+        used.update(waits_for)
+    for step in playbook.steps:
+        if step.route is not None:
+            used.add(step.id)
+        texts = [step.task or "", step.for_each or ""]
+        if step.checkpoint is not None:
+            used.update(step.checkpoint.show or ())
+            texts.append(step.checkpoint.question)
+        for text in texts:
+            for name in references(text) if "{{" in text else [text]:
+                parts = name.split(".")
+                if len(parts) > 1 and parts[0] == "steps":
+                    used.add(parts[1])
+    return tuple(
+        step.id for step in playbook.steps if step.checkpoint is None and step.id not in used
+    )
 
 
 def upstream(playbook: PlaybookSpec) -> dict[str, tuple[str, ...]]:

@@ -457,6 +457,11 @@ class PlaybookSpec(_Spec):
         default_factory=dict, description="What a run must pass (-i key=value), with types"
     )
     steps: list[StepSpec] = Field(min_length=1, description="Agent steps and human checkpoints")
+    outputs: list[str] | None = Field(
+        default=None,
+        description="The steps whose outputs are the run's results (shown when it finishes); "
+        "default: the steps no other step uses",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
