@@ -43,7 +43,8 @@ def find_project_root(explicit: Path | None = None, start: Path | None = None) -
         if not (path / CREW_FILE).exists():
             raise ConfigError(
                 f"no {CREW_FILE} in {path}",
-                hint="Pass the directory that holds crew.yaml to --project (or CREW_PROJECT).",
+                hint="Pass the directory that holds crew.yaml to --project (or CREW_PROJECT), "
+                f"or start a project there with crew init {path}.",
             )
         return path
     here = (start or Path.cwd()).resolve()
@@ -52,7 +53,8 @@ def find_project_root(explicit: Path | None = None, start: Path | None = None) -
             return directory
     raise ConfigError(
         f"no {CREW_FILE} in {here} or any parent directory",
-        hint="Run crew inside a project, or pass --project DIR / set CREW_PROJECT.",
+        hint="Run crew inside a project (start one here with crew init), "
+        "or pass --project DIR / set CREW_PROJECT.",
     )
 
 
