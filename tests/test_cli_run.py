@@ -241,7 +241,7 @@ def test_inputs_are_parsed_as_yaml_and_from_a_file(crew_cli: Cli, example: Path)
 def test_graph_prints_mermaid(crew_cli: Cli, example: Path) -> None:
     result = crew_cli("graph", "launch-brief")
     assert result.code == 0
-    assert "graph TD" in result.out
+    assert "flowchart TD" in result.out
     for node in ("research", "draft", "triage", "legal_review", "publish"):
         assert node in result.out
 

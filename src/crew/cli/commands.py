@@ -3,6 +3,7 @@
 from crew.cli import (  # noqa: F401
     answer,
     board,
+    graph,
     new,
     run,
     runs,

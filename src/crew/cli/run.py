@@ -1,4 +1,4 @@
-"""`crew run`, `crew resume`, `crew cancel`, `crew graph`: drive playbooks from the terminal.
+"""`crew run`, `crew resume`, `crew cancel`: drive playbooks from the terminal.
 
 Progress goes to stderr, one line per step as it starts and finishes; the result (a summary, or
 with `--json` the run's JSON of DESIGN §3) goes to stdout. Exit codes: 0 done, 1 failed, rejected
@@ -397,45 +397,3 @@ def cancel(
     else:
         console.print(f"run [bold]{run_id}[/] cancelled: {markup(report.reason or '')}")
 
-
-@app.command("graph")
-def graph(
-    playbook: Annotated[str, typer.Argument(help="A playbook name, or the path to its file.")],
-) -> None:
-    """Print the playbook's compiled LangGraph graph as Mermaid (stdout) and a sketch (stderr)."""
-    from crew.engine.graph import mermaid
-
-    spec = load().playbook(playbook)
-    typer.echo(mermaid(spec))
-    err_console.print(sketch(spec), highlight=False)
-
-
-def sketch(playbook: PlaybookSpec) -> str:
-    """One line per step: who does it, what it waits for, where it can go next."""
-    from crew.spec import flow
-
-    lines = [f"[bold]{markup(playbook.name)}[/]"]
-    needs, routed = flow.needs(playbook), flow.routes_into(playbook)
-    for step in playbook.steps:
-        if step.checkpoint is not None:
-            what = f"checkpoint · {step.checkpoint.owner}"
-        else:
-            what = f"{step.role}" + (f" × {step.for_each}" if step.for_each else "")
-        if needs[step.id]:
-            after = ", ".join(needs[step.id])
-        elif step.id in routed and step.needs is None:
-            after = "its route"
-        else:
-            after = "start"
-        notes = [f"after {after}"]
-        if step.route is not None:
-            cases = ", ".join(f"{k}→{v}" for k, v in step.route.cases.items())
-            notes.append(f"routes on {step.route.field}: {cases}")
-        if step.checkpoint is not None and step.checkpoint.on_reject:
-            notes.append(
-                f"reject → {step.checkpoint.on_reject} (max {step.checkpoint.max_revisions})"
-            )
-        lines.append(
-            f"  [bold]{markup(step.id)}[/] {markup(what)} [dim]· {markup('; '.join(notes))}[/]"
-        )
-    return "\n".join(lines)
