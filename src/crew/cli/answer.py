@@ -90,6 +90,7 @@ def _continue(project: Project, board: Board, card: Card, *, person: str, as_jso
 
     if resumable_run(board, card) is None:
         return
+    from crew.cli.results import followed_playbook
     from crew.cli.run import finish, open_session
     from crew.engine.runtime import RunBusy
 
@@ -103,6 +104,7 @@ def _continue(project: Project, board: Board, card: Card, *, person: str, as_jso
     session = open_session(project, person, quiet=as_json)
     try:
         report = continue_run(session, card)
+        playbook = followed_playbook(project, board, card.run, card.playbook)
     except RunBusy as busy:
         err_console.print(f"{markup(str(busy))}; that process will act on the answer")
         raise typer.Exit(3) from None
@@ -114,7 +116,7 @@ def _continue(project: Project, board: Board, card: Card, *, person: str, as_jso
     finally:
         session.close()
     if report is not None:
-        finish(report, as_json=as_json)
+        finish(report, as_json=as_json, playbook=playbook)
 
 
 def answer_json(board: Board, card: Card) -> dict[str, Any]:

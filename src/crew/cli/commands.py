@@ -5,6 +5,7 @@ from crew.cli import (  # noqa: F401
     board,
     graph,
     new,
+    results,
     run,
     runs,
     schema,

@@ -206,19 +206,24 @@ def _ask(session: Session) -> Any:
     return ask
 
 
-def finish(report: RunReport, *, as_json: bool) -> None:
-    """Print the result of driving a run and exit with its code."""
+def finish(report: RunReport, *, as_json: bool, playbook: PlaybookSpec | None = None) -> None:
+    """Print the result of driving a run and exit with its code. A finished run's summary is
+    followed by its final outputs (`crew.cli.results`), which `playbook` (the version the run
+    follows) defines; `--json` prints the run's JSON only."""
     if as_json:
         print_json(report.to_json())
     else:
-        _summary(report)
+        _summary(report, playbook)
     raise typer.Exit(report.exit_code)
 
 
-def _summary(report: RunReport) -> None:
+def _summary(report: RunReport, playbook: PlaybookSpec | None = None) -> None:
     head = f"run [bold]{report.run}[/] ({markup(report.playbook)})"
     if report.status is RunStatus.DONE:
+        from crew.cli.results import print_results
+
         console.print(f"{head} [green]done[/]")
+        print_results(playbook, report.outputs)
     elif report.status is RunStatus.WAITING:
         for waiting in report.waiting_on:
             what = str(waiting.kind)
@@ -327,7 +332,7 @@ def run(
         report = start_run(session, spec, given, mode=mode)
     finally:
         session.close()
-    finish(report, as_json=as_json)
+    finish(report, as_json=as_json, playbook=spec)
 
 
 @app.command("resume")
@@ -353,6 +358,7 @@ def resume(
     as_json: JsonOption = False,
 ) -> None:
     """Continue a run: act on a recorded answer, or take over after its driver stopped."""
+    from crew.cli.results import followed_playbook
     from crew.engine.runtime import resume_run
 
     project = load()
@@ -367,9 +373,10 @@ def resume(
         session.ask = _ask(session)
     try:
         report = resume_run(session, run_id, wait=wait, upgrade=upgrade)
+        playbook = followed_playbook(project, session.board, run_id, report.playbook)
     finally:
         session.close()
-    finish(report, as_json=as_json)
+    finish(report, as_json=as_json, playbook=playbook)
 
 
 @app.command("cancel")
