@@ -58,3 +58,17 @@ def test_a_webhook_that_never_answers_times_out() -> None:
     finally:
         hang.close()
     assert not sent.ok and sent.retryable and sent.error == "timed out after 0.2s"
+
+
+def test_a_checkpoints_message_offers_only_the_decisions_a_checkpoint_takes() -> None:
+    sent = message(
+        person="carol",
+        card="c5",
+        run="r1",
+        playbook="launch-brief",
+        step="legal_review",
+        kind="checkpoint",
+        reason="Approve?",
+        due=None,
+    )
+    assert sent["answer"] == "crew answer c5 approve|reject|edit --as carol"

@@ -119,7 +119,7 @@ def message(
         "reason": reason,
         "due": due,
         "previous_assignee": previous,
-        "answer": f"crew answer {card} approve|reject|edit|retry --as {person}",
+        "answer": f"crew answer {card} {'|'.join(what.decisions)} --as {person}",
     }
 
 
