@@ -128,9 +128,9 @@ def parse_inputs(
 ) -> dict[str, Any]:
     """`--inputs FILE` (YAML or JSON mapping), then each `-i key=value` (value parsed as YAML).
 
-    Bounded by `limits` (default: crew's defaults): the file's size before it is read, the YAML
-    aliases of the file and of every value, and all the inputs together as JSON."""
-    from crew.spec.limits import check_size, json_size
+    Bounded by `limits` (default: crew's defaults): the file's size before it is read and the
+    YAML aliases of the file and of every value. All the inputs together are bounded where every
+    surface starts a run (`crew.engine.runtime.start_run`)."""
     from crew.spec.models import Limits
     from crew.spec.yamlfile import NotYAML, load_yaml, read_text
 
@@ -158,7 +158,6 @@ def parse_inputs(
         except NotYAML:
             value = raw  # not YAML: the plain string the user typed
         given[key.strip()] = value
-    check_size("the run's inputs (as JSON)", json_size(given), limits.inputs, "inputs")
     return given
 
 
