@@ -46,6 +46,7 @@ def check_project(loaded: Loaded) -> list[Problem]:
     crew = loaded.crew
     if crew is not None:
         problems.extend(_check_people(crew.spec, crew.source))
+        problems.extend(_check_keys(crew.spec, crew.source))
         problems.extend(_check_tools(crew.spec, crew.source, loaded.root))
     role_names = set(loaded.roles) | loaded.broken_roles
     for stem, role in loaded.roles.items():
@@ -99,6 +100,42 @@ def _check_people(crew: CrewSpec, source: Located) -> Iterator[Problem]:
                 ("settings", "admins", index),
                 f"admin '{admin}' is not a person of crew.yaml",
                 did_you_mean(admin, people, kind="People"),
+            )
+
+
+def _check_keys(crew: CrewSpec, source: Located) -> Iterator[Problem]:
+    """Every key of `people.<p>.keys` and `authorities` parses, and no key stands for two."""
+    if not crew.authorities and not any(p.keys for p in crew.people.values()):
+        return  # no keys: nothing to import
+    from crew.spec.sshkeys import KeyLineError, parse_public_key
+
+    hint = (
+        "Paste the whole line of the public key file (e.g. ~/.ssh/id_ed25519.pub: "
+        "'ssh-ed25519 AAAA... you@host'); `crew keys` prints yours."
+    )
+    owners: dict[str, str] = {}
+    listed: list[tuple[Loc, str, str]] = [
+        (("people", key, "keys", index), f"'{key}'", line)
+        for key, person in crew.people.items()
+        for index, line in enumerate(person.keys)
+    ]
+    listed += [
+        (("authorities", name), f"authority '{name}'", line)
+        for name, line in crew.authorities.items()
+    ]
+    for loc, who, line in listed:
+        try:
+            key = parse_public_key(line)
+        except KeyLineError as error:
+            yield _problem(source, loc, f"key of {who}: {error}", hint)
+            continue
+        first = owners.setdefault(key.line, who)
+        if first != who:
+            yield _problem(
+                source,
+                loc,
+                f"key {key.fingerprint} of {who} is also listed for {first}",
+                "A key stands for one person or one authority: give each their own key.",
             )
 
 

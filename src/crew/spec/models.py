@@ -171,6 +171,11 @@ class Person(_Spec):
     delegates: list[str] = Field(
         default_factory=list, description="People who may answer this person's checkpoints"
     )
+    keys: list[str] = Field(
+        default_factory=list,
+        description="OpenSSH public keys this person signs decisions with "
+        '(e.g. "ssh-ed25519 AAAA... carol@laptop"; ssh-ed25519 or ssh-rsa)',
+    )
 
 
 class Limits(_Spec):
@@ -223,6 +228,11 @@ class Settings(_Spec):
         default=False,
         description="Use a Redis whose maxmemory-policy may evict keys (warns instead of "
         "refusing; evicted keys lose runs)",
+    )
+    require_signed: bool = Field(
+        default=False,
+        description="A run goes on from a person's decision only when its signature verifies "
+        "against the keys in crew.yaml (people.<p>.keys or an authority)",
     )
 
 
@@ -308,6 +318,11 @@ class CrewSpec(_Spec):
         default_factory=dict, description="Named model profiles a role's `model:` can name"
     )
     people: dict[str, Person] = Field(default_factory=dict, description="The team, by short name")
+    authorities: dict[Name, str] = Field(
+        default_factory=dict,
+        description="Keys of servers that sign for people they authenticated "
+        '(name -> "ssh-ed25519 AAAA..."); recorded as verified_by: <name>',
+    )
     settings: Settings = Field(default_factory=Settings)
     tools: dict[Name, ToolSpec] = Field(
         default_factory=dict, description="The project's tool registry, by name"
