@@ -116,7 +116,7 @@ def test_members_equal_and_print_as_their_strings() -> None:
     assert CardKind.ESCALATION.decisions == tuple(Decision)
     assert CardKind.AGENT.decisions == ()
     assert [s for s in CardStatus if s.finished] == ["done", "rejected", "failed", "cancelled"]
-    assert [s for s in RunStatus if not s.finished] == ["running", "waiting"]
+    assert [s for s in RunStatus if not s.finished] == ["queued", "running", "waiting"]
 
 
 def test_a_resume_value_is_plain_data_and_reads_back_as_it_was() -> None:

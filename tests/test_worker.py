@@ -373,6 +373,21 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
         def runs(self, limit: int) -> list[Any]:
             return []
 
+        def beat_worker(self, state: Any, ttl: float) -> None:
+            return None
+
+        def leave_worker(self, worker: str) -> None:
+            return None
+
+        def runs_lease_expired(self, limit: int) -> list[Any]:
+            return []
+
+        def runs_in(self, status: str, limit: int, *, offset: int = 0) -> list[Any]:
+            return []
+
+        def take_run(self, holder: str, lease_seconds: float) -> None:
+            return None  # no run waits for a worker
+
         def now(self) -> float:
             return 0.0
 
@@ -386,7 +401,11 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
     settings = types.SimpleNamespace(retention=Retention())
     project = types.SimpleNamespace(crew=types.SimpleNamespace(settings=settings))
     session = types.SimpleNamespace(
-        board=flaky, deliverer=Deliverer(flaky), project=project, lease_seconds=30.0
+        board=flaky,
+        deliverer=Deliverer(flaky),
+        project=project,
+        lease_seconds=30.0,
+        holder="laptop:1:ab",
     )
     worker = Worker(session, say=lines.append)  # type: ignore[arg-type]
     worker.run(interval=0.01)

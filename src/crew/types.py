@@ -102,6 +102,8 @@ _FINISHED_CARDS = frozenset(
 class RunStatus(StrEnum):
     """Where a run stands (the board's run record, `RunReport.status`)."""
 
+    QUEUED = "queued"
+    """Submitted (`crew run --detach`) or handed back: it waits for a worker to drive it."""
     RUNNING = "running"
     WAITING = "waiting"
     DONE = "done"
@@ -111,8 +113,8 @@ class RunStatus(StrEnum):
 
     @property
     def finished(self) -> bool:
-        """Anything but running or waiting: the run never goes on."""
-        return self not in (RunStatus.RUNNING, RunStatus.WAITING)
+        """Anything but queued, running or waiting: the run never goes on."""
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
 
 
 class Decision(StrEnum):

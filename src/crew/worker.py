@@ -1,24 +1,37 @@
-"""The worker: the long-running process that keeps a board moving with nobody at a terminal.
+"""The worker: the long-running process that drives a board's runs with nobody at a terminal.
 
-`Worker(session).run(interval=...)` does rounds until `stopping` is set. Each round it (a)
-enforces SLAs (`crew.people.sla`: overdue cards move along their chain) and attempts the board's due
-webhook deliveries in the background (`crew.people.notify.Deliverer`: those queued by any process,
-retried with backoff), (b) reaps expired card leases, (c) applies retention, (d) resumes runs
-that can go on: waiting runs with an answer recorded on a card they wait on (the answering
-process crashed, had no model key, or left it to a worker), and running runs whose driver's
-lease ran out (a crashed `crew run`). A resume goes through `crew.engine.runtime.resume_run`, so it
-happens under the run lease: workers on many machines never drive one run twice.
+`Worker(session, concurrency=N).run(interval=...)` drives up to N runs at once, each on a thread
+of its own (runs spend their time waiting on models and people: N in the tens is normal on one
+core; threads, not asyncio, because a run is a LangGraph graph run synchronously, and a thread
+waiting on an HTTP reply costs no CPU: `bench/throughput.py` measures it). Between rounds it takes
+queued runs (`crew run --detach`, answers left for a worker, leases handed back) as soon as it has
+a free slot: `Board.take_run` hands out the first in line (priority, then first in first out)
+with its run lease, atomically, so workers on many machines never drive one run twice.
 
-What it did is said one line at a time through `say` (the CLI prints them with a time). Setting
-`stopping` ends it after the resumes in flight and the webhook attempt in flight; `run(once=True)`
-does one round and waits for its resumes and for the attempts of the deliveries that are due.
+Each round (every `interval` seconds) it also (a) says it is alive (`crew workers`: its host, pid
+and the runs in hand), (b) enforces SLAs (`crew.people.sla`: overdue cards move along their
+chain) and attempts the board's due webhook deliveries in the background
+(`crew.people.notify.Deliverer`), (c) reaps expired card leases, (d) applies retention, (e)
+takes over runs whose driver's lease ran out (a crashed `crew run` or worker: the takeover
+index), and (f) resumes waiting runs with an answer recorded that nobody acted on (the answering
+process crashed), reading a bounded window of the waiting runs' index per round, in turn. Every
+read is a bounded range of an index: nothing scans the board's runs.
+
+What it did is said one line at a time through `say` (the CLI prints them with a time). `stop()`
+drains: no new runs; each run in flight finishes the step it is in and hands its lease back
+(queued again, so another worker continues it at once); `run` returns once they did.
+`run(once=True)` does one round (taking queued runs too) and waits for the runs it started to
+finish or wait, and for the attempts of the deliveries that are due.
 Imports nothing heavy at module level.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -31,12 +44,14 @@ if TYPE_CHECKING:
     from crew.engine.runtime import Session
     from crew.people.notify import Deliverer, Sent
 
-__all__ = ["RUNS_SCANNED", "Worker"]
+__all__ = ["POLL_SECONDS", "RUNS_SCANNED", "Worker"]
 
 logger = logging.getLogger("crew")
 
-# How many of the newest runs a round looks at for resumable ones.
+# How many runs of each index a round reads at most (expired leases, a window of waiting runs).
 RUNS_SCANNED = 200
+# How often a worker with a free slot looks for queued runs between rounds.
+POLL_SECONDS = 0.1
 
 
 class Worker:
@@ -50,29 +65,95 @@ class Worker:
         say: Callable[[str], None] | None = None,
         deliverer: Deliverer | None = None,
         runs_scanned: int = RUNS_SCANNED,
+        poll: float = POLL_SECONDS,
     ) -> None:
         self.session = session
         self.board = session.board
         self.say = say or (lambda line: None)
-        # One deliverer for the rounds and the runs this worker resumes.
+        # One deliverer for the rounds and the runs this worker drives.
         self.deliverer = deliverer or session.deliverer
         self.deliverer.on_report = self._delivered
         self.runs_scanned = runs_scanned
+        self.poll = poll
+        self.concurrency = max(1, concurrency)
         self.stopping = threading.Event()
-        self._pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="crew-resume")
+        # The runs this worker drives stop between steps once it is set (`stop`).
+        self.draining = threading.Event()
+        session.draining = self.draining
+        self.id = str(getattr(session, "holder", "") or f"{socket.gethostname()}:{os.getpid()}")
+        self.started = time.time()
+        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="crew-run")
+        self._lock = threading.Lock()
         self._in_flight: dict[str, Future[None]] = {}
+        self._slot_freed = threading.Event()
         self._gave_up: dict[str, int] = {}  # run id -> run version a resume failed at
+        self._waiting_offset = 0  # where the next round's window of waiting runs starts
+        self._last_beat = 0.0
+
+    # -- what a round does -------------------------------------------------------------------
 
     def round(self) -> None:
-        """One round of every duty (resumes are started, not waited for)."""
+        """One round of every duty (runs are started, not waited for)."""
+        self.beat()
         self._enforce_slas()
         for card_id in self.board.reap():
             self.say(f"card {card_id}: its worker's lease expired; requeued or failed")
         self._enforce_retention()
-        self._in_flight = {r: f for r, f in self._in_flight.items() if not f.done()}
+        # Resumes are not held back by the slots (they wait in the pool's line if need be):
+        # a run someone answered or whose driver died goes on before new work starts.
         for run in self.resumable():
-            if not self.stopping.is_set():
-                self._in_flight[run.id] = self._pool.submit(self._resume, run)
+            if self.stopping.is_set():
+                break
+            why = (
+                "an answer was recorded"
+                if run.status is RunStatus.WAITING
+                else "its driver stopped"
+            )
+            self._start(run, why, None)
+        self.take()
+
+    def take(self) -> int:
+        """Take queued runs while this worker has free slots; return how many it started."""
+        started = 0
+        while not self.stopping.is_set() and self._free():
+            taken = self.board.take_run(self.id, self.session.lease_seconds)
+            if taken is None:
+                break
+            run_id, token = taken
+            try:
+                run = self.board.get_run(run_id)
+            except Exception:
+                continue  # purged meanwhile: its lease goes with it
+            self._start(run, "taken from the queue", token)
+            started += 1
+        return started
+
+    def beat(self, *, force: bool = True) -> None:
+        """Tell the board this worker is alive and which runs it drives (`crew workers`)."""
+        from crew.board.runs import WorkerState
+
+        now = time.monotonic()
+        if not force and now - self._last_beat < 1.0:
+            return
+        self._last_beat = now
+        self.board.beat_worker(
+            WorkerState(
+                id=self.id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.concurrency,
+                runs=self.in_hand(),
+                started=self.started,
+                heartbeat=0.0,
+                draining=self.draining.is_set(),
+            ),
+            ttl=self._beat_ttl,
+        )
+
+    def in_hand(self) -> list[str]:
+        """The runs this worker drives right now."""
+        with self._lock:
+            return sorted(r for r, f in self._in_flight.items() if not f.done())
 
     def _enforce_retention(self) -> None:
         from crew.engine.retention import enforce_retention
@@ -81,12 +162,16 @@ class Worker:
         for run_id in retained.abandoned:
             self.say(f"run {run_id}: cancelled as abandoned (settings.retention.abandoned)")
 
+    # -- the loop ----------------------------------------------------------------------------
+
     def run(self, *, interval: float, once: bool = False) -> None:
-        """Rounds every `interval` seconds until `stopping` is set (one round with `once`)."""
+        """Rounds every `interval` seconds until stopped (one round with `once`); between
+        rounds, queued runs are taken as soon as a slot is free."""
         import redis
 
         from crew.exceptions import RedisUnavailable
 
+        self._beat_ttl = max(15.0, 3 * interval)
         try:
             while not self.stopping.is_set():
                 try:
@@ -99,38 +184,97 @@ class Worker:
                     self.say(f"round failed, trying again in {interval:g}s: Redis: {error}")
                 if once:
                     break
-                self.stopping.wait(interval)
+                self._between_rounds(interval)
         finally:
             self.drain(deliver=once)
 
+    _beat_ttl = 15.0
+
+    def _between_rounds(self, interval: float) -> None:
+        import redis
+
+        next_round = time.monotonic() + interval
+        failed = False
+        while not self.stopping.is_set():
+            left = next_round - time.monotonic()
+            if left <= 0:
+                return
+            if not failed and self._free():
+                try:
+                    if self.take():
+                        self.beat(force=False)
+                except redis.RedisError:
+                    failed = True  # the next round says so (and tries again)
+            self._slot_freed.wait(min(left, self.poll))
+            self._slot_freed.clear()
+
+    def stop(self) -> None:
+        """Drain: take no new runs; the runs in flight finish their step and hand their lease
+        back (queued again for another worker). `run` returns once they did."""
+        self.draining.set()
+        self.stopping.set()
+        self._slot_freed.set()
+
     def drain(self, *, deliver: bool = False) -> None:
-        """Wait for the resumes in flight; with `deliver` (`--once`), for the attempts of the
+        """Wait for the runs in flight; with `deliver` (`--once`), for the attempts of the
         webhook deliveries that are due (theirs too); then for the attempt in flight, at most
         one POST's timeout: the next process makes any attempt cut short again."""
         self._pool.shutdown(wait=True)
+        try:
+            self.board.leave_worker(self.id)
+        except Exception:  # Redis gone: the entry runs out by itself
+            logger.debug("worker %s could not leave the board", self.id, exc_info=True)
         if deliver:
             self.deliverer.kick()
             self.deliverer.flush()
         self.deliverer.close(self.deliverer.timeout + 1)
 
+    # -- which runs ------------------------------------------------------------------------------
+
     def resumable(self) -> list[Run]:
-        """Runs a round should resume: answered but not acted on, or driverless while running."""
-        now = self.board.now()
-        found = []
-        for run in self.board.runs(self.runs_scanned):
-            if run.status.finished or run.id in self._in_flight:
+        """Runs a round should resume: those whose driver's lease ran out, and waiting runs with
+        an answer nobody acted on (a window of `runs_scanned` of them, the next window next
+        round). Bounded reads of the takeover and status indexes."""
+        found: list[Run] = []
+        for run in self.board.runs_lease_expired(self.runs_scanned):
+            if self._skip(run):
                 continue
-            if self._gave_up.get(run.id) == run.version:
-                continue  # it failed at this version; a change (an answer, a resume) retries
+            found.append(run)
+        window = self.board.runs_in(
+            RunStatus.WAITING, self.runs_scanned, offset=self._waiting_offset
+        )
+        self._waiting_offset = (
+            0 if len(window) < self.runs_scanned else self._waiting_offset + len(window)
+        )
+        now = self.board.now()
+        for run in window:
+            if self._skip(run) or any(r.id == run.id for r in found):
+                continue
             if run.lease_deadline is not None and run.lease_deadline > now:
                 continue  # someone drives it right now
-            if run.status is RunStatus.WAITING and self._has_answer(run):
+            if self._has_answer(run):
                 found.append(run)
-            elif run.status is RunStatus.RUNNING and (
-                run.lease_deadline is not None or now - run.updated > self.session.lease_seconds
-            ):
-                found.append(run)  # its driver's lease ran out (or it never took one)
         return found
+
+    def _skip(self, run: Run) -> bool:
+        with self._lock:
+            if run.id in self._in_flight:
+                return True
+        if run.status.finished:
+            return True
+        # it failed at this version; a change (an answer, a resume) retries
+        return self._gave_up.get(run.id) == run.version
+
+    def _free(self) -> bool:
+        with self._lock:
+            self._in_flight = {r: f for r, f in self._in_flight.items() if not f.done()}
+            return len(self._in_flight) < self.concurrency
+
+    def _start(self, run: Run, why: str, token: str | None) -> None:
+        with self._lock:
+            future = self._pool.submit(self._resume, run, why, token)
+            self._in_flight[run.id] = future
+        future.add_done_callback(lambda _: self._slot_freed.set())
 
     def _has_answer(self, run: Run) -> bool:
         from crew.exceptions import CardNotFound
@@ -144,16 +288,25 @@ class Worker:
                 return True
         return False
 
-    def _resume(self, run: Run) -> None:
+    def _resume(self, run: Run, why: str, token: str | None) -> None:
+        from crew.engine.lease import Drained
         from crew.engine.runtime import RunBusy, resume_run
-        from crew.exceptions import CrewError
+        from crew.exceptions import CrewError, LeaseLost
 
-        why = "an answer was recorded" if run.status is RunStatus.WAITING else "its driver stopped"
-        self.say(f"run {run.id} ({run.playbook}): resuming, {why}")
+        if token is None:
+            self.say(f"run {run.id} ({run.playbook}): resuming, {why}")
+        else:
+            self.say(f"run {run.id} ({run.playbook}): started, {why}")
         try:
-            report = resume_run(self.session, run.id)
+            report = resume_run(self.session, run.id, lease=token)
         except RunBusy:
             return  # another process took it first; it carries the run on
+        except Drained:
+            self.say(f"run {run.id}: handed back (this worker is stopping)")
+            return
+        except LeaseLost as error:
+            self.say(f"run {run.id}: another process drives it now: {error}")
+            return
         except CrewError as error:
             self._gave_up[run.id] = self._version(run)
             self.say(f"run {run.id}: could not resume: {error}")

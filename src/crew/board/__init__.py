@@ -11,7 +11,7 @@ from crew.board.cards import Answer, Card, CardKind, CardStatus, Decision, Lease
 from crew.board.events import Event
 from crew.board.keys import BoardKeys
 from crew.board.outbox import OutboxEntry
-from crew.board.runs import Pinned, Run, RunStatus
+from crew.board.runs import Pinned, Run, RunStatus, WorkerState
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "Purged",
     "Run",
     "RunStatus",
+    "WorkerState",
     "iso",
 ]

@@ -35,7 +35,7 @@ from crew.board.events import Event
 from crew.board.keys import BoardKeys
 from crew.board.outbox import OutboxEntry, Outcome, Reported
 from crew.board.refusals import Refusal, answerers
-from crew.board.runs import Pinned, Run, RunStatus, run_event_name
+from crew.board.runs import Pinned, Run, RunStatus, WorkerState, run_event_name
 from crew.board.scripts import EVENTS_MAXLEN, RUN_EVENTS_MAXLEN, Scripts
 from crew.board.texts import CARD_FIELDS, EVENT_FIELDS, RUN_FIELDS, Texts, TextWriter
 from crew.exceptions import BoardError, ConfigError
@@ -675,15 +675,33 @@ class Board:
         started_by: str,
         meta: dict[str, Any] | None = None,
         pinned: Pinned | None = None,
+        queued: bool = False,
+        priority: int = 0,
+        key: str | None = None,
+        takeover: float = 60.0,
     ) -> Run:
-        """Record a new run (status running). BoardError if the id is taken. `meta` is what a
-        driver needs to run it again from the top (e.g. the replay mode), kept as `Run.meta`;
-        `pinned`, the playbook version it follows, is stored once beside it (`pinned_of`)."""
+        """Record a new run. BoardError if the id is taken. `meta` is what a driver needs to run
+        it again from the top (e.g. the replay mode), kept as `Run.meta`; `pinned`, the playbook
+        version it follows, is stored once beside it (`pinned_of`).
+
+        A run is running (this process drives it: it has `takeover` seconds to take the run
+        lease before a worker may), or with `queued` waits in line for a worker (`take_run`:
+        higher `priority` first, then first in first out). With `key`, a run still kept on the
+        board that was created with the same key is returned instead, and nothing is written
+        (its id differs from `run_id`)."""
         if not run_id:
             raise ConfigError("a run needs a non-empty id")
+        check_priority(priority)
+        if key is not None:
+            check_run_key(key)
         detail: dict[str, Any] = {"playbook": playbook, "inputs": inputs}
         if pinned is not None:
             detail["pinned"] = pinned.hash
+        if queued:
+            detail["queued"] = True
+            detail["priority"] = priority
+        if key:
+            detail["key"] = key
         texts = self._texts.writer(run_id)
         stored, event = texts.encode(_dumps(inputs)), texts.encode(_dumps(detail))
         texts.flush()
@@ -699,8 +717,14 @@ class Board:
             _dumps(meta or {}),
             pinned.hash if pinned else "",
             pinned.text if pinned else "",
+            str(RunStatus.QUEUED if queued else RunStatus.RUNNING),
+            str(priority),
+            key or "",
+            f"{takeover:.6f}",
             *state,
         )
+        if reply[0] == "existing":
+            return self.get_run(str(reply[1]))
         return self._runs_from([_hash(reply[1:])])[0]
 
     def set_run_status(
@@ -782,6 +806,100 @@ class Board:
             pipe.hgetall(self.keys.run(run_id))
         return self._runs_from([h for h in pipe.execute() if h])
 
+    def runs_in(
+        self, status: RunStatus | str, limit: int = 100, *, offset: int = 0
+    ) -> list[Run]:
+        """Runs that can go on (queued, running, waiting) in `status`, longest there first, at
+        most `limit` from `offset` (the status index: no scan of the board's runs)."""
+        run_status = _enum(RunStatus, status, "run status")
+        if run_status.finished:
+            raise ConfigError(f"runs are indexed by status only while they go on, not {status}")
+        ids = self._db.zrange(self.keys.runs_status(run_status), offset, offset + limit - 1)
+        return self._runs_of(ids)
+
+    def count_runs(self) -> dict[RunStatus, int]:
+        """How many runs are queued, running and waiting (ZCARD of each status index)."""
+        going = [status for status in RunStatus if not status.finished]
+        pipe = self._db.pipeline(transaction=False)
+        for status in going:
+            pipe.zcard(self.keys.runs_status(status))
+        return dict(zip(going, (int(n) for n in pipe.execute()), strict=True))
+
+    def queued_runs(self, limit: int = 100) -> list[Run]:
+        """The runs waiting for a worker, in the order workers take them."""
+        return self._runs_of(self._db.zrange(self.keys.run_queue(), 0, limit - 1))
+
+    def runs_lease_expired(self, limit: int = 100) -> list[Run]:
+        """Runs whose driver's lease ran out (a crashed driver), longest ago first, at most
+        `limit`: a worker takes them over (the takeover index)."""
+        now = self.now()
+        ids = self._db.zrangebyscore(
+            self.keys.run_leases(), "-inf", f"({now:.6f}", start=0, num=limit
+        )
+        return self._runs_of(ids)
+
+    def take_run(self, holder: str, lease_seconds: float) -> tuple[str, str] | None:
+        """Take the first run in line (priority, then first in first out) with its lease, for
+        `holder`: (run id, lease token), or None when no run waits for a worker."""
+        _positive(lease_seconds, "lease_seconds")
+        reply = self._call("run_take", holder, lease_seconds)
+        if len(reply) < 3:
+            return None
+        return str(reply[1]), str(reply[2])
+
+    def enqueue_run(self, run_id: str, *, actor: str, reason: str) -> Run:
+        """Put a run that goes on in line for a worker (queued). WrongStatus if it finished."""
+        return self.set_run_status(run_id, RunStatus.QUEUED, actor=actor, reason=reason)
+
+    # -- workers -----------------------------------------------------------------------------
+
+    def beat_worker(self, state: WorkerState, ttl: float) -> None:
+        """Say worker `state.id` is alive for `ttl` seconds more (`workers` lists it until then);
+        its record expires by itself a while after its last beat."""
+        _positive(ttl, "ttl")
+        now = self.now()
+        key = self.keys.worker(state.id)
+        fields = {
+            "host": state.host,
+            "pid": str(state.pid),
+            "concurrency": str(state.concurrency),
+            "runs": _dumps(sorted(state.runs)),
+            "started": f"{state.started:.6f}",
+            "heartbeat": f"{now:.6f}",
+            "draining": "1" if state.draining else "0",
+        }
+        pipe = self._db.pipeline(transaction=False)
+        pipe.hset(key, mapping=fields)
+        pipe.expire(key, max(60, int(ttl * 10)))
+        pipe.zadd(self.keys.workers(), {state.id: now + ttl})
+        # Workers gone long ago leave the index (it stays as small as the fleet).
+        pipe.zremrangebyscore(self.keys.workers(), "-inf", f"({now - max(60.0, ttl * 10):.6f}")
+        pipe.execute()
+
+    def leave_worker(self, worker: str) -> None:
+        """Worker `worker` stopped: it is no longer listed."""
+        pipe = self._db.pipeline(transaction=False)
+        pipe.zrem(self.keys.workers(), worker)
+        pipe.delete(self.keys.worker(worker))
+        pipe.execute()
+
+    def workers(self, limit: int = 1000) -> list[WorkerState]:
+        """The live workers (their heartbeat has not run out), longest running first."""
+        ids = self._db.zrangebyscore(
+            self.keys.workers(), f"{self.now():.6f}", "+inf", start=0, num=limit
+        )
+        if not ids:
+            return []
+        pipe = self._db.pipeline(transaction=False)
+        for worker in ids:
+            pipe.hgetall(self.keys.worker(worker))
+        found = [
+            WorkerState.from_hash(worker, h)
+            for worker, h in zip(ids, pipe.execute(), strict=True)
+            if h
+        ]
+        return sorted(found, key=lambda w: (w.started, w.id))
+
     def runs_started_before(self, before: float, limit: int = 100) -> list[Run]:
         """The oldest runs started before `before` (a time), oldest first, at most `limit`."""
         ids = self._db.zrangebyscore(self.keys.runs(), "-inf", f"({before}", start=0, num=limit)
@@ -859,6 +977,14 @@ class Board:
         self._texts.resolve(hashes, RUN_FIELDS, lambda h: h.get("id", ""))
         return [Run.from_hash(h) for h in hashes]
 
+    def _runs_of(self, ids: Sequence[str]) -> list[Run]:
+        if not ids:
+            return []
+        pipe = self._db.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hgetall(self.keys.run(run_id))
+        return self._runs_from([h for h in pipe.execute() if h])
+
     def _fetch(self, ids: Sequence[str]) -> list[Card]:
         if not ids:
             return []
@@ -897,6 +1023,34 @@ def _usage(usage: Usage | None) -> str:
 
 def _number(value: float | None) -> str:
     return "" if value is None else repr(float(value))
+
+
+MAX_PRIORITY = 1000
+MAX_RUN_KEY = 200
+
+
+def check_priority(priority: object) -> int:
+    """`priority` if it is a whole number from -1000 to 1000 (higher goes first)."""
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ConfigError(
+            f"priority must be a whole number, not {priority!r}", hint="Use e.g. --priority 10."
+        )
+    if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
+        raise ConfigError(
+            f"priority {priority} is out of range",
+            hint=f"Use a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY} (higher goes first).",
+        )
+    return priority
+
+
+def check_run_key(key: str) -> str:
+    """`key` if it can be a submission's idempotency key (1-200 printable characters)."""
+    if not key or len(key) > MAX_RUN_KEY or not key.isprintable():
+        raise ConfigError(
+            f"invalid run key {key[:40]!r}",
+            hint=f"Use 1 to {MAX_RUN_KEY} printable characters, e.g. --key ticket-4711.",
+        )
+    return key
 
 
 def _positive(value: float, name: str) -> None:

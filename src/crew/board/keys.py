@@ -27,6 +27,17 @@ each other. The layout (`<P>` = `crew:{B}:`):
                               (`crew.spec.snapshot`; its hash is the run record's `pinned`)
     <P>runs                   zset run id -> started time
     <P>runs:finished          zset run id -> finished time (retention)
+    <P>runs:status:<status>   zset run id -> when it entered that status, for the statuses a run
+                              goes on from (queued, running, waiting): nothing scans `runs`
+    <P>runs:queue             zset run id -> place in line (priority, then first in first out):
+                              the runs waiting for a worker to drive them (`crew run --detach`,
+                              an answer left for a worker, a lease handed back)
+    <P>runs:seq               counter behind the places in line
+    <P>runs:leases            zset run id -> its driver's lease deadline (the takeover index)
+    <P>runs:key:<key>         string: the run submitted with idempotency key <key> (`--key`),
+                              deleted with the run
+    <P>workers                zset worker id -> when its heartbeat runs out (`crew workers`)
+    <P>worker:<id>            hash: one worker's host, pid, concurrency, runs in hand (expires)
     <P>lg:...                 the runs' LangGraph state: `crew.RedisCheckpointSaver`'s keys under
                               namespace `<P>lg` (`run_state_namespace`), one thread per run id.
                               Their layout is the saver's (`crew.persistence`): the board asks it
@@ -61,6 +72,13 @@ _TEMPLATES: dict[str, str] = {
     "run_pinned": "run:{run}:pinned",
     "runs": "runs",
     "runs_finished": "runs:finished",
+    "runs_status": "runs:status:{status}",
+    "run_queue": "runs:queue",
+    "run_seq": "runs:seq",
+    "run_leases": "runs:leases",
+    "run_key": "runs:key:{key}",
+    "workers": "workers",
+    "worker": "worker:{worker}",
 }
 
 
@@ -137,6 +155,27 @@ class BoardKeys:
 
     def runs_finished(self) -> str:
         return self._key("runs_finished")
+
+    def runs_status(self, status: str) -> str:
+        return self._key("runs_status", status=status)
+
+    def run_queue(self) -> str:
+        return self._key("run_queue")
+
+    def run_seq(self) -> str:
+        return self._key("run_seq")
+
+    def run_leases(self) -> str:
+        return self._key("run_leases")
+
+    def run_key(self, key: str) -> str:
+        return self._key("run_key", key=key)
+
+    def workers(self) -> str:
+        return self._key("workers")
+
+    def worker(self, worker: str) -> str:
+        return self._key("worker", worker=worker)
 
     def run_state_namespace(self) -> str:
         """The namespace of the runs' LangGraph state (`crew.RedisCheckpointSaver`'s; under the

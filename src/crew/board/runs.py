@@ -14,7 +14,7 @@ from typing import Any
 
 from crew.types import RunStatus
 
-__all__ = ["Pinned", "Run", "RunStatus", "run_event_name"]
+__all__ = ["Pinned", "Run", "RunStatus", "WorkerState", "run_event_name"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,10 @@ class Run:
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"mode": "replay"}
     pinned: str | None = None
     """The hash of the playbook version the run is pinned to (None: a run from before pins)."""
+    priority: int = 0
+    """Its place among queued runs: higher goes first (`crew run --detach --priority N`)."""
+    key: str | None = None
+    """The idempotency key it was submitted with (`--key`)."""
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Run:
@@ -54,6 +58,8 @@ class Run:
             lease_deadline=float(h["lease_deadline"]) if h.get("lease_deadline") else None,
             meta=json.loads(h.get("meta") or "{}"),
             pinned=h.get("pinned") or None,
+            priority=int(h.get("priority") or 0),
+            key=h.get("key") or None,
         )
 
 
@@ -69,3 +75,44 @@ class Pinned:
 def run_event_name(status: RunStatus) -> str:
     """The audit event for a run entering `status` (running again means resumed)."""
     return "run_resumed" if status is RunStatus.RUNNING else f"run_{status}"
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """A live worker as its last heartbeat told the board (`Board.workers`, `crew workers`)."""
+
+    id: str
+    host: str
+    pid: int
+    concurrency: int
+    runs: list[str]
+    """The runs it drives right now."""
+    started: float
+    heartbeat: float
+    """When it last said it was alive (board time)."""
+    draining: bool = False
+
+    @classmethod
+    def from_hash(cls, worker: str, h: dict[str, str]) -> WorkerState:
+        return cls(
+            id=worker,
+            host=h.get("host", ""),
+            pid=int(h.get("pid") or 0),
+            concurrency=int(h.get("concurrency") or 0),
+            runs=json.loads(h.get("runs") or "[]"),
+            started=float(h.get("started") or 0.0),
+            heartbeat=float(h.get("heartbeat") or 0.0),
+            draining=h.get("draining") == "1",
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "worker": self.id,
+            "host": self.host,
+            "pid": self.pid,
+            "concurrency": self.concurrency,
+            "runs": list(self.runs),
+            "started": self.started,
+            "heartbeat": self.heartbeat,
+            "draining": self.draining,
+        }

@@ -88,7 +88,8 @@ def _continue(project: Project, board: Board, card: Card, *, person: str, as_jso
     from crew.engine.runtime import continue_run
     from crew.people.answering import resumable_run
 
-    if resumable_run(board, card) is None:
+    run = resumable_run(board, card)
+    if run is None:
         return
     from crew.cli.results import followed_playbook
     from crew.cli.run import finish, open_session
@@ -96,9 +97,10 @@ def _continue(project: Project, board: Board, card: Card, *, person: str, as_jso
 
     assert card.decision is not None
     if not as_json:
+        goes_on = "a worker resumes" if run.meta.get("detached") else "resuming"
         err_console.print(
             f"recorded: {card.decision.decision} by {markup(person)} on card {card.id} "
-            f"({markup(card.step)}); resuming run {card.run}",
+            f"({markup(card.step)}); {goes_on} run {card.run}",
             highlight=False,
         )
     session = open_session(project, person, quiet=as_json)

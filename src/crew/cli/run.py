@@ -218,7 +218,12 @@ def finish(report: RunReport, *, as_json: bool, playbook: PlaybookSpec | None = 
 
 def _summary(report: RunReport, playbook: PlaybookSpec | None = None) -> None:
     head = f"run [bold]{report.run}[/] ({markup(report.playbook)})"
-    if report.status is RunStatus.DONE:
+    if report.status is RunStatus.QUEUED:
+        console.print(f"{head} [cyan]queued[/]: a worker drives it (`crew worker`)")
+        console.print(
+            f"  follow it with: [bold]crew status {report.run}[/]", highlight=False, soft_wrap=True
+        )
+    elif report.status is RunStatus.DONE:
         from crew.cli.results import print_results
 
         console.print(f"{head} [green]done[/]")
@@ -305,12 +310,40 @@ def run(
     record: Annotated[
         bool, typer.Option("--record", help="Call the real models and write the cassette.")
     ] = False,
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach",
+            help="Queue the run for a worker (`crew worker`) and print its id at once.",
+        ),
+    ] = False,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="KEY",
+            help="With --detach: a run already submitted with this key is returned instead "
+            "of a new one.",
+            show_default=False,
+        ),
+    ] = None,
+    priority: Annotated[
+        str | None,
+        typer.Option(
+            "--priority",
+            metavar="N",
+            help="With --detach: workers take higher priorities first (-1000 to 1000; "
+            "default 0), then first in first out.",
+            show_default=False,
+        ),
+    ] = None,
     as_: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a playbook in this process until it finishes or waits on a person."""
+    """Run a playbook in this process until it finishes or waits on a person (--detach: queue it
+    for a worker)."""
     from crew.cli.board import identify
-    from crew.engine.runtime import LIVE, RECORD, REPLAY, start_run
+    from crew.engine.runtime import LIVE, RECORD, REPLAY, start_run, submit_run
     from crew.spec.inputs import check_inputs
 
     if replay and record:
@@ -318,20 +351,74 @@ def run(
             "--replay and --record exclude each other",
             hint="--replay answers from the cassette; --record calls the models and writes it.",
         )
+    if not detach and (key is not None or priority is not None):
+        option = "--key" if key is not None else "--priority"
+        raise ConfigError(
+            f"{option} goes with --detach",
+            hint="Submit the run to workers: `crew run PLAYBOOK --detach " + option + " ...`.",
+        )
+    if detach and record:
+        raise ConfigError(
+            "--detach and --record exclude each other: a worker on any machine drives the run",
+            hint="Record in this process: `crew run PLAYBOOK --record` without --detach.",
+        )
+    rank = _priority(priority)
     project = load()
     spec: PlaybookSpec = project.playbook(playbook)
     limits = project.crew.settings.limits
     given = check_inputs(spec, parse_inputs(inputs or [], inputs_file, limits))
     person = identify(as_, project)  # only people of crew.yaml start runs (crew.people.access)
     session = open_session(project, person, quiet=as_json)
+    mode = REPLAY if replay else RECORD if record else LIVE
+    if detach:  # never asks anything: a worker drives it
+        try:
+            report = submit_run(session, spec, given, mode=mode, key=key, priority=rank)
+        finally:
+            session.close()
+        _submitted(report, as_json=as_json)
     if _interactive(as_json) and person:
         session.ask = _ask(session)
-    mode = REPLAY if replay else RECORD if record else LIVE
     try:
         report = start_run(session, spec, given, mode=mode)
     finally:
         session.close()
     finish(report, as_json=as_json, playbook=spec)
+
+
+def _submitted(report: RunReport, *, as_json: bool) -> None:
+    """What `crew run --detach` prints: the run id alone on stdout (or the run's JSON), how to
+    follow it on stderr; exit 0 (also when --key found a run submitted before)."""
+    if as_json:
+        print_json(report.to_json())
+    else:
+        console.print(report.run, highlight=False, markup=False)
+        if report.status is RunStatus.QUEUED:
+            said = "queued: a worker drives it (`crew worker`)"
+        else:
+            said = f"submitted before with this key; it is {report.status}"
+        err_console.print(
+            f"run [bold]{report.run}[/] ({markup(report.playbook)}) {said}; "
+            f"follow it with `crew status {report.run}`",
+            highlight=False,
+            soft_wrap=True,
+        )
+    raise typer.Exit(0)
+
+
+def _priority(raw: str | None) -> int:
+    """--priority N: a whole number from -1000 to 1000 (one clear line otherwise)."""
+    from crew.board.board import check_priority
+
+    if raw is None:
+        return 0
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--priority {raw!r} is not a whole number",
+            hint="Use e.g. --priority 10 (higher goes first; -1000 to 1000).",
+        ) from None
+    return check_priority(value)
 
 
 @app.command("resume")

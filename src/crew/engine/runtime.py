@@ -41,6 +41,7 @@ import dataclasses
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ __all__ = [
     "resume_run",
     "start_run",
     "started_with",
+    "submit_run",
 ]
 
 LEASE_ENV = "CREW_RUN_LEASE"
@@ -152,8 +154,9 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """DESIGN §3: 0 finished, 1 failed/rejected/cancelled, 3 waiting on a human."""
-        if self.status == RunStatus.DONE:
+        """DESIGN §3: 0 finished (or queued for a worker), 1 failed/rejected/cancelled, 3 waiting
+        on a human."""
+        if self.status in (RunStatus.DONE, RunStatus.QUEUED):
             return 0
         if self.status in (RunStatus.WAITING, RunStatus.RUNNING):
             return 3
@@ -199,6 +202,9 @@ class Session:
     (`crew.people.notify`);
     default: one of this session's own. A copy of the session (`dataclasses.replace`) shares
     it, so closing the session bounds every attempt its runs started."""
+    draining: threading.Event | None = None
+    """Set (by a worker told to stop): each run this session drives finishes the step it is in,
+    then hands its lease back, queued again for another worker."""
 
     def __post_init__(self) -> None:
         if self.webhooks is None:
@@ -272,7 +278,15 @@ def start_run(
     responder = responder or _responder(session.project, playbook, mode)
     pinned = Pinned(snapshot.hash, snapshot.text)
     if run_id is None:
-        run_id = _new_run_id(session.board, playbook.name, inputs, session.actor, mode, pinned)
+        run_id = _new_run_id(
+            session.board,
+            playbook.name,
+            inputs,
+            session.actor,
+            {"mode": mode},
+            pinned,
+            takeover=session.lease_seconds,
+        )
     else:
         session.board.create_run(
             run_id,
@@ -281,10 +295,65 @@ def start_run(
             started_by=session.actor,
             meta={"mode": mode},
             pinned=pinned,
+            takeover=session.lease_seconds,
         )
 
     first = initial_state(inputs, {"mode": mode, "playbook": playbook.name})
     return _Driver(session, playbook, run_id, responder).drive(first)
+
+
+def submit_run(
+    session: Session,
+    playbook: PlaybookSpec,
+    inputs: dict[str, Any],
+    *,
+    mode: str = LIVE,
+    key: str | None = None,
+    priority: int = 0,
+) -> RunReport:
+    """Queue a new run of `playbook` (inputs already checked) for a worker (`crew.worker`) and
+    return at once: its report says `queued`. Workers take queued runs by `priority` (higher
+    first; -1000 to 1000), then first in first out. With `key`, a run submitted with the same key
+    and still kept on the board (`settings.retention`) is returned instead of a new one, so a
+    retried trigger never starts the same work twice. Checked here, like `start_run`: who may
+    start runs, the inputs' size, and for replay that the cassette exists (live model keys are
+    the worker's business). A recording (`record`) is refused: the cassette would be written on
+    whichever machine drives the run."""
+    from crew.board.board import check_priority, check_run_key
+    from crew.people.access import check_may_start
+    from crew.spec.limits import check_size, json_size
+
+    check_priority(priority)
+    if key is not None:
+        check_run_key(key)
+    if mode == RECORD:
+        raise ConfigError(
+            "a submitted run cannot record a cassette: a worker on any machine drives it",
+            hint="Record in this process (`crew run --record` without --detach).",
+        )
+    check_may_start(session.project, session.person)
+    limit = session.project.crew.settings.limits.inputs
+    check_size("the run's inputs (as JSON)", json_size(inputs), limit, "inputs")
+    if mode == REPLAY:
+        path = session.project.cassette_path(playbook.name)
+        if not path.is_file():
+            raise ConfigError(
+                f"no cassette for playbook '{playbook.name}' ({path})",
+                hint="Record one with `crew run --record`, or submit it live without --replay.",
+            )
+    snapshot = Snapshot.of(session.project, playbook)
+    run_id = _new_run_id(
+        session.board,
+        playbook.name,
+        inputs,
+        session.actor,
+        {"mode": mode, "detached": True},
+        Pinned(snapshot.hash, snapshot.text),
+        queued=True,
+        priority=priority,
+        key=key,
+    )
+    return report_of(session, session.board.get_run(run_id))
 
 
 def resume_run(
@@ -294,6 +363,7 @@ def resume_run(
     responder: Responder | None = None,
     wait: float = 0.0,
     upgrade: bool = False,
+    lease: str | None = None,
 ) -> RunReport:
     """Continue a run: act on answers recorded on its checkpoint cards, or carry on from the last
     checkpoint after a crash. A run that still waits with no answer just reports waiting. The
@@ -302,7 +372,9 @@ def resume_run(
     lease runs out and this process takes over; a live driver keeps renewing it (RunBusy).
 
     The run goes on with the playbook version it started with (`started_with`), whatever the
-    files say now. With `upgrade`, it moves to the current files first, under its lease, if every
+    files say now. `lease` is the token of the run lease this process already holds (a worker's
+    `Board.take_run`): it drives under that one. With `upgrade`, it moves to the current files
+    first, under its lease, if every
     step it finished or waits on is still in the current playbook as the same kind of step
     (else ConfigError naming them, and nothing changes); `session.observer.run_upgraded` and the
     run's `upgraded` audit event say so."""
@@ -326,7 +398,8 @@ def resume_run(
     playbook = session.project.playbook(run.playbook)
     mode = _meta(session, run_id).get("mode", LIVE)
     responder = responder or _responder(session.project, playbook, str(mode), resume=True)
-    return _Driver(session, playbook, run_id, responder, upgrade=move).drive(None, wait=wait)
+    driver = _Driver(session, playbook, run_id, responder, upgrade=move)
+    return driver.drive(None, wait=wait, token=lease)
 
 
 def started_with(board: Board, run_id: str) -> Snapshot | None:
@@ -398,24 +471,27 @@ def _new_run_id(
     playbook: str,
     inputs: dict[str, Any],
     actor: str,
-    mode: str,
+    meta: dict[str, Any],
     pinned: Pinned | None = None,
+    **options: Any,
 ) -> str:
-    """A short, typeable run id, recorded on the board (retried on the rare collision)."""
+    """A short, typeable run id, recorded on the board (retried on the rare collision); with
+    a `key` option, the id of the run already submitted with it, if any (`Board.create_run`)."""
     for _ in range(20):
         run_id = "r" + secrets.token_hex(3)
         try:
-            board.create_run(
+            run = board.create_run(
                 run_id,
                 playbook=playbook,
                 inputs=inputs,
                 started_by=actor,
-                meta={"mode": mode},
+                meta=meta,
                 pinned=pinned,
+                **options,
             )
         except RunExists:
             continue
-        return run_id
+        return run.id
     raise RunError("could not find a free run id after 20 tries")
 
 
@@ -553,8 +629,9 @@ class _Driver:
             # (or its release) lets this process take over.
             time.sleep(left + 0.01)
 
-    def drive(self, first: Any, *, wait: float = 0.0) -> RunReport:
-        token = self._acquire(wait)
+    def drive(self, first: Any, *, wait: float = 0.0, token: str | None = None) -> RunReport:
+        if token is None:
+            token = self._acquire(wait)
         if token is None:
             run = self.board.get_run(self.run_id)
             left = max(0.0, (run.lease_deadline or 0.0) - self.board.now())
@@ -564,7 +641,13 @@ class _Driver:
                 hint=f"If that process is gone, `crew resume {self.run_id} --wait "
                 f"{self.session.lease_seconds:.0f}` takes over when its lease runs out.",
             )
-        heartbeat = Heartbeat(self.board, self.run_id, token, self.session.lease_seconds)
+        heartbeat = Heartbeat(
+            self.board,
+            self.run_id,
+            token,
+            self.session.lease_seconds,
+            draining=self.session.draining,
+        )
         heartbeat.start()
         try:
             if self.upgrade is not None:
@@ -801,11 +884,22 @@ def continue_run(
     when there is nothing to resume (the run is gone or already over). The model calls go the
     way the run started (live, replay, record) unless `responder` is given (tests, embedding).
 
+    A run submitted to workers (`submit_run`) is not driven here: it is queued for a worker,
+    and the report says so (unless `responder` is given).
+
     `RunBusy` when another process drives the run right now (that process acts on the answer);
     `ConfigError` when the run cannot go on here (e.g. no model API key). Either way the answer
     stays recorded, and a later `resume_run` (or a `crew worker`) acts on it."""
     from crew.people.answering import resumable_run
 
-    if resumable_run(session.board, card) is None:
+    run = resumable_run(session.board, card)
+    if run is None:
         return None
+    if run.meta.get("detached") and responder is None:
+        # Submitted to workers: one of them acts on the answer (DESIGN §3 `crew answer`).
+        with contextlib.suppress(WrongStatus):  # it finished meanwhile
+            run = session.board.enqueue_run(
+                run.id, actor=session.actor, reason=f"answer on card {card.id} left for a worker"
+            )
+        return report_of(session, run)
     return resume_run(session, card.run, responder=responder)

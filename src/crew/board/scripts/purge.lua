@@ -28,6 +28,11 @@ for _, id in ipairs(cards) do
 end
 local runs = redis.call('ZRANGEBYSCORE', K.runs_finished(), '-inf', cutoff, 'LIMIT', 0, limit)
 for _, run in ipairs(runs) do
+  local r = redis.call('HMGET', K.run(run), 'key', 'status')
+  if (r[1] or '') ~= '' and redis.call('GET', K.run_key(r[1])) == run then
+    redis.call('DEL', K.run_key(r[1]))  -- the key may start a new run once this one is gone
+  end
+  if r[2] then index_run(run, r[2], 'done') end
   redis.call('DEL', K.run(run), K.run_events(run), K.run_pinned(run), K.run_texts(run))
   if redis.call('ZCARD', K.run_cards(run)) == 0 then redis.call('DEL', K.run_cards(run)) end
   redis.call('ZREM', K.runs(), run)

@@ -13,4 +13,5 @@ if r[3] ~= token then
 end
 local deadline = string.format('%.6f', NOW + tonumber(ARGV[4]))
 redis.call('HSET', key, 'lease_deadline', deadline)
+if not TERMINAL[r[1]] then redis.call('ZADD', K.run_leases(), deadline, run) end
 return {'ok', deadline}
