@@ -37,12 +37,39 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from crew.agents.responders import ModelCall, ModelFailure
+from crew.agents.responders import ModelCall, ModelFailure, ModelReply, ToolRequest
 from crew.exceptions import RunError
 
-__all__ = ["OpenAIServer", "Reply", "ScriptedModel", "ServerCall", "step_of"]
+__all__ = [
+    "OpenAIServer",
+    "Reply",
+    "ScriptedModel",
+    "ServerCall",
+    "step_of",
+    "tool_calls",
+    "tool_results",
+]
 
 Script = Sequence[Any] | Callable[[ModelCall], Any]
+
+
+def tool_calls(*calls: tuple[str, Any]) -> ModelReply:
+    """A scripted model turn that asks for tool calls instead of answering:
+    ``tool_calls(("lookup_ticket", {"id": 7}), ("search_docs", {"query": "refunds"}))``.
+    The calls get ids ``call_0``, ``call_1``, ... in order."""
+    return ModelReply(
+        None,
+        tool_calls=tuple(
+            ToolRequest(f"call_{index}", name, arguments)
+            for index, (name, arguments) in enumerate(calls)
+        ),
+    )
+
+
+def tool_results(call: ModelCall) -> list[str]:
+    """The tool results a model turn was given (the contents of its `tool` messages), in
+    order: what a scripted answer may look at."""
+    return [str(m.get("content")) for m in call.messages if m.get("role") == "tool"]
 
 
 class ScriptedModel:
@@ -100,6 +127,11 @@ class _Status:
 @dataclass(frozen=True)
 class _Refusal:
     text: str
+
+
+@dataclass(frozen=True)
+class _ToolCalls:
+    calls: tuple[tuple[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -191,6 +223,12 @@ class OpenAIServer:
         if self._server is None:
             raise RuntimeError("OpenAIServer is not started; use it as a context manager")
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    @staticmethod
+    def tool_calls(*calls: tuple[str, Any]) -> Reply:
+        """A reply that calls tools: ``OpenAIServer.tool_calls(("lookup", {"id": 7}))`` (the
+        arguments may be a str, sent as is: e.g. invalid JSON)."""
+        return _ToolCalls(tuple(calls))
 
     def reply(self, *replies: Reply, step: str | None = None) -> None:
         """Queue replies, used in order: for requests of `step`, or for any request."""
@@ -287,15 +325,31 @@ def _completion(body: Mapping[str, Any], reply: Reply) -> dict[str, Any]:
         return _envelope(
             body, {"role": "assistant", "content": None, "refusal": reply.text}, "stop"
         )
+    if isinstance(reply, _ToolCalls):
+        calls = [
+            {
+                "id": f"call_{index}_{time.monotonic_ns()}",
+                "type": "function",
+                "function": {
+                    "name": name,
+                    "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+                },
+            }
+            for index, (name, arguments) in enumerate(reply.calls)
+        ]
+        message = {"role": "assistant", "content": None, "tool_calls": calls}
+        return _envelope(body, message, "tool_calls")
     text = reply if isinstance(reply, str) else json.dumps(reply)
-    message: dict[str, Any] = {"role": "assistant", "content": text}
+    message = {"role": "assistant", "content": text}
     finish = "stop"
-    if tools:
+    if tools and not body.get("response_format"):
+        # The structured output as a tool call: the one `tool_choice` names, else the last
+        # tool (crew offers a role's output as the last tool, after the role's own tools).
         choice = body.get("tool_choice")
         name = None
         if isinstance(choice, dict):
             name = choice.get("function", {}).get("name")
-        name = name or next(iter(tools))["function"]["name"]
+        name = name or list(tools)[-1]["function"]["name"]
         message = {
             "role": "assistant",
             "content": None,

@@ -59,6 +59,10 @@ class CardKind(StrEnum):
     """A human checkpoint of the playbook: waits on its owner (or a delegate) from the start."""
     ESCALATION = "escalation"
     """An agent step's output that was not good enough: waits on a person of the role's chain."""
+    TOOL_CALL = "tool_call"
+    """A tool call an agent asked for that needs a person's approval first (DESIGN §7): waits
+    on the approver; approve runs it, edit runs it with other arguments, reject tells the model
+    why instead."""
 
     @property
     def decisions(self) -> tuple[Decision, ...]:
@@ -68,6 +72,8 @@ class CardKind(StrEnum):
             return (Decision.APPROVE, Decision.REJECT, Decision.EDIT)
         if self is CardKind.ESCALATION:
             return tuple(Decision)
+        if self is CardKind.TOOL_CALL:
+            return (Decision.APPROVE, Decision.EDIT, Decision.REJECT)
         return ()
 
 
@@ -213,6 +219,11 @@ class EscalationGate(TypedDict):
     """How the confidence was measured (method, score, parts), when it was."""
     answer: NotRequired[Any]
     """The model's last invalid answer, for the person to see."""
+    continues: NotRequired[bool]
+    """True when the card is a decision on one of the step's tool calls: whatever the answer,
+    the execution goes on (its tool loop, from the card's transcript) instead of accepting an
+    output. `kind` is then the card's (``tool_call``, or ``escalation`` for a call that may or
+    may not have run)."""
 
 
 Gate = CheckpointGate | EscalationGate

@@ -40,6 +40,7 @@ from crew.types import Usage
 
 if TYPE_CHECKING:
     from crew.agents.responders import Responder
+    from crew.agents.tool_loop import Journal
     from crew.spec.project import Project
 
 __all__ = ["Assessment", "assess", "judge_role"]
@@ -81,10 +82,20 @@ def assess(
     items: int | None = None,
     revision: int = 0,
     guidance: str | None = None,
+    journal: Journal | None = None,
 ) -> Assessment:
-    """Run one execution of `step` by `role` with its confidence method; see the module doc."""
+    """Run one execution of `step` by `role` with its confidence method; see the module doc.
+
+    A role with tools needs a `journal` (where its tool loop is kept, `crew.agents.tool_loop`);
+    an execution that waits on a person's decision on a tool call comes back with
+    `result.waiting` and is not measured."""
     profile = project.profile_for(role)
     spec = role.confidence
+    toolbox = None
+    if role.tools and journal is not None:
+        from crew.agents.toolbox import toolbox_for
+
+        toolbox = toolbox_for(project, role)
     limits = project.crew.settings.limits
     too_large = _task_too_large(task, limits.task)
     if too_large is not None:  # like a model call that failed: the owner decides what to do
@@ -104,9 +115,19 @@ def assess(
             sample=sample,
             samples=samples,
             max_output=limits.output,
+            toolbox=toolbox,
+            journal=journal,
         )
 
     if spec.method is ConfidenceMethod.CONSISTENCY:
+        if toolbox:
+            from crew.exceptions import ConfigError
+
+            raise ConfigError(
+                f"role {role.name!r} has tools and confidence method 'consistency': its "
+                f"{spec.samples} samples would each call the tools",
+                hint="Use confidence method self_report or judge for a role with tools.",
+            )
         results = [call(sample, spec.samples) for sample in range(spec.samples)]
         usage = sum((r.usage for r in results), Usage())
         failed = next((r for r in results if not r.ok), None)
@@ -118,6 +139,8 @@ def assess(
     else:
         result = call()
         usage = result.usage
+        if result.waiting:
+            return Assessment(result, None, None, usage)
         if not result.ok:
             return Assessment(result, None, result.reason or "no valid output", usage)
         if spec.method is ConfidenceMethod.JUDGE:

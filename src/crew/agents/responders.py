@@ -38,6 +38,7 @@ __all__ = [
     "ModelReply",
     "OpenAIResponder",
     "Responder",
+    "ToolRequest",
     "require_api_keys",
 ]
 
@@ -51,12 +52,16 @@ class ModelCall:
     1 + the step's invalid-output retries; `sample`/`samples` number the calls of a step sampled
     several times (the `consistency` confidence method). A judge's call uses the step id
     `<step>.judge`, so its answers never mix with the step's own.
+
+    A role with tools gets `tools` (OpenAI tool definitions) and may answer with tool calls
+    instead of its output; `turn` numbers the model turns of one execution (0, 1, ...: each
+    turn after the first sees the results of the calls before it in `messages`).
     """
 
     step: str
     role: RoleSpec
     profile: ModelProfile
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     schema: dict[str, Any]
     item: int | None = None
     items: int | None = None
@@ -65,6 +70,22 @@ class ModelCall:
     max_attempts: int = 3
     sample: int = 0
     samples: int = 1
+    tools: tuple[dict[str, Any], ...] = ()
+    turn: int = 0
+
+
+@dataclass(frozen=True)
+class ToolRequest:
+    """One tool call a model turn asks for. `arguments` is what the model sent: a dict, or
+    the raw text when it was not a JSON object (the call then fails with that, to the model).
+
+    `recorded` is set by a responder that replays a cassette: the result the call had when it
+    was recorded, used instead of running the tool (`--replay` executes no tool)."""
+
+    id: str
+    name: str
+    arguments: Any
+    recorded: str | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,8 @@ class ModelReply:
     answer: Any
     input_tokens: int = 0
     output_tokens: int = 0
+    tool_calls: tuple[ToolRequest, ...] = ()
+    """The tools the model asked to call this turn (then `answer` is None: no output yet)."""
 
 
 class ModelFailure(Exception):
@@ -140,26 +163,37 @@ class OpenAIResponder:
 
     def respond(self, call: ModelCall) -> Any:
         profile = call.profile
-        runnable = self._runnable(profile, call.schema)
+        runnable = self._runnable(profile, call.schema, call.tools)
         try:
             result = runnable.invoke(call.messages)
         except Exception as error:
             raise _failure(error, profile) from None
+        if call.tools:
+            return _tool_turn(result, call.schema)
         return ModelReply(_answer(result), *_tokens(result))
 
-    def _runnable(self, profile: ModelProfile, schema: dict[str, Any]) -> Runnable[Any, Any]:
+    def _runnable(
+        self,
+        profile: ModelProfile,
+        schema: dict[str, Any],
+        tools: tuple[dict[str, Any], ...] = (),
+    ) -> Runnable[Any, Any]:
         env = os.environ if self._env is None else self._env
         key = env.get(profile.api_key_env) or ""
         if not key:
             raise _missing_key(profile.api_key_env, f"model '{profile.model}'")
-        runnable_key = (profile, key, json.dumps(schema, sort_keys=True))
+        runnable_key = (profile, key, json.dumps([schema, tools], sort_keys=True))
         with self._lock:
             runnable = self._runnables.get(runnable_key)
             if runnable is None:
                 model = self._models.get((profile, key))
                 if model is None:
                     model = self._models[(profile, key)] = _chat_model(profile, key)
-                runnable = self._runnables[runnable_key] = _structured(model, profile, schema)
+                if tools:
+                    runnable = _with_tools(model, profile, schema, tools)
+                else:
+                    runnable = _structured(model, profile, schema)
+                self._runnables[runnable_key] = runnable
             return runnable
 
 
@@ -189,6 +223,68 @@ def _structured(model: Any, profile: ModelProfile, schema: dict[str, Any]) -> Ru
         schema, method=method, include_raw=True, strict=strict
     )
     return runnable
+
+
+def _with_tools(
+    model: Any, profile: ModelProfile, schema: dict[str, Any], tools: tuple[dict[str, Any], ...]
+) -> Runnable[Any, Any]:
+    """The model with the role's tools bound, able to answer with its output instead.
+
+    `json_schema` and `json_mode` send the tools beside the response format: the model either
+    calls tools or answers in the format. `function_calling` offers the output as one more
+    tool, last, and requires a tool call: calling that one is the answer. Tools are never sent
+    `strict` (a tool's optional arguments would not fit OpenAI's strict rules)."""
+    method = profile.structured_output.value
+    if method == "function_calling":
+        output_tool = {
+            "type": "function",
+            "function": {
+                "name": schema.get("title") or "output",
+                "description": schema.get("description") or "Your answer.",
+                "parameters": {
+                    k: v for k, v in schema.items() if k not in ("title", "description")
+                },
+            },
+        }
+        runnable: Runnable[Any, Any] = model.bind_tools(
+            [*tools, output_tool], tool_choice="required"
+        )
+        return runnable
+    if method == "json_mode":
+        runnable = model.bind_tools(list(tools), response_format={"type": "json_object"})
+        return runnable
+    response_format = {
+        "type": "json_schema",
+        "json_schema": {"name": schema.get("title") or "output", "schema": schema, "strict": True},
+    }
+    runnable = model.bind_tools(list(tools), response_format=response_format)
+    return runnable
+
+
+def _tool_turn(message: Any, schema: dict[str, Any]) -> ModelReply:
+    """A model turn with tools bound: the tool calls it asks for, or its answer."""
+    tokens = _tokens(message)
+    output_name = schema.get("title") or "output"
+    calls = []
+    for index, request in enumerate(getattr(message, "tool_calls", None) or []):
+        if request.get("name") == output_name:  # function_calling: the answer is this call
+            return ModelReply(request.get("args"), *tokens)
+        calls.append(
+            ToolRequest(str(request.get("id") or f"call_{index}"), request["name"], request["args"])
+        )
+    for index, bad in enumerate(getattr(message, "invalid_tool_calls", None) or []):
+        if bad.get("name") == output_name:
+            return ModelReply(str(bad.get("args") or ""), *tokens)
+        calls.append(
+            ToolRequest(
+                str(bad.get("id") or f"invalid_{index}"),
+                str(bad.get("name") or "?"),
+                str(bad.get("args") or ""),
+            )
+        )
+    if calls:
+        return ModelReply(None, *tokens, tool_calls=tuple(calls))
+    return ModelReply(_answer({"raw": message}), *tokens)
 
 
 def _answer(result: Any) -> Any:

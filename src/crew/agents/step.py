@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crew.agents.outputs import (
     CONFIDENCE,
@@ -28,6 +28,10 @@ from crew.agents.responders import ModelCall, ModelFailure, ModelReply, Responde
 from crew.exceptions import CrewError
 from crew.spec.models import FieldSpec, ModelProfile, RoleSpec
 from crew.types import Usage
+
+if TYPE_CHECKING:
+    from crew.agents.tool_loop import Journal, Pending
+    from crew.agents.toolbox import Toolbox
 
 __all__ = ["StepResult", "build_messages", "run_agent_step"]
 
@@ -44,6 +48,11 @@ class StepResult:
     raw: Any = None
     usage: Usage = field(default_factory=Usage)
     """The tokens of every call made (each retry too), and their cost if the profile is priced."""
+    waiting: tuple[Pending, ...] = ()
+    """A role with tools: the people's decisions on tool calls the step waits for (then `ok`
+    is False and `reason` says so); the step goes on from its journal once they are taken."""
+    tool_calls: int = 0
+    """Tool calls the execution made."""
 
 
 def build_messages(
@@ -102,8 +111,13 @@ def run_agent_step(
     sample: int = 0,
     samples: int = 1,
     max_output: int | None = None,
+    toolbox: Toolbox | None = None,
+    journal: Journal | None = None,
 ) -> StepResult:
     """Ask the role's model to do `task`; return its validated output or why there is none.
+
+    With a `toolbox` (the role's tools) and a `journal` (where the loop's turns and results are
+    kept), the model may call tools turn after turn before it answers (`crew.agents.tool_loop`).
 
     `item`/`items` place a fan-out item, `revision` counts reruns of the step (a checkpoint's
     revise, an owner's retry), `sample` of `samples` numbers the runs of a step sampled several
@@ -111,6 +125,22 @@ def run_agent_step(
     An answer larger than `max_output` bytes (as JSON; `settings.limits.output`) is invalid,
     like an answer with a wrong field: asked for again, then the step is not ok.
     """
+    if toolbox and journal is not None:
+        return _with_tools(
+            role,
+            profile,
+            task,
+            step=step,
+            responder=responder,
+            toolbox=toolbox,
+            journal=journal,
+            item=item,
+            items=items,
+            revision=revision,
+            guidance=guidance,
+            attempts=1 + max(0, max_invalid_retries),
+            max_output=max_output,
+        )
     schema = output_schema(role)
     attempts = 1 + max(0, max_invalid_retries)
     feedback: str | None = None
@@ -192,6 +222,125 @@ def run_agent_step(
         raw=raw,
         usage=usage,
     )
+
+
+def _with_tools(
+    role: RoleSpec,
+    profile: ModelProfile,
+    task: str,
+    *,
+    step: str,
+    responder: Responder,
+    toolbox: Toolbox,
+    journal: Journal,
+    item: int | None,
+    items: int | None,
+    revision: int,
+    guidance: str | None,
+    attempts: int,
+    max_output: int | None,
+) -> StepResult:
+    """`run_agent_step` for a role with tools: model turns and tool calls until an answer."""
+    from crew.agents.tool_loop import ToolLoop
+
+    schema = output_schema(role)
+    loop = ToolLoop(toolbox, journal)
+    base = build_messages(role, task, guidance=guidance, step=step)
+    usage = Usage()
+    attempt, problems, raw, calls = 0, "", None, 0
+
+    def ended(reason: str, **more: Any) -> StepResult:
+        return StepResult(
+            ok=False,
+            output=None,
+            confidence=None,
+            reason=reason,
+            calls=calls,
+            raw=raw,
+            usage=usage,
+            tool_calls=loop.calls,
+            **more,
+        )
+
+    turn = 0
+    while True:
+        entry = loop.recorded_turn(turn)
+        if entry is None:
+            call = ModelCall(
+                step=step,
+                role=role,
+                profile=profile,
+                messages=[*base, *loop.messages],
+                schema=schema,
+                item=item,
+                items=items,
+                revision=revision,
+                attempt=attempt,
+                max_attempts=attempts,
+                tools=toolbox.definitions,
+                turn=turn,
+            )
+            calls += 1
+            try:
+                reply = responder.respond(call)
+            except CrewError:
+                raise
+            except ModelFailure as failure:
+                usage += _usage(profile, None)
+                times = "attempt" if failure.attempts == 1 else "attempts"
+                return ended(
+                    f"model call failed after {failure.attempts} {times}: "
+                    f"{_one_line(failure.reason)}"
+                )
+            except Exception as error:  # a responder bug must not crash the run
+                usage += _usage(profile, None)
+                return ended(f"model call failed: {type(error).__name__}: {_one_line(str(error))}")
+            if not isinstance(reply, ModelReply):
+                reply = ModelReply(reply)
+            entry = loop.keep_turn(turn, reply, _usage(profile, reply).to_dict())
+        usage += Usage.from_dict(entry.get("usage")) or Usage(calls=1)
+        if entry.get("tool_calls"):
+            if loop.calls > toolbox.max_calls:
+                return ended(
+                    f"too many tool calls: {loop.calls} asked for, more than the role's "
+                    f"max_tool_calls ({toolbox.max_calls})"
+                )
+            waiting = loop.run_calls(turn, entry)
+            if waiting:
+                cards = ", ".join(pending.card for pending in waiting)
+                return ended(
+                    f"waiting on a person's decision on a tool call ({cards})", waiting=waiting
+                )
+            turn += 1
+            continue
+        raw = entry.get("answer")
+        try:
+            if max_output is not None:
+                _check_output_size(raw, max_output)
+            output = validate_output(role, raw)
+        except InvalidOutput as invalid:
+            problems = "; ".join(invalid.problems)
+            attempt += 1
+            if attempt >= attempts:
+                times = "attempt" if attempts == 1 else "attempts"
+                return ended(f"output still invalid after {attempts} {times}: {problems}")
+            loop.note_answer(
+                raw,
+                f"Your answer was invalid: {problems}\nAnswer again with one corrected JSON "
+                "object.",
+            )
+            turn += 1
+            continue
+        return StepResult(
+            ok=True,
+            output=output,
+            confidence=float(output[CONFIDENCE]),
+            reason=None,
+            calls=calls,
+            raw=raw,
+            usage=usage,
+            tool_calls=loop.calls,
+        )
 
 
 def _usage(profile: ModelProfile, reply: Any) -> Usage:

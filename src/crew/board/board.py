@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Required, TypedDict, TypeVar, Unpack
 
 from crew.board.cards import (
@@ -548,6 +548,34 @@ class Board:
     def requeue(self, card_id: str, *, actor: str, reason: str) -> Card:
         """waiting | escalated | rejected -> queued (run the step again: retry or revise)."""
         reply = self._call("requeue", card_id, actor, reason)
+        return self._card(reply)
+
+    def record(self, card_id: str, token: str, *entries: Mapping[str, Any]) -> int:
+        """Append `entries` (JSON objects) to a running card's transcript, under its lease
+        (LeaseLost if `token` is stale): what its tool loop did, kept before it goes on.
+        Returns the transcript's length."""
+        if not entries:
+            return len(self.transcript(card_id))
+        reply = self._call("record", card_id, token, *(_dumps(dict(e)) for e in entries))
+        return int(reply[1])
+
+    def transcript(self, card_id: str) -> list[dict[str, Any]]:
+        """The entries recorded on a card, in order (empty for a card without a tool loop)."""
+        return [json.loads(raw) for raw in self._db.lrange(self.keys.transcript(card_id), 0, -1)]
+
+    def take_over(self, card_id: str, worker: str, lease_seconds: float, *, reason: str) -> Lease:
+        """A card a stopped driver left running (or queued) -> running for `worker` under a new
+        lease: the old token is refused from now on. For the driver holding the run's lease."""
+        _positive(lease_seconds, "lease_seconds")
+        reply = self._call("takeover", card_id, worker, lease_seconds, reason)
+        return Lease(card=card_id, token=reply[1], deadline=float(reply[2]), version=int(reply[3]))
+
+    def release(
+        self, card_id: str, token: str, *, actor: str, reason: str, usage: Usage | None = None
+    ) -> Card:
+        """running -> queued, its lease handed back: the card waits on something else (a
+        person's approval of a tool call) and is claimed again once that is decided."""
+        reply = self._call("release", card_id, token, actor, reason, _usage(usage))
         return self._card(reply)
 
     def cancel(self, card_id: str, *, actor: str, reason: str) -> Card:

@@ -18,6 +18,9 @@ each other. The layout (`<P>` = `crew:{B}:`):
                               process attempts it: the end of its lease), see `crew.people.notify`
     <P>card:<id>:deliveries   hash: the card's webhook deliveries not finished yet, n (the card's
                               version when it was assigned) -> JSON; purged with the card
+    <P>card:<id>:transcript   list: an agent card's tool loop, one JSON entry per model turn,
+                              tool call started and tool result (`crew.engine.tool_journal`),
+                              appended under the card's lease; purged with the card
     <P>events                 stream: the board's audit log (approximately trimmed)
     <P>run:<run>:events       stream: the same events, for one run (so `crew log RUN` is bounded)
     <P>run:<run>              hash: one run record and its driver lease
@@ -65,6 +68,7 @@ _TEMPLATES: dict[str, str] = {
     "finished": "finished",
     "outbox": "outbox",
     "deliveries": "card:{card}:deliveries",
+    "transcript": "card:{card}:transcript",
     "events": "events",
     "run_events": "run:{run}:events",
     "run": "run:{run}",
@@ -134,6 +138,9 @@ class BoardKeys:
 
     def deliveries(self, card: str) -> str:
         return self._key("deliveries", card=card)
+
+    def transcript(self, card: str) -> str:
+        return self._key("transcript", card=card)
 
     def events(self) -> str:
         return self._key("events")

@@ -511,7 +511,23 @@ def _key(step_id: str, index: int | None) -> str:
 
 
 def _retry_fields(retry: dict[str, Any]) -> dict[str, Any]:
-    return {"guidance": str(retry.get("comment") or ""), "retry_of": retry.get("card")}
+    # An execution that goes on after a tool call's decision keeps the guidance it ran with,
+    # but replaces no escalation card.
+    retry_of = None if retry.get("continue") else retry.get("card")
+    return {"guidance": str(retry.get("comment") or ""), "retry_of": retry_of}
+
+
+def _waits_on_tool_call(escalation: dict[str, Any], retry: dict[str, Any]) -> dict[str, Any]:
+    """The gate of an execution waiting on a tool call's decision, with the retry it ran with
+    (so it goes on with the same guidance)."""
+    return {**escalation, "retry": {k: v for k, v in retry.items() if k != "continue"}}
+
+
+def _goes_on(escalation: EscalationGate | dict[str, Any]) -> dict[str, Any]:
+    """After a tool call's decision: the execution runs again (same revision) and its tool
+    loop goes on from the card's transcript, whatever the decision was."""
+    retry: dict[str, Any] = dict(cast(dict[str, Any], escalation).get("retry") or {})
+    return {**retry, "continue": True, "revision": int(escalation.get("revision", 0))}
 
 
 def _decide(
@@ -575,6 +591,9 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
             **_retry_fields(retry),
         )
         result = _executor(config).run_agent(task)
+        if result.escalation is not None and result.escalation.get("continues"):
+            gate = _waits_on_tool_call(dict(result.escalation), retry)
+            return {"escalations": {step.id: gate}, "retries": {step.id: {}}}
         ran: dict[str, Any] = {"ran": {step.id: revision + 1}, "retries": {step.id: {}}}
         if result.escalation is not None:
             return {**ran, "escalations": {step.id: dict(result.escalation)}}
@@ -602,6 +621,8 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
         # The only interrupt of this node; the model call is in `S`, so answering never
         # calls the model again.
         resume = Resume.from_value(interrupt(escalation))
+        if escalation.get("continues"):
+            return {"escalations": {step.id: {}}, "retries": {step.id: _goes_on(escalation)}}
         output, update = _decide(step, escalation, resume)
         if resume.decision is Decision.RETRY:
             retry = {"comment": resume.comment, "card": escalation.get("card"), "by": resume.by}
@@ -676,6 +697,9 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec) -> None:
             **_retry_fields(arg.get("retry") or {}),
         )
         result = _executor(config).run_agent(task)
+        if result.escalation is not None and result.escalation.get("continues"):
+            gate = _waits_on_tool_call(dict(result.escalation), arg.get("retry") or {})
+            return {"escalations": {key: gate}, "retries": {key: {}}}
         if result.escalation is not None:
             return {"escalations": {key: dict(result.escalation)}, "retries": {key: {}}}
         if not result.ok:
@@ -723,6 +747,8 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec) -> None:
         escalation: EscalationGate = arg["escalation"]
         key: str = arg["key"]
         resume = Resume.from_value(interrupt(escalation))
+        if escalation.get("continues"):
+            return {"escalations": {key: {}}, "retries": {key: _goes_on(escalation)}}
         output, update = _decide(step, escalation, resume)
         if resume.decision is Decision.RETRY:
             revision = int(escalation.get("revision", 0)) + 1

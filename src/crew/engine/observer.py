@@ -37,5 +37,9 @@ class Observer:
     def step_escalated(self, card: Card) -> None:
         """An agent step's output went to a person (the card is escalated, with the reason)."""
 
+    def tool_call_waiting(self, card: Card) -> None:
+        """A tool call waits on a person (a `tool_call` card, or an escalation of a call that
+        may or may not have run); the step goes on once it is decided."""
+
     def run_upgraded(self, run: str, old: str | None, new: str, changes: list[FileChange]) -> None:
         """The run now follows the current files (hashes `old` -> `new`; what changed)."""

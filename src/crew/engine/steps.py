@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from crew.board.cards import Card, CardKind, CardStatus
 from crew.engine.lease import Cancelled, Heartbeat
+from crew.engine.tool_journal import BoardJournal, ToolCards
 from crew.exceptions import BoardError, CrewError, LeaseLost
 from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
 from crew.types import CheckpointGate, EscalationGate, StepOutcome
@@ -85,7 +86,11 @@ class Steps:
         # We hold the run lease, so no other process creates cards of this run meanwhile: one
         # read at the start is enough to find the cards of executions that happened before.
         self.known: dict[CardKey, str] = {}
+        self.tool_cards = ToolCards()
         for card in self.board.cards_of_run(run_id):
+            if card.detail.get("tool_call"):
+                self.tool_cards.note(card)  # a tool call's card, not an execution's
+                continue
             self.known[key_of(card, playbook)] = card.id
 
     def _find(self, key: CardKey) -> Card | None:
@@ -118,14 +123,25 @@ class Steps:
             return StepOutcome(
                 ok=False, reason=card.reason or "", escalation=escalation_of(card, task)
             )
-        if card is not None and card.status is not CardStatus.QUEUED:
-            # A crashed driver's execution: close its card honestly and run the step again.
-            with contextlib.suppress(BoardError):
-                self.board.cancel(
-                    card.id, actor=self.session.holder, reason="driver stopped; step runs again"
-                )
-            card = None
         role = self.session.project.role(step.role or "")
+        lease = None
+        if card is not None and card.status is not CardStatus.QUEUED:
+            if role.tools:
+                # Its tool loop goes on from the card's transcript: recorded turns are not
+                # asked again, recorded calls not run again.
+                lease = self.board.take_over(
+                    card.id,
+                    self.session.holder,
+                    self.session.lease_seconds,
+                    reason="the driver stopped; the step goes on from its transcript",
+                )
+            else:
+                # A crashed driver's execution: close its card honestly and run the step again.
+                with contextlib.suppress(BoardError):
+                    self.board.cancel(
+                        card.id, actor=self.session.holder, reason="driver stopped; step runs again"
+                    )
+                card = None
         if card is None:  # created and claimed in one round trip
             card, lease = self.board.start_card(
                 worker=self.session.holder,
@@ -143,16 +159,30 @@ class Steps:
                 actor=self.session.actor,
             )
             self._remember(key, card)
-        else:
+        elif lease is None:
             lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
         if task.retry_of:
             self._close_retried(task.retry_of, card)
         self.heartbeat.track(card.id, lease.token)
         try:
             self.session.observer.step_started(card)
-            assessment = self._assess(step, task, role)
+            journal = None
+            if role.tools:
+                journal = BoardJournal(
+                    self.session,
+                    self.run_id,
+                    self.playbook.name,
+                    card,
+                    lease.token,
+                    role,
+                    task.task,
+                    self.tool_cards,
+                )
+            assessment = self._assess(step, task, role, journal)
             self.heartbeat.check()
             result = assessment.result
+            if result.waiting:
+                return self._wait_on_tool_call(card, lease.token, task, role, assessment)
             if assessment.escalate is None:
                 done = self.board.complete(
                     card.id,
@@ -174,7 +204,9 @@ class Steps:
         finally:
             self.heartbeat.track(card.id, None)
 
-    def _assess(self, step: StepSpec, task: AgentTask, role: RoleSpec) -> Assessment:
+    def _assess(
+        self, step: StepSpec, task: AgentTask, role: RoleSpec, journal: BoardJournal | None
+    ) -> Assessment:
         from crew.agents.escalation import assess
 
         guidance = "\n\n".join(text for text in (task.feedback, task.guidance) if text)
@@ -188,7 +220,28 @@ class Steps:
             items=task.items,
             revision=task.revision,
             guidance=guidance or None,
+            journal=journal,
         )
+
+    def _wait_on_tool_call(
+        self, card: Card, token: str, task: AgentTask, role: RoleSpec, assessment: Assessment
+    ) -> StepOutcome:
+        """The step waits on people's decisions on tool calls: its card is handed back (queued,
+        with why) and the step's review gate waits on the first of those cards; once it is
+        answered the step runs again and its tool loop goes on from the transcript."""
+        result = assessment.result
+        self.board.release(
+            card.id,
+            token,
+            actor=role.name,
+            reason=result.reason or "waiting on a tool call's decision",
+            usage=assessment.usage,
+        )
+        waiting = self.board.get(result.waiting[0].card)
+        gate = escalation_of(waiting, task)
+        gate["kind"] = str(waiting.kind)
+        gate["continues"] = True
+        return StepOutcome(ok=False, reason=waiting.reason or "", escalation=gate)
 
     def _close_retried(self, card_id: str, retry: Card) -> None:
         """The escalation card answered `retry` went back to queued; this execution replaces it."""

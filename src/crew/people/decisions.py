@@ -48,6 +48,8 @@ def check_decision(
     with confidence and rationale for an escalation). `source` names the edit in errors."""
     if person not in card.may_answer or not card.status.waits_on_person:
         return edited  # the board refuses it, naming who may or who answered first
+    if card.detail.get("tool_call"):
+        return _tool_call_decision(card, decision, edited, source)
     project = _as_run_follows(project, board, card.run)
     if card.kind is CardKind.ESCALATION:
         if decision == Decision.APPROVE and card.output is None:
@@ -71,6 +73,36 @@ def check_decision(
             role = _edited_role(project, card)
             if role is not None:
                 return _valid_edit(project, card, person, edited, source, role)
+    return edited
+
+
+def _tool_call_decision(
+    card: Card, decision: Decision, edited: dict[str, Any] | None, source: str
+) -> dict[str, Any] | None:
+    """A decision on a tool call (DESIGN §7): approve runs it, edit runs it with the arguments
+    given (checked against the tool's schema first; nothing is recorded when they do not fit),
+    reject tells the model why. For a call that may or may not have run, an edit is its result
+    (any JSON) and a retry runs it again, like approve."""
+    call = card.detail.get("tool_call") or {}
+    tool = call.get("tool", "the tool")
+    if call.get("uncertain"):
+        return edited
+    if decision not in CardKind.TOOL_CALL.decisions:
+        raise ConfigError(
+            f"card {card.id} asks to call {tool}: it takes approve, edit or reject, not {decision}",
+            hint=f'Reject it with a reason the model reads: crew answer {card.id} reject -m "why"',
+        )
+    if decision == Decision.EDIT and edited is not None:
+        from crew.agents.toolbox import json_schema_problems
+
+        schema = card.detail.get("schema")
+        problems = json_schema_problems(schema, edited) if isinstance(schema, dict) else None
+        if problems:
+            raise ConfigError(
+                f"{source}: the arguments do not fit {tool}'s schema: {problems} (nothing was "
+                "recorded)",
+                hint=f"`crew show {card.id}` shows the arguments it takes.",
+            )
     return edited
 
 

@@ -24,6 +24,7 @@ for _, id in ipairs(cards) do
   local pending = redis.call('HKEYS', K.deliveries(id))
   for _, n in ipairs(pending) do redis.call('ZREM', K.outbox(), id .. ':' .. n) end
   if #pending > 0 then redis.call('DEL', K.deliveries(id)) end
+  redis.call('DEL', K.transcript(id))  -- an agent card's tool loop goes with it
   redis.call('ZREM', K.finished(), id)
 end
 local runs = redis.call('ZRANGEBYSCORE', K.runs_finished(), '-inf', cutoff, 'LIMIT', 0, limit)
