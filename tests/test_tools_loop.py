@@ -184,3 +184,46 @@ def test_a_call_below_approve_when_runs_without_a_person(project_dir: Path) -> N
     assert report.status == "done", report.reason
     line = (project_dir / "refunds.log").read_text().strip()
     assert line.endswith("A1 40.0 approved_by=None")
+
+
+def test_a_cassette_records_tool_turns_and_results_and_replay_runs_no_tool(
+    project_dir: Path,
+) -> None:
+    import yaml
+
+    from crew.agents.cassettes import CassetteRecorder, CassetteReplay
+
+    project = tools_project(project_dir)
+    cassette = project_dir / "playbooks" / "refund.cassette.yaml"
+    live = ScriptedModel(
+        {
+            "settle": [
+                tool_calls(("lookup_order", {"order": "B2"})),
+                tool_calls(("refund", {"order": "B2", "amount": 250})),
+                lambda call: answer(" | ".join(tool_results(call))),
+            ]
+        }
+    )
+    report = run(project, CassetteRecorder(live, cassette), "B2")  # type: ignore[arg-type]
+    (waiting,) = report.waiting_on
+    answer_card(project, waiting.card, "dan", "approve")
+    report = resume(project, report.run, CassetteRecorder(live, cassette, resume=True))  # type: ignore[arg-type]
+    assert report.status == "done", report.reason
+    recorded = yaml.safe_load(cassette.read_text())["settle"]
+    assert [sorted(entry) for entry in recorded] == [
+        ["$tool_calls"],
+        ["$tool_calls"],
+        ["answer", "confidence", "rationale"],
+    ]
+    assert json.loads(recorded[0]["$tool_calls"][0]["result"])["customer"] == "Bo"
+    assert "refunded" in recorded[1]["$tool_calls"][0]["result"]
+    before = (project_dir / "refunds.log").read_text()
+
+    replay = CassetteReplay(cassette)
+    again = run(project, replay, "B2")  # type: ignore[arg-type]
+    (waiting,) = again.waiting_on  # the approval is still asked
+    answer_card(project, waiting.card, "dan", "approve")
+    again = resume(project, again.run, replay)  # type: ignore[arg-type]
+    assert again.status == "done", again.reason
+    assert again.outputs["settle"]["answer"] == report.outputs["settle"]["answer"]
+    assert (project_dir / "refunds.log").read_text() == before  # no tool ran

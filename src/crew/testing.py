@@ -25,6 +25,7 @@ A request's step is read from the `crew step: <id>` line crew puts in its system
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
@@ -56,14 +57,17 @@ Script = Sequence[Any] | Callable[[ModelCall], Any]
 def tool_calls(*calls: tuple[str, Any]) -> ModelReply:
     """A scripted model turn that asks for tool calls instead of answering:
     ``tool_calls(("lookup_ticket", {"id": 7}), ("search_docs", {"query": "refunds"}))``.
-    The calls get ids ``call_0``, ``call_1``, ... in order."""
+    Each call gets an id of its own (``call_1``, ``call_2``, ... in this process), as a model's
+    calls do."""
     return ModelReply(
         None,
         tool_calls=tuple(
-            ToolRequest(f"call_{index}", name, arguments)
-            for index, (name, arguments) in enumerate(calls)
+            ToolRequest(f"call_{next(_call_ids)}", name, arguments) for name, arguments in calls
         ),
     )
+
+
+_call_ids = itertools.count(1)
 
 
 def tool_results(call: ModelCall) -> list[str]:

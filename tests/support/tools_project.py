@@ -38,6 +38,15 @@ def refund(order: str, amount: float, call: ToolCall) -> dict:
     return {"refunded": amount, "order": order}
 
 
+def charge(order: str) -> str:
+    """Charge an order: appends a line to charges.log (and waits while a file `hold` exists)."""
+    with Path("charges.log").open("a") as log:
+        log.write(f"{order}\\n")
+    while Path("hold").exists():
+        time.sleep(0.05)
+    return "charged"
+
+
 def slow(seconds: float) -> str:
     """Sleep for a while."""
     time.sleep(seconds)
@@ -51,7 +60,10 @@ def opaque() -> object:
 
 
 def tools_project(
-    root: Path, *, tools: dict[str, Any] | None = None, role: dict[str, Any] | None = None,
+    root: Path,
+    *,
+    tools: dict[str, Any] | None = None,
+    role: dict[str, Any] | None = None,
     profile: dict[str, Any] | None = None,
 ) -> Project:
     """Write the project into `root` (the current directory) and load it."""
@@ -67,6 +79,7 @@ def tools_project(
             "approval": "dan",
             "approve_when": "amount > 100",
         },
+        "charge": {"python": "shop.tools:charge"},
         "slow": {"python": "shop.tools:slow", "timeout": "1s"},
         "opaque": {"python": "shop.tools:opaque"},
         **(tools or {}),

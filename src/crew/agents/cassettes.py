@@ -10,14 +10,23 @@
       - {brief: "...", confidence: 0.88, rationale: "..."}       # the retry's answer
       - {$failure: "HTTP 500 from https://api.openai.com/v1"}    # revision 1: the call failed
 
+A role with tools has its model turns that called tools recorded too, each before the turn
+that saw their results, with what every call returned (`--replay` runs no tool):
+
+    publish:
+      - $tool_calls:
+          - {id: call_1, tool: publish_post, args: {channel: blog}, result: '{"url": "..."}'}
+      - {channel: blog, url: "...", confidence: 0.9, rationale: "..."}
+
 How calls find their answer (the rule both replay and record follow): a step's calls are taken in
 the order (revision, attempt, item). The first pass asks every item once, in item order; the items
 whose answer was invalid ask again, in item order; and so on until every item has a valid answer,
 a failure, or no attempts left. A revision of the step (a checkpoint's revise, an owner's retry)
 asks every item again the same way, after all earlier calls. A step sampled N times (the
 `consistency` confidence method) counts as N items per item: item 0's samples, then item 1's.
-So an entry's position depends only on the call and the entries before it, never on timing:
-parallel items and a run resumed in another process get the same answers.
+An item's tool-calling turns come one after another within its attempt, before the answer that
+ends it. So an entry's position depends only on the call and the entries before it, never on
+timing: parallel items and a run resumed in another process get the same answers.
 
 `CassetteReplay` answers from the file (no network, no API key); `CassetteRecorder` wraps a live
 responder and writes the file after every call.
@@ -26,6 +35,7 @@ responder and writes the file after every call.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import tempfile
 import threading
@@ -36,15 +46,26 @@ from typing import Any
 import yaml
 
 from crew.agents.outputs import InvalidOutput, validate_output
-from crew.agents.responders import ModelCall, ModelFailure, ModelReply, Responder
+from crew.agents.responders import ModelCall, ModelFailure, ModelReply, Responder, ToolRequest
 from crew.exceptions import ConfigError, Problem, RunError
 from crew.spec.models import RoleSpec
 from crew.spec.yamlfile import NotYAML, load_yaml, read_text
 
-__all__ = ["FAILURE", "CassetteRecorder", "CassetteReplay", "cassette_path", "position"]
+__all__ = [
+    "FAILURE",
+    "TOOL_CALLS",
+    "CassetteRecorder",
+    "CassetteReplay",
+    "cassette_path",
+    "position",
+]
 
 FAILURE = "$failure"
 """The key of an entry that replays a failed model call: `{$failure: "reason"}`."""
+
+TOOL_CALLS = "$tool_calls"
+"""The key of an entry that replays a model turn calling tools: `{$tool_calls: [{id, tool,
+args, result}]}`."""
 
 _HEADER = """\
 # Recorded model answers for `crew run --replay` (DESIGN 2.4). Hand-editable.
@@ -84,21 +105,37 @@ def position(
     index = 0
     for revision in range(call.revision + 1):
         asking = list(range(count))
+        turns = [0] * count  # entries each item took in this revision (its turns so far)
         for attempt in range(max(call.max_attempts, call.attempt + 1)):
             still: list[int] = []
             for item in asking:
-                if (revision, attempt, item) == target:
-                    return index
-                entry = entry_at(index)
-                index += 1
-                if entry is not None and not settles(entry) and attempt + 1 < call.max_attempts:
-                    still.append(item)
+                while True:
+                    if (revision, attempt, item) == target and (
+                        not call.tools or turns[item] >= call.turn
+                    ):
+                        return index
+                    entry = entry_at(index)
+                    index += 1
+                    turns[item] += 1
+                    if _calls_tools(entry):
+                        continue  # the same attempt goes on with the results
+                    if (
+                        entry is not None
+                        and not settles(entry)
+                        and attempt + 1 < call.max_attempts
+                    ):
+                        still.append(item)
+                    break
             asking = still
             if not asking and revision < call.revision:
                 break
     # The entries before it say this call should not happen (e.g. an earlier answer was valid,
     # yet the step asked again): place it after everything that did.
     return index
+
+
+def _calls_tools(entry: Any) -> bool:
+    return isinstance(entry, dict) and TOOL_CALLS in entry
 
 
 def _slot(call: ModelCall) -> int:
@@ -132,7 +169,34 @@ class CassetteReplay:
             if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
                 attempts = 1
             raise ModelFailure(str(entry[FAILURE]), attempts=attempts)
+        if _calls_tools(entry):
+            return self._tool_turn(call, entry, index)
         return copy.deepcopy(entry)
+
+    def _tool_turn(self, call: ModelCall, entry: dict[str, Any], index: int) -> ModelReply:
+        calls = entry[TOOL_CALLS]
+        where = f"{_shown(self.path)}: step '{call.step}' call {index + 1}"
+        if not isinstance(calls, list) or not calls:
+            raise RunError(f"{where}: {TOOL_CALLS} should be a list of calls.")
+        requests = []
+        for number, made in enumerate(calls):
+            if not isinstance(made, dict) or not isinstance(made.get("tool"), str):
+                raise RunError(f"{where}: tool call {number + 1} has no `tool`.")
+            if "result" not in made:
+                raise RunError(
+                    f"{where}: tool call {number + 1} ({made['tool']}) has no recorded `result`.",
+                    hint="Record the run again with crew run --record, or add the result by hand.",
+                )
+            result = made["result"]
+            requests.append(
+                ToolRequest(
+                    str(made.get("id") or f"call_{call.turn}_{number}"),
+                    made["tool"],
+                    copy.deepcopy(made.get("args") or {}),
+                    result if isinstance(result, str) else json.dumps(result),
+                )
+            )
+        return ModelReply(None, tool_calls=tuple(requests))
 
 
 class CassetteRecorder:
@@ -151,10 +215,29 @@ class CassetteRecorder:
         self._earlier: dict[str, list[Any]] = {}
         if resume and self.path.exists():
             self._earlier = _load(self.path)
-        # per step: (revision, attempt, item) -> entry, of this recorder's calls
-        self._calls: dict[str, dict[tuple[int, int, int], Any]] = {}
+        # per step: (revision, attempt, item, turn) -> entry, of this recorder's calls
+        self._calls: dict[str, dict[tuple[int, int, int, int], Any]] = {}
+        # tool call id -> its recorded call (in an entry above), until its result is seen
+        self._waiting_results: dict[str, dict[str, Any]] = {}
+        for answers in self._earlier.values():
+            for entry in answers:
+                self._expect_results(entry)
+
+    def _expect_results(self, entry: Any) -> None:
+        if _calls_tools(entry):
+            for made in entry[TOOL_CALLS]:
+                if isinstance(made, dict) and "result" not in made and made.get("id"):
+                    self._waiting_results[str(made["id"])] = made
 
     def respond(self, call: ModelCall) -> Any:
+        # The results of earlier turns' tool calls are in this call's messages: keep them
+        # with the calls (a replay hands them back instead of running the tools).
+        with self._lock:
+            for message in call.messages:
+                if message.get("role") == "tool":
+                    made = self._waiting_results.pop(str(message.get("tool_call_id")), None)
+                    if made is not None:
+                        made["result"] = str(message.get("content") or "")
         try:
             answer = self.inner.respond(call)
         except ModelFailure as failure:
@@ -165,7 +248,16 @@ class CassetteRecorder:
             raise
         # the answer is recorded, not its token counts: a replay spends no tokens
         recorded = answer.answer if isinstance(answer, ModelReply) else answer
-        self._record(call, copy.deepcopy(recorded))
+        if isinstance(answer, ModelReply) and answer.tool_calls:
+            recorded = {
+                TOOL_CALLS: [
+                    {"id": request.id, "tool": request.name, "args": request.arguments}
+                    for request in answer.tool_calls
+                ]
+            }
+            with self._lock:
+                self._expect_results(recorded)
+        self._record(call, copy.deepcopy(recorded) if not _calls_tools(recorded) else recorded)
         return answer
 
     def close(self) -> None:
@@ -175,7 +267,7 @@ class CassetteRecorder:
 
     def _record(self, call: ModelCall, entry: Any) -> None:
         with self._lock:
-            key = (call.revision, call.attempt, _slot(call))
+            key = (call.revision, call.attempt, _slot(call), call.turn)
             self._calls.setdefault(call.step, {})[key] = entry
             self._write()
 

@@ -228,36 +228,23 @@ def _structured(model: Any, profile: ModelProfile, schema: dict[str, Any]) -> Ru
 def _with_tools(
     model: Any, profile: ModelProfile, schema: dict[str, Any], tools: tuple[dict[str, Any], ...]
 ) -> Runnable[Any, Any]:
-    """The model with the role's tools bound, able to answer with its output instead.
+    """The model with the role's tools bound, and its output offered as one more tool, last,
+    with a tool call required: calling that one is the answer (LangChain's "tool strategy").
 
-    `json_schema` and `json_mode` send the tools beside the response format: the model either
-    calls tools or answers in the format. `function_calling` offers the output as one more
-    tool, last, and requires a tool call: calling that one is the answer. Tools are never sent
-    `strict` (a tool's optional arguments would not fit OpenAI's strict rules)."""
-    method = profile.structured_output.value
-    if method == "function_calling":
-        output_tool = {
-            "type": "function",
-            "function": {
-                "name": schema.get("title") or "output",
-                "description": schema.get("description") or "Your answer.",
-                "parameters": {
-                    k: v for k, v in schema.items() if k not in ("title", "description")
-                },
-            },
-        }
-        runnable: Runnable[Any, Any] = model.bind_tools(
-            [*tools, output_tool], tool_choice="required"
-        )
-        return runnable
-    if method == "json_mode":
-        runnable = model.bind_tools(list(tools), response_format={"type": "json_object"})
-        return runnable
-    response_format = {
-        "type": "json_schema",
-        "json_schema": {"name": schema.get("title") or "output", "schema": schema, "strict": True},
+    Whatever the profile's `structured_output`: OpenAI's Chat Completions API takes tools beside
+    a `response_format` only when every tool is strict, and a tool's optional arguments do not
+    fit strict schemas. crew validates the answer either way."""
+    output_tool = {
+        "type": "function",
+        "function": {
+            "name": schema.get("title") or "output",
+            "description": f"Give your final answer. {schema.get('description') or ''}".strip(),
+            "parameters": {k: v for k, v in schema.items() if k not in ("title", "description")},
+        },
     }
-    runnable = model.bind_tools(list(tools), response_format=response_format)
+    runnable: Runnable[Any, Any] = model.bind_tools(
+        [*tools, output_tool], tool_choice="required", strict=False
+    )
     return runnable
 
 
