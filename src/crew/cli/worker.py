@@ -1,8 +1,10 @@
-"""`crew worker`: run `crew.worker.Worker` in this terminal until stopped.
+"""`crew worker`: run `crew.worker.Worker` in this terminal until stopped; `crew workers`: the
+live workers of the board.
 
 The command builds the worker over a session of the project, prints its lines with the time,
-and turns SIGINT/SIGTERM into a stop after the resumes in flight and the webhook attempt in
-flight (a second signal stops at once). `--once` does one round and waits for its resumes and
+and turns SIGINT/SIGTERM into a drain: no new runs; the runs in flight finish their step and
+hand their lease back (queued again for another worker), then the webhook attempt in flight
+(a second signal stops at once). `--once` does one round and waits for the runs it started and
 for the attempts of the deliveries that are due.
 
 Imports nothing heavy at module level: `crew worker --help` stays instant.
@@ -16,13 +18,21 @@ from typing import Annotated, Any
 
 import typer
 
-from crew.cli._app import app, console
+from crew.cli._app import app, console, print_json
 
 
 @app.command("worker")
 def worker_command(
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, help="Runs resumed at the same time.")
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=1000,
+            metavar="N",
+            help="Runs driven at the same time (they mostly wait on models and people: tens "
+            "per core is fine).",
+        ),
     ] = 1,
     interval: Annotated[
         float,
@@ -32,7 +42,8 @@ def worker_command(
         bool, typer.Option("--once", help="One round, then exit (tests, cron).")
     ] = False,
 ) -> None:
-    """Enforce SLAs, reap expired leases and resume runs that can go on, until stopped."""
+    """Drive queued runs (up to N at once); enforce SLAs, reap expired leases and resume runs
+    that can go on, until stopped."""
     from crew.cli.board import open_project
     from crew.engine.runtime import Session
     from crew.worker import Worker
@@ -44,12 +55,18 @@ def worker_command(
     def stop(signum: int, frame: Any) -> None:
         if worker.stopping.is_set():
             raise KeyboardInterrupt
-        _say("stopping after the runs in flight (again to stop now)")
-        worker.stopping.set()
+        _say(
+            "stopping after the runs in flight (each finishes its step and goes back in line; "
+            "again to stop now)"
+        )
+        worker.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     if not once:
-        _say(f"worker on board {project.board_name}: a round every {interval:g}s (Ctrl-C stops)")
+        _say(
+            f"worker on board {project.board_name}: up to {concurrency} run(s) at once, "
+            f"a round every {interval:g}s (Ctrl-C stops)"
+        )
     try:
         worker.run(interval=interval, once=once)
     finally:
@@ -64,3 +81,42 @@ def _say(text: str) -> None:
     console.print(
         f"{time.strftime('%H:%M:%S')} {line(text)}", highlight=False, markup=False, soft_wrap=True
     )
+
+
+@app.command("workers")
+def workers_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+) -> None:
+    """The live workers of the board: host, pid, heartbeat, runs in hand."""
+    from rich.table import Table
+
+    from crew.cli.board import open_board, open_project
+    from crew.cli.display import line
+    from crew.cli.runs import age
+
+    project = open_project()
+    board = open_board(project)
+    found = board.workers()
+    if as_json:
+        print_json([worker.to_json() for worker in found])
+        return
+    if not found:
+        console.print(
+            f"no live worker on board {project.board_name}; start one with `crew worker`",
+            highlight=False,
+            markup=False,
+        )
+        return
+    now = board.now()
+    table = Table(box=None, pad_edge=False)
+    for column in ("WORKER", "HEARTBEAT", "RUNS", "IN HAND"):
+        table.add_column(column, no_wrap=column != "IN HAND", overflow="fold")
+    for worker in found:
+        state = " (draining)" if worker.draining else ""
+        table.add_row(
+            line(worker.id) + state,
+            age(worker.heartbeat, now) + " ago",
+            f"{len(worker.runs)}/{worker.concurrency}",
+            line(" ".join(worker.runs)) or "-",
+        )
+    console.print(table)
