@@ -6,25 +6,18 @@ What a caller may rely on:
   process (per project file contents): Python tools are imported from the project, MCP tools
   are listed from their server (`crew.agents.mcp`). Failing to do so is a `ConfigError` naming
   the tool, never a traceback.
-- `Tool.definition` is the OpenAI tool definition the model is given (name, the docstring's
-  first paragraph, the arguments' JSON Schema from the signature through langchain-core).
-- `Tool.check(arguments)` returns why the arguments do not fit the schema, or None.
-- `Tool.call(arguments, call)` runs the tool once, bounded by its `timeout`, and returns a
-  `ToolResult`: the JSON text the model is given, or the error (type and message) when the
-  tool raised, timed out or returned something that is not JSON-serialisable. It never
-  raises. A tool that times out keeps running in its thread (Python cannot stop a thread);
-  its result is dropped.
+- `Tool` and `ToolResult` (one tool, what one call came to) live in `crew.agents.tool`, below
+  this module and `crew.agents.mcp` alike; they are re-exported here.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crew.agents.tool import Tool, ToolResult, json_schema_problems
 from crew.exceptions import ConfigError
 from crew.spec.models import RoleSpec, ToolSpec
 from crew.types import ToolCall
@@ -32,80 +25,7 @@ from crew.types import ToolCall
 if TYPE_CHECKING:
     from crew.spec.project import Project
 
-__all__ = ["Tool", "ToolResult", "Toolbox", "toolbox_for"]
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """What one call of a tool came to: `content` is what the model is told."""
-
-    content: str
-    error: str | None = None
-    """`Type: message` when the call failed (raised, timed out, unserialisable result)."""
-
-    @classmethod
-    def failed(cls, error: str) -> ToolResult:
-        return cls(f"Error: {error}", error)
-
-
-@dataclass(frozen=True)
-class Tool:
-    """One tool of a role: its registry entry, what the model is told, and how to run it."""
-
-    name: str
-    spec: ToolSpec
-    description: str
-    schema: dict[str, Any]
-    """The JSON Schema of the arguments."""
-    runner: Callable[[dict[str, Any], ToolCall], Any]
-    validator: Callable[[dict[str, Any]], str | None]
-
-    @property
-    def definition(self) -> dict[str, Any]:
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": self.schema,
-            },
-        }
-
-    def check(self, arguments: Any) -> str | None:
-        """Why `arguments` cannot be passed to the tool (one line), or None."""
-        if not isinstance(arguments, Mapping):
-            shown = arguments if isinstance(arguments, str) else json.dumps(arguments)
-            return f"the arguments are not a JSON object: {_short(str(shown))}"
-        return self.validator(dict(arguments))
-
-    def call(self, arguments: dict[str, Any], call: ToolCall) -> ToolResult:
-        problem = self.check(arguments)
-        if problem is not None:
-            return ToolResult.failed(f"invalid arguments for {self.name}: {problem}")
-        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def work() -> None:
-            try:
-                done.set_result(self.runner(dict(arguments), call))
-            except BaseException as error:  # the tool's failure is the model's result
-                done.set_exception(error)
-
-        threading.Thread(target=work, name=f"crew-tool-{self.name}", daemon=True).start()
-        try:
-            value = done.result(timeout=self.spec.timeout)
-        except concurrent.futures.TimeoutError:
-            return ToolResult.failed(
-                f"TimeoutError: {self.name} did not return within {self.spec.timeout:g}s"
-            )
-        except BaseException as error:
-            return ToolResult.failed(_error_text(error))
-        try:
-            return ToolResult(json.dumps(value, ensure_ascii=False, allow_nan=False))
-        except (TypeError, ValueError) as error:
-            return ToolResult.failed(
-                f"TypeError: {self.name} returned a {type(value).__name__}, which is not "
-                f"JSON-serialisable ({_short(str(error))})"
-            )
+__all__ = ["Tool", "ToolResult", "Toolbox", "json_schema_problems", "toolbox_for"]
 
 
 class Toolbox:
@@ -234,27 +154,3 @@ def _pydantic_problems(error: Any) -> str:
         where = ".".join(str(part) for part in item.get("loc", ())) or "arguments"
         problems.append(f"{where}: {item.get('msg')}")
     return "; ".join(problems)
-
-
-def json_schema_problems(schema: Mapping[str, Any], arguments: Any) -> str | None:
-    """Why `arguments` do not fit a JSON Schema (an MCP tool's, or one stored on a card)."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(dict(schema))
-    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
-    if not errors:
-        return None
-    shown = []
-    for error in errors[:5]:
-        where = ".".join(str(part) for part in error.path) or "arguments"
-        shown.append(f"{where}: {error.message}")
-    return "; ".join(shown)
-
-
-def _error_text(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {_short(text)}" if text else type(error).__name__
-
-
-def _short(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -32,6 +32,14 @@ def tools(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the registry as JSON on stdout.")
     ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Start each MCP server once: what it offers, which registry tools it lacks "
+            "(exit 1 when one fails or lacks a tool).",
+        ),
+    ] = False,
 ) -> None:
     """List the tool registry: each tool's source, approval, timeout and arguments."""
     from crew.spec.durations import format_duration
@@ -39,6 +47,11 @@ def tools(
     from crew.spec.tools import ToolImportError, describe
 
     project = load_project(find_project_root(project_option()))
+    if check:
+        from crew.cli.tools_check import check as check_servers
+
+        check_servers(project, as_json=as_json, arguments=_arguments)
+        return
     try:
         entries = describe(project)
     except ToolImportError as exc:  # the module changed since the project was checked

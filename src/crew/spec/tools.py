@@ -20,7 +20,7 @@ import importlib
 import inspect
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import UnionType
 from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
@@ -169,11 +169,14 @@ def argument_schema(name: str, function: Callable[..., Any]) -> dict[str, Any]:
     return parameters
 
 
-def describe(project: Project) -> list[dict[str, Any]]:
+def describe(
+    project: Project, offered: Mapping[str, tuple[str, dict[str, Any]]] | None = None
+) -> list[dict[str, Any]]:
     """The registry as `crew tools --json` prints it: one entry per tool, by name.
 
     `arguments` is the JSON Schema a model is given (Python tools); None for an MCP tool, whose
-    arguments only its server knows."""
+    arguments only its server knows, unless `offered` gives them (registry name → the server's
+    description and JSON Schema, as `crew tools --check` learns them)."""
     entries = []
     for name, tool in sorted(project.crew.tools.items()):
         description_text = ""
@@ -182,6 +185,8 @@ def describe(project: Project) -> list[dict[str, Any]]:
             function = import_tool(project.root, tool.python)
             description_text = description(function)
             arguments = argument_schema(name, function)
+        elif offered is not None and name in offered:
+            description_text, arguments = offered[name]
         entries.append(
             {
                 "name": name,
