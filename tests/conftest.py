@@ -84,9 +84,12 @@ def unique_name(redis_url: str) -> Iterator[str]:
 def project_dir(
     tmp_path: Path, redis_url: str, unique_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """An empty directory wired to the test Redis and a unique board, as the current directory."""
+    """An empty directory wired to the test Redis and a unique board, as the current directory.
+    No signing key (a developer's ~/.ssh/id_ed25519 or agent) is used unless a test sets one."""
     monkeypatch.setenv("CREW_REDIS_URL", redis_url)
     monkeypatch.setenv("CREW_BOARD", unique_name)
+    monkeypatch.setenv("CREW_SIGNING_KEY", str(tmp_path / ".no-signing-key"))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

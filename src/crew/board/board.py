@@ -374,12 +374,16 @@ class Board:
         comment: str | None = None,
         edited_output: Any = None,
         expected_version: int | None = None,
+        proof: dict[str, str] | None = None,
+        proof_detail: dict[str, Any] | None = None,
     ) -> Card:
         """Record `person`'s answer to a waiting/escalated card, once.
 
         approve/edit -> done, reject -> rejected, retry -> queued. Refusals (nothing changes):
         NotAllowed (names who may), AlreadyDecided (names who answered first and when),
         WrongStatus (not waiting, or `expected_version` is not the card's version).
+        `proof` (signature, signed, verified, verified_by: crew.people.signing.Proof.fields)
+        goes on the card with the answer, and `proof_detail` into the `answered` event.
         """
         choice = _enum(Decision, decision, "decision")
         if choice is Decision.EDIT and edited_output is None:
@@ -388,7 +392,7 @@ class Board:
                 hint="Pass the corrected output (crew answer CARD edit --file EDITED.yaml).",
             )
         # answer.lua adds the card's new status (`status`), which the decision says.
-        detail = {"decision": str(choice), "comment": comment}
+        detail = {"decision": str(choice), "comment": comment, **(proof_detail or {})}
         texts = self._texts.writer(card=card_id)
         edited = texts.encode(_dumps(edited_output)) if edited_output is not None else ""
         event = texts.encode(_dumps(detail))
@@ -402,8 +406,21 @@ class Board:
             edited,
             "" if expected_version is None else str(expected_version),
             event,
+            _dumps(proof) if proof else "",
         )
         return self._card(reply)
+
+    def refuse_decision(
+        self, card_id: str, *, version: int, actor: str, detail: dict[str, Any]
+    ) -> Card:
+        """Take back the decision recorded on card `card_id` (at card version `version`, as the
+        caller checked it): the card waits again on the same people, in the status it was
+        answered from, and the audit trail gets `refused_decision` with `detail` (why).
+        WrongStatus when the card changed since, or holds no decision (nothing changes)."""
+        texts = self._texts.writer(card=card_id)
+        event = texts.encode(_dumps(detail))
+        texts.flush()
+        return self._card(self._call("refuse", card_id, str(version), actor, event))
 
     def reassign(
         self,
@@ -685,6 +702,28 @@ class Board:
         start = f"({after}" if after else "-"
         entries = self._db.xrange(key, min=start, max="+", count=limit)
         return self._events(entries)
+
+    def stored_events(
+        self, run: str, *, after: str | None = None, limit: int = 1000
+    ) -> list[tuple[str, dict[str, str]]]:
+        """The run's audit events as Redis holds them (details not resolved: what the audit
+        chain hashes; `crew.board.audit`), oldest first, after event id `after`."""
+        start = f"({after}" if after else "-"
+        entries = self._db.xrange(self.keys.run_events(run), min=start, max="+", count=limit)
+        return [(str(entry_id), dict(fields)) for entry_id, fields in entries]
+
+    def audit_head(self, run: str) -> str | None:
+        """The hash of the run's newest audit event, as its run record keeps it (None: no run
+        record, or one written before the chain)."""
+        head = self._db.hget(self.keys.run(run), "audit_head")
+        return None if head is None else str(head)
+
+    def stored_texts(self, run: str, names: Sequence[str]) -> dict[str, str | None]:
+        """The run's texts `names` as stored (None: missing)."""
+        if not names:
+            return {}
+        values = self._db.hmget(self.keys.run_texts(run), list(names))
+        return {name: None if v is None else str(v) for name, v in zip(names, values, strict=True)}
 
     def last_events(self, run: str | None = None, *, limit: int = 100) -> list[Event]:
         """The newest `limit` audit events, oldest first."""

@@ -41,6 +41,14 @@ class Answer:
     at: float
     version: int
     edited_output: Any = None
+    signature: str | None = None
+    """The SSH signature (armored SSHSIG, namespace crew) over `signed`, if it was signed."""
+    signed: dict[str, Any] | None = None
+    """The payload signed (crew.people.signing.Payload's JSON)."""
+    verified: bool = False
+    """Whether the answering process verified it against crew.yaml (the driver checks again)."""
+    verified_by: str | None = None
+    """`signed` (the person's own key), an authority's name (e.g. web), or None."""
 
 
 @dataclass(frozen=True)
@@ -107,9 +115,14 @@ class Card:
                 by=h["decided_by"],
                 decision=Decision(h["decision"]),
                 comment=h.get("comment") or None,
-                at=float(h["decided_at"]),
-                version=int(h["decided_version"]),
+                # Written by answer.lua together; a hand-written decision may lack them.
+                at=float(h.get("decided_at") or 0.0),
+                version=int(h.get("decided_version") or 0),
                 edited_output=_json(h.get("edited_output")),
+                signature=h.get("signature") or None,
+                signed=_signed(h.get("signed")),
+                verified=h.get("verified") == "1",
+                verified_by=h.get("verified_by") or None,
             )
         return cls(
             id=h["id"],
@@ -175,6 +188,9 @@ class Card:
                 "comment": self.decision.comment,
                 "at": iso(self.decision.at),
                 "version": self.decision.version,
+                "verified": self.decision.verified,
+                "verified_by": self.decision.verified_by,
+                "signature": self.decision.signature,
             },
             "chain": self.chain,
             "overdue": iso(self.overdue),
@@ -205,6 +221,16 @@ def _note(value: str | None) -> dict[str, Any] | None:
     if note.get("at"):
         note["at"] = float(note["at"])
     return note
+
+
+def _signed(value: str | None) -> dict[str, Any] | None:
+    """A signed payload as stored; None when it is not a JSON object (a garbled field then
+    does not verify, rather than breaking every read of the card)."""
+    try:
+        payload = _json(value)
+    except ValueError:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _json(value: str | None) -> Any:

@@ -37,6 +37,7 @@ NAMES = (
     "fail",
     "wait",
     "answer",
+    "refuse",
     "reassign",
     "overdue",
     "note",

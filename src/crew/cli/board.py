@@ -209,7 +209,7 @@ def log_command(
             markup(event.card or ""),
             markup(event.event),
             markup(event.actor),
-            markup(_detail(event.detail)),
+            markup(_detail(_verified(event.event, dict(event.detail)))),
         )
     console.print(table)
 
@@ -248,6 +248,20 @@ def _iso(event: Event) -> str:
 
 def _detail(detail: dict[str, Any]) -> str:
     return ", ".join(f"{k}={_show(v)}" for k, v in detail.items() if v not in (None, "", [], {}))
+
+
+def _verified(name: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An answer's proof as how its decider was verified, first: `verified=signed` (their own
+    key), `verified=web` (an authority's name) or `verified=self-declared`; the signature and
+    the signed payload are for `--json` and `crew audit`."""
+    if name != "answered":
+        return detail
+    by = detail.pop("verified_by", None)
+    verified = detail.pop("verified", None)
+    signed = detail.pop("signed", None) is not None
+    detail.pop("signature", None)
+    how = by if verified and by else ("signed, unverified" if signed else "self-declared")
+    return {"verified": how, **detail}
 
 
 def _show(value: Any) -> str:

@@ -2,6 +2,7 @@
 
 from crew.cli import (  # noqa: F401
     answer,
+    audit,
     board,
     graph,
     new,

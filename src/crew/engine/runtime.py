@@ -780,10 +780,40 @@ class _Driver:
             card_id = (pending.value or {}).get("card")
             if not card_id:
                 continue
-            resume = _resume_of(self.board.get(card_id))
-            if resume is not None:
+            card = self.board.get(card_id)
+            resume = _resume_of(card)
+            if resume is not None and self._trusted(card):
                 answers[pending.id] = resume
         return answers
+
+    def _trusted(self, card: Card) -> bool:
+        """With settings.require_signed, act on `card`'s decision only when its signature
+        verifies against crew.yaml for the person recorded (or an authority); otherwise refuse it
+        (the card waits on the same people again; the audit trail says why)."""
+        crew = self.session.project.crew
+        if card.decision is None or not crew.settings.require_signed:
+            return True
+        from crew.people.signing import verify_answer
+
+        verdict = verify_answer(crew, self.board.name, card)
+        if verdict.verified:
+            return True
+        answer = card.decision
+        with contextlib.suppress(BoardError):  # changed meanwhile: the next look decides
+            self.board.refuse_decision(
+                card.id,
+                version=card.version,
+                actor=self.session.actor,
+                detail={
+                    "why": verdict.why,
+                    "by": answer.by,
+                    "decision": str(answer.decision),
+                    "comment": answer.comment,
+                    "signed": answer.signature is not None,
+                    "key": verdict.key,
+                },
+            )
+        return False
 
     def _ask(self, state: Any) -> dict[str, ResumeValue]:
         ask = self.session.ask

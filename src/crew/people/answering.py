@@ -5,7 +5,8 @@ What a caller may rely on:
 - `answer_card` finds the card (`find_card`: a card id, or a step id when exactly one card of that
   step waits on the person), checks the answer (the decision is one the card takes, an edit is a
   valid output of the role it replaces, separation of duties: `crew.people.decisions`), then
-  records it
+  signs it with the person's SSH key where there is one (`crew.people.signing`; required with
+  `settings.require_signed`, refused before anything is recorded otherwise) and records it
   in one atomic board transition (who may answer, and a second answer, are the board's refusal).
   It returns the answered card. A refusal raises (`ConfigError` for bad input, `BoardError`
   subclasses: `CardNotFound`, `NotAllowed`, `AlreadyDecided`, `WrongStatus`) and nothing changes.
@@ -76,6 +77,7 @@ def answer_card(
     allowed, already answered, not waiting); nothing changes in either case.
     """
     from crew.people.decisions import check_decision
+    from crew.people.signing import sign_answer
     from crew.spec.limits import check_size, json_size, text_size
 
     choice = parse_decision(decision)
@@ -97,8 +99,17 @@ def answer_card(
         check_size(f"{source} (as JSON)", json_size(output), limits.edit, "edit")
     card = find_card(board, card_ref, person)
     output = check_decision(project, board, card, person, choice, output, source=source)
+    # Signed over the card as found (crew.people.signing), so it answers that version only.
+    proof = sign_answer(project.crew, board.name, card, person, str(choice), comment, output)
     return board.answer(
-        card.id, person=person, decision=choice, comment=comment, edited_output=output
+        card.id,
+        person=person,
+        decision=choice,
+        comment=comment,
+        edited_output=output,
+        expected_version=card.version if proof.signature else None,
+        proof=proof.fields(),
+        proof_detail=proof.detail(),
     )
 
 

@@ -54,9 +54,48 @@ local function card_reply(id)
   return {'ok', card_json(id)}
 end
 
+-- The audit chain (crew/board/audit.py checks it). Every event of a run carries `prev`, the
+-- `hash` of the run's event before it ('' for its first), and its own `hash`: SHA-1 of its
+-- fields in CHAIN_FIELDS order, each as `name:<bytes>:value` on a line of its own (lengths make
+-- it unambiguous). SHA-1 because redis.sha1hex is the only hash a Redis script has: hashing
+-- outside the script could not read the previous hash and append in one atomic step, and a
+-- hash hand-written in Lua is the hand-written cryptography crew refuses. The run record keeps
+-- the newest hash (`audit_head`), so a deleted event, even the newest, breaks the chain.
+local CHAIN_FIELDS = {'at', 'card', 'run', 'event', 'actor', 'version', 'detail', 'prev'}
+
+local function chain_hash(f)
+  local lines = {}
+  for _, name in ipairs(CHAIN_FIELDS) do
+    local value = f[name] or ''
+    lines[#lines + 1] = name .. ':' .. #value .. ':' .. value
+  end
+  return redis.sha1hex(table.concat(lines, '\n'))
+end
+
+local function audit_head(run)
+  local head = redis.call('HGET', K.run(run), 'audit_head')
+  if head then return head end
+  local last = redis.call('XREVRANGE', K.run_events(run), '+', '-', 'COUNT', 1)[1]
+  if last == nil then return '' end
+  for i = 1, #last[2], 2 do
+    if last[2][i] == 'hash' then return last[2][i + 1] end
+  end
+  return ''
+end
+
 local function log_event(run, card, name, actor, version, detail)
   local fields = {'at', NOW_S, 'card', card, 'run', run, 'event', name, 'actor', actor,
                   'version', tostring(version), 'detail', detail}
+  if run ~= '' then
+    local f = {at = NOW_S, card = card, run = run, event = name, actor = actor,
+               version = tostring(version), detail = detail, prev = audit_head(run)}
+    local h = chain_hash(f)
+    fields[#fields + 1], fields[#fields + 2] = 'prev', f.prev
+    fields[#fields + 1], fields[#fields + 2] = 'hash', h
+    if redis.call('EXISTS', K.run(run)) == 1 then
+      redis.call('HSET', K.run(run), 'audit_head', h)
+    end
+  end
   local id = redis.call('XADD', K.events(), 'MAXLEN', '~', EVENTS_MAXLEN, '*', unpack(fields))
   if run ~= '' then
     redis.call('XADD', K.run_events(run), 'MAXLEN', '~', RUN_EVENTS_MAXLEN, '*', unpack(fields))

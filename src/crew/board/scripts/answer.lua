@@ -5,6 +5,7 @@
 -- ARGV[2] card id; ARGV[3] person; ARGV[4] decision (approve | edit | reject | retry);
 -- ARGV[5] comment; ARGV[6] edited output JSON or ''; ARGV[7] expected version or '';
 -- ARGV[8] event detail JSON (the card's new status is added here, as `status`)
+-- ARGV[9] the answer's proof, a JSON object of PROOF_FIELDS (crew/people/signing.py), or ''
 -- Returns the card; refusals (checked in this order): not_found {card}, decision {card,
 -- decision}, not_allowed {card, person, allowed, assignee, kind, step}, decided {card, by,
 -- decision, at, version}, status {card, status, worker, wanted, done}, version {card, version,
@@ -31,8 +32,15 @@ if ARGV[7] ~= '' and ARGV[7] ~= c.version then
   return refuse('version', {card = id, version = c.version, expected = ARGV[7]})
 end
 local fields = {decided_by = person, decision = decision, comment = ARGV[5], decided_at = NOW_S,
-                decided_version = c.version}
+                decided_version = c.version, answered_from = c.status}
 if ARGV[6] ~= '' then fields.edited_output = ARGV[6] end
+local PROOF_FIELDS = {'signature', 'signed', 'verified', 'verified_by'}
+local proof = {}
+if (ARGV[9] or '') ~= '' then proof = cjson.decode(ARGV[9]) end
+for _, name in ipairs(PROOF_FIELDS) do
+  local value = proof[name]
+  if type(value) == 'string' and value ~= '' then fields[name] = value else fields[name] = false end
+end
 local version = move_card(id, c, new, fields)
 log_event(c.run, id, 'answered', person, version, detail_with(ARGV[8], 'status', new))
 return card_reply(id)
