@@ -72,7 +72,8 @@ def test_hostile_inputs_comments_and_outputs_reach_no_terminal_raw(
         assert result.code == 0, (args, result.err)
         assert_safe(result.out + result.err)
     shown = crew_cli("status", run["run"]).out + crew_cli("log", run["run"]).out
-    assert "\\n" + FORGED in shown  # shown, as one line of text, not hidden
+    # Shown, as text on crew's own line, not hidden (long lines wrap between words, indented).
+    assert "\\n" + FORGED in " ".join(shown.split())
     assert "\\x1b[2J" in shown
 
     # The JSON for scripts keeps the exact text.

@@ -8,7 +8,7 @@ import sys
 
 from rich.text import Text
 
-from crew.cli._app import app, err_console
+from crew.cli._app import app, err_console, follow_columns
 from crew.cli.display import line
 from crew.exceptions import ConfigError, CrewError, RunError
 
@@ -34,6 +34,7 @@ def main() -> None:
     # command exit about a third of a second late. Nothing of crew's relies on them.
     atexit.unregister(gc.freeze)
     atexit.register(gc.freeze)
+    follow_columns()
     try:
         app()
     except ConfigError as error:

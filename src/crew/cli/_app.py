@@ -15,7 +15,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from crew.cli.help import CrewGroup
+
 app = typer.Typer(
+    cls=CrewGroup,  # --help with conventional metavars (TEXT, PATH, INTEGER; none on flags)
     name="crew",
     help="Work management for human + AI teams: run playbooks, answer checkpoints, see the board.",
     no_args_is_help=True,
@@ -23,8 +26,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-console = Console()
-err_console = Console(stderr=True)
+# NO_COLOR (no-color.org): plain text, no escape sequence at all (rich alone drops colours but
+# keeps bold and dim). Off a terminal (a pipe, a file) rich writes plain text by itself.
+_PLAIN: dict[str, Any] = {"color_system": None} if os.environ.get("NO_COLOR") else {}
+console = Console(**_PLAIN)
+err_console = Console(stderr=True, **_PLAIN)
+
+
+def follow_columns() -> None:
+    """Size the consoles from COLUMNS as it is now. rich reads COLUMNS once, when a Console is
+    made (here, at import); a process that runs several commands (tests, a program embedding
+    crew's CLI) may change it between them. Without COLUMNS, rich asks the terminal."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        console.width = err_console.width = int(columns)
 
 
 class _Options:

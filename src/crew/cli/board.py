@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.padding import Padding
 from rich.text import Text
 
 from crew.cli._app import app, console, current_person, print_json, project_option
 from crew.cli.display import line, markup
+from crew.cli.fit import Column, capped, fit_table
 
 if TYPE_CHECKING:
     from crew.board import Board, Event
@@ -31,6 +32,24 @@ _STATUS_STYLE = {
     "failed": "red",
     "cancelled": "dim",
 }
+
+# `crew board` at 80 columns: who has which card is always shown whole (card, run, step, kind,
+# assignee) and so is when a waiting card is due; the rest goes when the terminal is too narrow,
+# first the due time's ISO stamp, then the confidence, the owner, and the time since the last
+# change (`--json` has all of it). A column with nothing in it (no card of the group is due) is
+# left out.
+_BOARD_COLUMNS = [
+    Column("card"),
+    Column("run"),
+    Column("step"),
+    Column("kind"),
+    Column("assignee"),
+    Column("owner", drop=3),
+    Column("conf", drop=4, justify="right"),
+    Column("since", drop=2),
+    Column("due", drop=1),
+    Column("due at", drop=5),
+]
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout for scripts.")]
 AsOption = Annotated[
@@ -122,22 +141,24 @@ def board_command(
         shown += len(group)
         more = counts[status] - len(group)
         title = f"{status} ({counts[status]})" if more <= 0 or since else f"{status}"
-        table = Table(title=title, title_style=_STATUS_STYLE[status], title_justify="left")
-        for column in ("card", "run", "step", "kind", "assignee", "owner", "conf", "since", "due"):
-            table.add_column(column, no_wrap=column in ("card", "run", "step", "kind"))
-        for card in group:
-            table.add_row(
+        waits = status.waits_on_person
+        rows: list[list[str | Text]] = [
+            [
                 Text(line(card.id), style="bold"),
-                markup(card.run),
-                markup(card.step),
+                Text(line(card.run)),
+                Text(line(card.step)),
                 str(card.kind),
-                markup(card.assignee),
-                markup(card.owner),
+                Text(line(card.assignee)),
+                Text(line(card.owner)),
                 "" if card.confidence is None else f"{card.confidence:.2f}",
                 ago(now - card.updated),
-                due_text(card.due, now) if status.waits_on_person else "",
-            )
-        console.print(table)
+                _due_in(card.due, now) if waits else "",
+                iso(card.due) or "" if waits else "",
+            ]
+            for card in group
+        ]
+        style = _STATUS_STYLE[status]
+        console.print(fit_table(console, _BOARD_COLUMNS, rows, title=title, title_style=style))
         if more > 0 and not status.finished:
             console.print(f"  … and {more} more {status} (use --limit to see more)")
     if not shown:
@@ -176,8 +197,9 @@ def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> No
         console.print()
         console.print(head)
         console.print(Text(f"    {timing}", style="dim"))
-        if card.reason:
-            console.print(Text(f"    {line(card.reason)}"))
+        if card.reason:  # at most 3 lines here; `crew show CARD` has all of it
+            reason = capped(console, Text(line(card.reason)), console.width - 4, 3)
+            console.print(Padding(reason, (0, 0, 0, 4)))
         console.print(Text(f"    crew show {line(card.id)}", style="cyan"), soft_wrap=True)
         decisions = "|".join(card.kind.decisions)
         console.print(
@@ -200,18 +222,35 @@ def log_command(
     if as_json:
         print_json([event.to_json() for event in events])
         return
-    table = Table(title=f"run {run}", title_justify="left")
-    for column in ("at", "card", "event", "actor", "detail"):
-        table.add_column(column, no_wrap=column != "detail")
+    # At 80 columns: the time, card, event and actor are what a person scans for, always shown
+    # whole; the detail is the low-priority part: it wraps in what is left, at most 6 lines an
+    # event (then …). Times are the time of day (UTC), the day in the title and on a row of its
+    # own when it changes; `--json` has the full stamps and every detail.
+    columns = [
+        Column("at"),
+        Column("card"),
+        Column("event"),
+        Column("actor"),
+        Column("detail", wrap=True, min_width=24, max_lines=6),
+    ]
+    rows: list[list[str | Text]] = []
+    day = _iso(events[0])[:10] if events else ""
     for event in events:
-        table.add_row(
-            _iso(event),
-            markup(event.card or ""),
-            markup(event.event),
-            markup(event.actor),
-            markup(_detail(_verified(event.event, dict(event.detail)))),
+        stamp = _iso(event)
+        if stamp[:10] != day:
+            day = stamp[:10]
+            rows.append([Text(day, style="bold"), "", "", "", ""])
+        rows.append(
+            [
+                stamp[11:19],
+                Text(line(event.card or "")),
+                Text(line(event.event)),
+                Text(line(event.actor)),
+                Text(line(_detail(event))),
+            ]
         )
-    console.print(table)
+    title = Text(f"run {line(run)}" + (f" · {_iso(events[0])[:10]} (UTC)" if events else ""))
+    console.print(fit_table(console, columns, rows, title=title, title_style="bold"))
 
 
 def ago(seconds: float) -> str:
@@ -230,14 +269,24 @@ def ago(seconds: float) -> str:
     return f"{int(seconds)}s"
 
 
+def _due_in(due: float | None, now: float) -> str:
+    """When a card is due, relative to now: `in 1h59m`, `overdue 3h`."""
+    if due is None:
+        return ""
+    left = due - now
+    return f"overdue {ago(-left)}" if left < 0 else f"in {ago(left)}"
+
+
 def due_text(due: float | None, now: float) -> str:
     if due is None:
         return ""
+    return f"{_due_in(due, now)} ({iso(due)})"
+
+
+def iso(seconds: float | None) -> str | None:
     from crew.board import iso
 
-    left = due - now
-    relative = f"overdue {ago(-left)}" if left < 0 else f"in {ago(left)}"
-    return f"{relative} ({iso(due)})"
+    return iso(seconds)
 
 
 def _iso(event: Event) -> str:
@@ -246,8 +295,36 @@ def _iso(event: Event) -> str:
     return iso(event.at) or ""
 
 
-def _detail(detail: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_show(v)}" for k, v in detail.items() if v not in (None, "", [], {}))
+# Free text goes last in a detail, so the line cap of `crew log` cuts text, never an id or a name.
+_FREE_TEXT = ("reason", "comment", "guidance", "question", "inputs", "error", "text")
+
+
+def _detail(event: Event) -> str:
+    """An event's detail on one line for `crew log` (`--json` has all of it): what repeats the
+    row or is lease mechanics is left out (a `worker`/`holder` that is the actor, a `role` that
+    is the assignee, `allowed` when only the assignee, `lease_seconds`), a measured confidence
+    shows its method (the score is the card's confidence), hashes their short form."""
+    detail = _verified(event.event, dict(event.detail))
+    for key in ("worker", "holder"):
+        if detail.get(key) == event.actor:
+            detail.pop(key)
+    if detail.get("role") is not None and detail.get("role") == detail.get("assignee"):
+        detail.pop("role")
+    assignee = detail.get("assignee")
+    if "allowed" in detail and detail["allowed"] in ([assignee], assignee):
+        detail.pop("allowed")
+    detail.pop("lease_seconds", None)
+    measured = detail.get("measured")
+    if isinstance(measured, dict) and measured.get("method"):
+        detail["measured"] = measured["method"]
+    for key in ("pinned", "old", "new", "hash"):
+        value = detail.get(key)
+        if isinstance(value, str) and value.startswith("sha256:"):
+            detail[key] = value.removeprefix("sha256:")[:12]
+    ordered = [k for k in detail if k not in _FREE_TEXT] + [k for k in detail if k in _FREE_TEXT]
+    return ", ".join(
+        f"{k}={_show(detail[k])}" for k in ordered if detail[k] not in (None, "", [], {})
+    )
 
 
 def _verified(name: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -26,8 +26,7 @@ def graph(
         typer.Option("--internal", help="Print the compiled LangGraph graph (its internal nodes)."),
     ] = False,
 ) -> None:
-    """Draw a playbook: its steps, routes and revision loops as Mermaid (stdout) and a sketch
-    (stderr)."""
+    """Draw a playbook's steps, routes and revision loops: Mermaid on stdout, a sketch on stderr."""
     from crew.cli.board import open_project
 
     spec = open_project().playbook(playbook)

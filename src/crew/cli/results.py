@@ -83,7 +83,7 @@ def output_command(
     step: Annotated[
         str | None,
         typer.Argument(
-            metavar="[STEP]",
+            metavar="STEP",
             help="One step's output (a fan-out step's: the list of its items' outputs); "
             "default: the run's final outputs.",
             show_default=False,

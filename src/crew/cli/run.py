@@ -17,6 +17,7 @@ import yaml
 
 from crew.cli._app import app, console, current_person, err_console, print_json
 from crew.cli.display import markup
+from crew.cli.fit import hanging
 from crew.exceptions import BoardError, ConfigError
 from crew.types import CardKind, CardStatus, RunStatus
 
@@ -106,7 +107,9 @@ def _progress(quiet: bool) -> Any:
                 f"[dim]({short(old) if old else 'unpinned'} → {short(new)}: {markup(files)})[/]"
             )
 
-    return Progress()
+    from crew.cli.progress import with_fanout_bars
+
+    return with_fanout_bars(Progress(), err_console, quiet)  # long fan-outs: a bar on a terminal
 
 
 def _name(card: Card) -> str:
@@ -229,44 +232,38 @@ def _summary(report: RunReport, playbook: PlaybookSpec | None = None) -> None:
         console.print(f"{head} [green]done[/]")
         print_results(playbook, report.outputs)
     elif report.status is RunStatus.WAITING:
+        # Within 80 columns: the reason on its own (wrapped, indented) line, then one command a
+        # line, so none is split and each can be copied whole.
         for waiting in report.waiting_on:
-            what = str(waiting.kind)
             console.print(
-                f"{head} [yellow]waits on {markup(waiting.assignee)}[/] at "
-                f"[bold]{markup(waiting.step)}[/] ({what}, card {waiting.card}): "
-                f"{markup(waiting.reason)}",
+                hanging(
+                    console,
+                    f"{head} [yellow]waits on {markup(waiting.assignee)}[/] at "
+                    f"[bold]{markup(waiting.step)}[/] ({waiting.kind}, card {waiting.card}):",
+                ),
+                highlight=False,
+            )
+            if waiting.reason:
+                console.print(hanging(console, "  " + markup(waiting.reason), 4), highlight=False)
+            person = markup(waiting.assignee)
+            others = (
+                ['retry -m "guidance"', "edit --file EDITED.yaml", 'reject -m "why"']
+                if waiting.kind is CardKind.ESCALATION
+                else ['reject -m "why"', "edit --file EDITED.yaml"]
+            )
+            console.print(
+                f"  answer with: [bold]crew answer {waiting.card} approve --as {person}[/]",
+                highlight=False,
                 soft_wrap=True,
             )
-            if waiting.kind is CardKind.ESCALATION:
-                person = markup(waiting.assignee)
+            for index, other in enumerate(others):
                 console.print(
-                    f"  answer with: [bold]crew answer {waiting.card} approve --as {person}[/]",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-                console.print(
-                    f'  or: crew answer {waiting.card} retry -m "guidance" --as {person}'
-                    f"  ·  crew answer {waiting.card} edit --file EDITED.yaml --as {person}"
-                    f'  ·  crew answer {waiting.card} reject -m "why" --as {person}',
+                    f"  {'or:' if index == 0 else '':<13}crew answer {waiting.card} {other} "
+                    f"--as {person}",
                     highlight=False,
                     soft_wrap=True,
                     style="dim",
                 )
-                continue
-            console.print(
-                f"  answer with: [bold]crew answer {waiting.card} approve --as "
-                f"{markup(waiting.assignee)}[/]",
-                highlight=False,
-                soft_wrap=True,
-            )
-            console.print(
-                f'  or: crew answer {waiting.card} reject -m "why" --as {markup(waiting.assignee)}'
-                f"  ·  crew answer {waiting.card} edit --file EDITED.yaml --as "
-                f"{markup(waiting.assignee)}",
-                highlight=False,
-                soft_wrap=True,
-                style="dim",
-            )
     else:
         where = f" at [bold]{markup(report.step)}[/]" if report.step else ""
         reason = f": {markup(report.reason)}" if report.reason else ""

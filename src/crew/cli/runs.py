@@ -10,10 +10,11 @@ import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from crew.cli._app import app, console, print_json, project_option
-from crew.cli.display import markup
+from crew.cli.display import line, markup
+from crew.cli.fit import Column, fit_table, hanging
 from crew.types import CardKind, CardStatus, RunStatus
 
 if TYPE_CHECKING:
@@ -91,8 +92,34 @@ def _clock(stamp: str | None) -> str:
 
 
 def _waiting_names(run: Run) -> str:
+    """Who a run waits on, each person once (a fan-out waits on one person for many items)."""
     names = [str(w.get("assignee", "")) for w in run.waiting_on if isinstance(w, dict)]
-    return ", ".join(n for n in names if n)
+    return ", ".join(dict.fromkeys(n for n in names if n))
+
+
+# `crew runs` at 80 columns: the run, playbook and status are always shown whole; who it waits
+# on wraps (between names, never inside one); the age goes first when the terminal is too narrow.
+_RUNS_COLUMNS = [
+    Column("run"),
+    Column("playbook"),
+    Column("status"),
+    Column("waiting on", wrap=True, min_width=12),
+    Column("age", drop=1),
+]
+# `crew status RUN` at 80 columns: the step (with its fan-out item and revision, which may wrap
+# under it), card, status and who are always shown; then go, first to last, the tokens, the
+# cost (the usage line under the table has the totals, --json each step's), the time, the
+# confidence.
+_STATUS_COLUMNS = {
+    "step": Column("step", wrap=True),  # its widths are the names' (below)
+    "card": Column("card"),
+    "status": Column("status"),
+    "who": Column("who"),
+    "when": Column("when", drop=2),
+    "confidence": Column("confidence", drop=1, justify="right"),
+    "tokens": Column("tokens", drop=4),
+    "cost": Column("cost", drop=3, justify="right"),
+}
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -123,19 +150,19 @@ def runs(
         console.print("no runs yet on this board; start one with `crew run PLAYBOOK`")
         return
     now = board.now()
-    table = Table(box=None, pad_edge=False)
-    for column in ("run", "playbook", "status", "waiting on", "age"):
-        table.add_column(column)
+    rows: list[list[str | Text]] = []
     for run in found:
         status = str(run.status)
-        table.add_row(
-            run.id,
-            markup(run.playbook),
-            f"[{_STYLE.get(status, '')}]{status}[/]",
-            markup(_waiting_names(run)) if run.status is RunStatus.WAITING else "",
-            age(run.created, now),
+        rows.append(
+            [
+                Text(run.id),
+                Text(line(run.playbook)),
+                Text(status, style=_STYLE.get(status, "")),
+                Text(line(_waiting_names(run)) if run.status is RunStatus.WAITING else ""),
+                age(run.created, now),
+            ]
         )
-    console.print(table)
+    console.print(fit_table(console, _RUNS_COLUMNS, rows))
 
 
 def _recorded_line(run: Run, card: Card, now: float) -> str:
@@ -232,14 +259,12 @@ def status(
     note = _pinned_note(run, changes)
     if note:
         console.print(f"[yellow]{markup(note)}[/]", highlight=False, soft_wrap=True)
-    table = Table(box=None, pad_edge=False)
     columns = ["step", "card", "status", "who", "when", "confidence"]
     if used is not None:
         columns.append("tokens")
     if used is not None and used.cost is not None:
         columns.append("cost")
-    for column in columns:
-        table.add_column(column)
+    rows: list[list[str | Text]] = []
     notes: list[str] = []
     for row in steps:
         name = row["step"] + (f" [{row['item']}]" if row["item"] is not None else "")
@@ -254,12 +279,12 @@ def status(
         elif row["reason"] and row["status"] in (CardStatus.FAILED, CardStatus.CANCELLED):
             notes.append(f"{name} ({row['card']}) {row['status']}: {row['reason']}")
         confidence = "" if row["confidence"] is None else f"{row['confidence']:.2f}"
-        cells = [
-            markup(name),
-            row["card"] or "",
-            f"[{_STYLE.get(row['status'], '')}]{row['status']}[/]",
+        cells: list[str | Text] = [
+            Text(line(name)),
+            Text(line(row["card"] or "")),
+            Text(str(row["status"]), style=_STYLE.get(row["status"], "")),
             # Who decided (a delegate, say) rather than who it was assigned to.
-            markup(str(decision["by"] if decision else row["assignee"] or "")),
+            Text(line(str(decision["by"] if decision else row["assignee"] or ""))),
             _clock(row["updated"]),
             confidence,
         ]
@@ -269,20 +294,32 @@ def status(
             cells.append(tokens)
         if "cost" in columns:
             cells.append(_money(row["cost"]))
-        table.add_row(*cells)
-    console.print(table)
+        rows.append(cells)
+    # The step column keeps its names on one line while there are columns left to drop; then
+    # an item or revision wraps under its step id, which never wraps.
+    whole = max((len(cell[0]) for cell in rows if isinstance(cell[0], Text)), default=4)
+    fitted = [_STATUS_COLUMNS[c] for c in columns]
+    fitted[0] = Column(
+        "step",
+        wrap=True,
+        min_width=whole,
+        floor=max((len(line(row["step"])) for row in steps), default=4),
+    )
+    console.print(fit_table(console, fitted, rows))
+    # What follows wraps at the terminal's width (between words: ids and names stay whole); a
+    # command goes on a line of its own, so it is never split.
     if used is not None:
-        line = (
+        said = (
             f"usage: {used.calls} model call{'' if used.calls == 1 else 's'}, "
             f"{used.input_tokens} input + {used.output_tokens} output tokens"
         )
         if used.cost is not None:
-            line += f", cost {_money(used.cost)}"
-        console.print(line, highlight=False, soft_wrap=True)
-    for note in notes:
-        console.print(markup(note), highlight=False, soft_wrap=True)
+            said += f", cost {_money(used.cost)}"
+        console.print(said, highlight=False)
+    for note in notes:  # a decision's comment: 4 lines at most (all of it: crew log RUN --json)
+        console.print(hanging(console, markup(note), max_lines=4), highlight=False)
     if report.outputs:
-        console.print("[bold]outputs[/] [dim](all of them: crew status RUN --json)[/]")
+        console.print(f"[bold]outputs[/] [dim](in full: crew output {run.id})[/]", highlight=False)
         for step, output in report.outputs.items():
             console.print(
                 f"  [bold]{markup(step)}[/]: {markup(_gist(output))}",
@@ -291,19 +328,20 @@ def status(
                 no_wrap=True,
             )
     if report.reason:
-        console.print(f"[red]{markup(report.reason)}[/]", soft_wrap=True)
+        console.print(hanging(console, f"[red]{markup(report.reason)}[/]"), highlight=False)
     by_id = {card.id: card for card in cards}
     for waiting in report.waiting_on:
         answered = by_id.get(waiting.card)
         if answered is not None and answered.decision is not None:
-            console.print(_recorded_line(run, answered, now), highlight=False, soft_wrap=True)
+            console.print(hanging(console, _recorded_line(run, answered, now)), highlight=False)
             continue
         escalation = waiting.kind is CardKind.ESCALATION
         choices = "approve|edit|retry|reject" if escalation else "approve"
         why = f" ({markup(waiting.reason)})" if escalation else ""
+        said = f"waits on [bold]{markup(waiting.assignee)}[/] at {markup(waiting.step)}{why}:"
+        console.print(hanging(console, said), highlight=False)
         console.print(
-            f"waits on [bold]{markup(waiting.assignee)}[/] at {markup(waiting.step)}{why}: "
-            f"crew answer {waiting.card} {choices} --as {markup(waiting.assignee)}",
+            f"  crew answer {waiting.card} {choices} --as {markup(waiting.assignee)}",
             highlight=False,
             soft_wrap=True,
         )

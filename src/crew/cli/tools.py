@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crew.cli._app import app, print_json, project_option
+from crew.cli._app import app, console, print_json, project_option
 from crew.cli.display import line
 from crew.exceptions import ConfigError
 
@@ -63,15 +63,32 @@ def tools(
         typer.echo("no tools: add them under `tools:` in crew.yaml (see README, Tools)")
         return
     for entry in entries:
-        typer.echo(f"{entry['name']}  ({line(entry['source'])})")
+        _say(f"{entry['name']}  ({line(entry['source'])})", indent="")
         if entry["description"]:
-            typer.echo(f"  {line(entry['description'])}")
+            _say(line(entry["description"]))
         approval = entry["approval"]
         if entry["approve_when"]:
             approval += f" when {entry['approve_when']}"
-        typer.echo(
-            f"  approval: {line(approval)} · idempotent: {'yes' if entry['idempotent'] else 'no'}"
+        _say(
+            f"approval: {line(approval)} · idempotent: {'yes' if entry['idempotent'] else 'no'}"
             f" · timeout: {format_duration(entry['timeout'])}"
         )
-        typer.echo(f"  arguments: {_arguments(entry['arguments'])}")
-        typer.echo(f"  roles: {', '.join(entry['roles']) or 'none'}")
+        _say(f"arguments: {_arguments(entry['arguments'])}")
+        _say(f"roles: {', '.join(entry['roles']) or 'none'}")
+
+
+def _say(text: str, indent: str = "  ") -> None:
+    """One line of a tool's block, wrapped at the terminal's width between words (a name is
+    never split), its continuation lines indented under it."""
+    import textwrap
+
+    typer.echo(
+        textwrap.fill(
+            text,
+            width=max(20, console.width),
+            initial_indent=indent,
+            subsequent_indent=indent + "    ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    )
