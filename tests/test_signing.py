@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 from support.cli import RUN, as_json
+from support.terminal import Terminal
 
 from crew.board import Board
 from crew.people.signing import Payload, Signer, find_signer
@@ -375,3 +376,39 @@ def test_without_require_signed_a_key_not_listed_for_the_person_does_not_sign_fo
     decision = card_json(crew_cli, card)["decision"]
     assert (decision["verified"], decision["signature"]) == (False, None)
     assert crew_cli("audit", "verify", run).code == 0
+
+
+def test_the_prompt_of_crew_run_signs_the_decision_too(
+    crew_cli: Cli, keys: dict[str, Path], example: Path
+) -> None:
+    args = ["run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "carol"]
+    terminal = Terminal(args, example, CREW_SIGNING_KEY=str(keys["carol"]))
+    terminal.read_until(b"or edit?")
+    terminal.type("approve")
+    terminal.read_until(b"comment (optional)")
+    terminal.type("")
+    assert terminal.close() == 0, terminal.seen.decode(errors="replace")
+
+    (run,) = as_json(crew_cli("runs", "--json"))
+    (answered,) = [
+        e for e in as_json(crew_cli("log", run["run"], "--json")) if e["event"] == "answered"
+    ]
+    assert (answered["actor"], answered["detail"]["verified_by"]) == ("carol", "signed")
+    assert crew_cli("audit", "verify", run["run"]).code == 0
+
+
+def test_the_prompt_refuses_to_record_with_a_key_not_listed_for_the_person(
+    crew_cli: Cli, keys: dict[str, Path], example: Path
+) -> None:
+    args = ["run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "carol"]
+    terminal = Terminal(args, example, CREW_SIGNING_KEY=str(keys["dan"]))
+    terminal.read_until(b"or edit?")
+    terminal.type("approve")
+    terminal.read_until(b"comment (optional)")
+    terminal.type("")
+    terminal.read_until(b"nothing recorded")
+
+    assert terminal.close() == 3  # still waiting on carol
+    said = " ".join(terminal.seen.decode(errors="replace").split())  # as wrapped on screen
+    assert "not recorded: the signing key SHA256:" in said
+    assert "is not listed for carol in crew.yaml; nothing recorded" in said
