@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crew.cli._app import app, current_person, print_json
+from crew.cli._app import app, console, current_person, print_json
 from crew.cli.board import AsOption, JsonOption, open_board, open_project
 from crew.cli.display import line
+from crew.cli.fit import wrapped
 
 if TYPE_CHECKING:
     from crew.board.audit import Break
@@ -57,21 +58,21 @@ def keys_command(as_person: AsOption = None, as_json: JsonOption = False) -> Non
         print_json(report)
         return
     who = person or "nobody (pass --as PERSON)"
-    typer.echo(f"person: {line(who)}")
+    _say(f"person: {line(who)}")
     if signer is None or key is None:
-        typer.echo(f"key: none ({line(why)})")
+        _say(f"key: none ({line(why)})")
     else:
-        typer.echo(f"key: {key.fingerprint} {key.type} from {line(signer.source)}")
-        typer.echo(f"public: {signer.public}")
+        _say(f"key: {key.fingerprint} {key.type} from {line(signer.source)}")
+        typer.echo(f"public: {signer.public}")  # whole, to be copied to crew.yaml
         if owner is not None:
             where = f"people.{person}.keys" if owner == "signed" else f"authorities.{owner}"
-            typer.echo(f"listed: yes, in crew.yaml {where}")
+            _say(f"listed: yes, in crew.yaml {where}")
         else:
-            typer.echo(
+            _say(
                 f"listed: no; to sign as {line(who)}, add the public line above to "
                 f"people.{line(person or 'PERSON')}.keys in crew.yaml"
             )
-    typer.echo(
+    _say(
         f"require_signed: {'yes' if crew.settings.require_signed else 'no'} "
         f"(key: {SIGNING_KEY_ENV}, default ~/.ssh/id_ed25519, or an ssh-agent)"
     )
@@ -103,23 +104,29 @@ def verify_command(
     else:
         for audit in audits:
             state = "ok" if audit.ok else f"{len(audit.breaks)} broken"
-            typer.echo(
+            _say(
                 f"run {line(audit.run)}: {audit.events} events, "
                 f"{audit.signatures} signed decisions: {state}"
             )
             for found in audit.breaks:
-                typer.echo(_break_line(found))
+                _say(_break_line(found))
             for event in audit.refused:
                 detail = event.detail
-                typer.echo(
+                _say(
                     f"  refused {event.id} ({line(event.card or '')}): "
                     f"{line(detail.get('decision') or '')} by {line(detail.get('by') or '')}: "
                     f"{line(detail.get('why') or '')}"
                 )
         if not audits:
-            typer.echo("no runs on this board")
+            _say("no runs on this board")
     if not ok:
         raise typer.Exit(1)
+
+
+def _say(text: str) -> None:
+    """A line wrapped at the terminal's width between words (a key, a hash, an id stays whole),
+    its continuation lines indented under it."""
+    typer.echo(wrapped(text, console.width))
 
 
 def _break_line(found: Break) -> str:

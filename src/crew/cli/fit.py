@@ -13,6 +13,7 @@ past its cap. Tables are borderless (a box costs three columns per column).
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["Column", "capped", "fit_table", "hanging", "width_of"]
+__all__ = ["Column", "capped", "fit_table", "hanging", "width_of", "wrapped"]
 
 GAP = 2  # between two columns of a borderless table (padding 1 on each side)
 
@@ -168,3 +169,17 @@ def hanging(
     lines = body.wrap(console, width, overflow="fold")
     pad = Text(" " * indent)
     return Text("\n").join(line if i == 0 else pad + line for i, line in enumerate(lines))
+
+
+def wrapped(text: str, width: int, hang: int = 4) -> str:
+    """Plain `text` wrapped between words at `width`, its continuation lines indented `hang` more
+    than its first. A word longer than a line (a key, a URL, an id) is never split."""
+    indent = text[: len(text) - len(text.lstrip(" "))]
+    return textwrap.fill(
+        text.lstrip(" "),
+        width=max(20, width),
+        initial_indent=indent,
+        subsequent_indent=indent + " " * hang,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )

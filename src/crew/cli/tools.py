@@ -8,6 +8,7 @@ import typer
 
 from crew.cli._app import app, console, print_json, project_option
 from crew.cli.display import line
+from crew.cli.fit import wrapped
 from crew.exceptions import ConfigError
 
 
@@ -80,15 +81,4 @@ def tools(
 def _say(text: str, indent: str = "  ") -> None:
     """One line of a tool's block, wrapped at the terminal's width between words (a name is
     never split), its continuation lines indented under it."""
-    import textwrap
-
-    typer.echo(
-        textwrap.fill(
-            text,
-            width=max(20, console.width),
-            initial_indent=indent,
-            subsequent_indent=indent + "    ",
-            break_long_words=False,
-            break_on_hyphens=False,
-        )
-    )
+    typer.echo(wrapped(indent + text, console.width))
