@@ -412,3 +412,25 @@ def test_the_prompt_refuses_to_record_with_a_key_not_listed_for_the_person(
     said = " ".join(terminal.seen.decode(errors="replace").split())  # as wrapped on screen
     assert "not recorded: the signing key SHA256:" in said
     assert "is not listed for carol in crew.yaml; nothing recorded" in said
+
+
+def test_a_worker_refuses_a_decision_written_straight_into_redis_too(
+    crew_cli: Cli, keys: dict[str, Path], unique_name: str, client: redis.Redis
+) -> None:
+    run, card = started(crew_cli)
+    # Recorded by hand as answer.lua would have, status and all, but unsigned.
+    client.hset(
+        f"crew:{{{unique_name}}}:card:{card}",
+        mapping={"decided_by": "carol", "decision": "approve", "decided_at": "1",
+                 "decided_version": "1", "status": "done"},
+    )
+
+    result = crew_cli("worker", "--once")
+
+    assert result.code == 0, result.err
+    shown = card_json(crew_cli, card)
+    assert shown["status"] == "waiting" and shown["decision"] is None
+    assert as_json(crew_cli("status", run, "--json"))["status"] == "waiting"
+    events = as_json(crew_cli("log", run, "--json"))
+    (refused,) = [e for e in events if e["event"] == "refused_decision"]
+    assert (refused["card"], refused["detail"]["why"]) == (card, "the decision is not signed")
