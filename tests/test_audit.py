@@ -164,3 +164,27 @@ def test_verify_of_an_unknown_run_is_a_one_line_error(crew_cli: Cli, example: Pa
 
     assert result.code == 2
     assert "r-nope" in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_a_decision_recorded_as_verified_without_a_signature_is_a_break(
+    crew_cli: Cli, example: Path, redis_url: str, unique_name: str
+) -> None:
+    from crew.board import Board
+
+    report = as_json(crew_cli(*RUN, "--json"))
+    run, card = report["run"], report["waiting_on"][0]["card"]
+    board = Board(redis.Redis.from_url(redis_url, decode_responses=True), unique_name)
+    # Someone calling the board's answer script with a made-up proof.
+    board.answer(
+        card,
+        person="carol",
+        decision="approve",
+        proof={"verified": "1", "verified_by": "signed"},
+        proof_detail={"verified": True, "verified_by": "signed"},
+    )
+
+    code, audit = verify(crew_cli, run)
+
+    assert code == 1
+    (broken,) = audit["runs"][0]["breaks"]
+    assert (broken["card"], broken["what"], broken["found"]) == (card, "signature", "none")

@@ -75,6 +75,19 @@ def audit_run(project: Project, board: Board, run: str) -> RunAudit:
         if event.card:
             answered[event.card] = event
         if not event.detail.get("signature"):
+            if event.detail.get("verified") or event.detail.get("verified_by"):
+                breaks.append(
+                    Break(
+                        run,
+                        event.id,
+                        event.event,
+                        event.card,
+                        "signature",
+                        "a signature, as it claims to be verified",
+                        "none",
+                        "a decision recorded as verified carries no signature",
+                    )
+                )
             continue
         signatures += 1
         breaks.extend(_check_signed(project, run, event))
