@@ -1,4 +1,7 @@
-"""The board under real concurrency and crashes: many processes, one winner; SIGKILLed holders."""
+"""The board under real concurrency and crashes: many processes, one winner; SIGKILLed holders.
+
+The processes connect with `crew.connection.connect`, so `test_cluster.py` runs these same tests
+on a Redis Cluster (a `redis+cluster://` URL)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from support.board import FakeClock
 
 from crew import AlreadyDecided, LeaseLost, WrongStatus
 from crew.board import Board, CardStatus
+from crew.connection import connect
 
 FORK = multiprocessing.get_context("fork")
 
@@ -38,7 +42,7 @@ def new_card(board: Board, **extra: Any) -> str:
 
 
 def _claimer(url: str, name: str, card: str, worker: str, gate: Any, results: Any) -> None:
-    board = Board(redis.Redis.from_url(url, decode_responses=True), name)
+    board = Board(connect(url, check=False), name)
     gate.wait()
     try:
         board.claim(card, worker, 30)
@@ -48,7 +52,7 @@ def _claimer(url: str, name: str, card: str, worker: str, gate: Any, results: An
 
 
 def _answerer(url: str, name: str, card: str, person: str, gate: Any, results: Any) -> None:
-    board = Board(redis.Redis.from_url(url, decode_responses=True), name)
+    board = Board(connect(url, check=False), name)
     gate.wait()
     try:
         board.answer(card, person=person, decision="approve", comment=f"from {person}")
@@ -109,7 +113,7 @@ def test_fifty_concurrent_answers_record_exactly_one(board: Board, redis_url: st
 
 
 def _slow_worker(url: str, name: str, card: str, claimed: Any, go: Any, results: Any) -> None:
-    board = Board(redis.Redis.from_url(url, decode_responses=True), name)
+    board = Board(connect(url, check=False), name)
     lease = board.claim(card, "slow", 5)
     claimed.set()
     go.wait()
@@ -144,11 +148,11 @@ def test_a_worker_whose_lease_expired_cannot_complete_after_another_claimed(
 HOLDER = textwrap.dedent(
     """
     import sys, threading, time
-    import redis
     from crew.board import Board
+    from crew.connection import connect
 
     url, name, card = sys.argv[1:4]
-    board = Board(redis.Redis.from_url(url, decode_responses=True), name)
+    board = Board(connect(url, check=False), name)
     lease = board.claim(card, "doomed", 5)
 
     def beat():

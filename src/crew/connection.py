@@ -18,6 +18,11 @@ run id (INFO server) is unchanged. The embedded server is configured `noeviction
 
 Every command of a `connect` client waits (up to a minute) for a server that is loading its
 data, rather than failing; see `crew.loading`.
+
+A Redis Cluster is named by `redis+cluster://[user:password@]host:port[,host:port...]` (or
+`rediss+cluster://` with TLS): any of its nodes will do, the client finds the rest. Every key of a
+board and of its runs' saved state shares the board's hash tag (`crew:{board}:`), so each board
+lives in one slot and its scripts stay atomic; boards spread over the masters.
 """
 
 from __future__ import annotations
@@ -58,14 +63,87 @@ def resolve_redis_url(project_root: Path, configured: str | None) -> str:
     return ensure_embedded_redis(project_root / ".crew" / "redis")
 
 
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+
+
+def is_cluster_url(url: str) -> bool:
+    """Whether `url` names a Redis Cluster (`redis+cluster://` or `rediss+cluster://`)."""
+    return url.split("://", 1)[0].lower() in CLUSTER_SCHEMES
+
+
+@dataclass(frozen=True)
+class ClusterURL:
+    """A `redis+cluster://` URL taken apart: its nodes, credentials and TLS."""
+
+    nodes: list[tuple[str, int]]
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> ClusterURL:
+        from urllib.parse import unquote
+
+        scheme, _, rest = url.partition("://")
+        hint = "Use redis+cluster://host:6379[,host2:6379...] (any node of the cluster)."
+        rest = rest.split("/", 1)[0].split("?", 1)[0]
+        username = password = None
+        if "@" in rest:
+            creds, rest = rest.rsplit("@", 1)
+            user, _, secret = creds.partition(":")
+            username, password = unquote(user) or None, unquote(secret) or None
+        nodes: list[tuple[str, int]] = []
+        for part in filter(None, rest.split(",")):
+            host, _, port = part.rpartition(":")
+            if not host:
+                host, port = part, "6379"
+            try:
+                nodes.append((host.strip("[]"), int(port)))
+            except ValueError:
+                raise RedisUnavailable(
+                    f"invalid Redis Cluster URL {safe_url(url)!r}: bad port {port!r}", hint=hint
+                ) from None
+        if not nodes:
+            raise RedisUnavailable(
+                f"invalid Redis Cluster URL {safe_url(url)!r}: no host:port", hint=hint
+            )
+        return cls(nodes, username, password, scheme.lower() == "rediss+cluster")
+
+
+def cluster_client(url: str, *, decode: bool, asynchronous: bool = False) -> Any:
+    """A `RedisCluster` client (sync, or `redis.asyncio`'s) for a `redis+cluster://` URL."""
+    parsed = ClusterURL.parse(url)
+    options: dict[str, Any] = {
+        "decode_responses": decode,
+        "protocol": 2,
+        "username": parsed.username,
+        "password": parsed.password,
+        "ssl": parsed.tls,
+        "socket_connect_timeout": 5,
+    }
+    if asynchronous:
+        from redis.asyncio.cluster import ClusterNode as AsyncNode
+        from redis.asyncio.cluster import RedisCluster as AsyncCluster
+
+        return AsyncCluster(startup_nodes=[AsyncNode(h, p) for h, p in parsed.nodes], **options)
+    from redis.cluster import ClusterNode, RedisCluster
+
+    nodes = [ClusterNode(h, p) for h, p in parsed.nodes]  # type: ignore[no-untyped-call]
+    return RedisCluster(startup_nodes=nodes, **options)
+
+
 def connect(url: str, *, check: bool = True, allow_eviction: bool = False) -> redis.Redis:
     """A client for `url` (decoded responses) whose commands wait for a server that is loading
     its data. With `check`, fail early with a clear error unless the server is usable: reachable,
-    Redis >= 6.2, not evicting keys (or `allow_eviction`: warn); a loading server is waited for."""
+    Redis >= 6.2, not evicting keys (or `allow_eviction`: warn); a loading server is waited for.
+    A `redis+cluster://` URL gives a `RedisCluster` client (every master is checked)."""
     import redis as redis_lib
 
     from crew.loading import LoadingRetry
 
+    if is_cluster_url(url):  # a RedisCluster: the same commands, routed by key
+        cluster: redis.Redis = _connect_cluster(url, check=check, allow_eviction=allow_eviction)
+        return cluster
     try:
         # RESP2: redis-py 8 speaks RESP3 by default, which servers older than 6 reject before
         # we could tell the user which version they run.
@@ -85,6 +163,27 @@ def connect(url: str, *, check: bool = True, allow_eviction: bool = False) -> re
         ) from None
     if check:
         check_server(client, url, allow_eviction=allow_eviction)
+    return client
+
+
+def _connect_cluster(url: str, *, check: bool, allow_eviction: bool) -> Any:
+    import redis as redis_lib
+
+    try:
+        client = cluster_client(url, decode=True)
+    except redis_lib.RedisError as exc:
+        raise RedisUnavailable(
+            f"cannot reach the Redis Cluster at {safe_url(url)}: {exc}",
+            hint=f"Check the nodes in {ENV_URL} / settings.redis_url and that the cluster is up "
+            "(CLUSTER INFO says cluster_state:ok).",
+        ) from None
+    if check:
+        for node in client.get_primaries():
+            check_server(
+                client.get_redis_connection(node),
+                f"redis://{node.host}:{node.port}",
+                allow_eviction=allow_eviction,
+            )
     return client
 
 

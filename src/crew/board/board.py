@@ -147,7 +147,7 @@ class Board:
         events_maxlen: int = EVENTS_MAXLEN,
         run_events_maxlen: int = RUN_EVENTS_MAXLEN,
     ) -> None:
-        if not client.connection_pool.connection_kwargs.get("decode_responses"):
+        if not client.get_connection_kwargs().get("decode_responses"):  # also a RedisCluster
             raise ConfigError(
                 "the board needs a Redis client that decodes responses",
                 hint="Create it with decode_responses=True, or use Board.from_url(url, name).",
@@ -215,7 +215,7 @@ class Board:
     def create_cards(self, cards: Sequence[NewCard]) -> list[Card]:
         """Create many cards in one round trip (a fan-out); each holds `create_card`'s keyword
         arguments. Each card is still created by its own atomic script."""
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self._scripts.pipeline()
         for card in cards:
             fields, event = _new_card(card)
             texts = self._texts.writer(card["run"])

@@ -129,18 +129,37 @@ class Scripts:
             raise redis_full() from None
         return list(reply)
 
-    def execute(self, pipeline: redis.client.Pipeline) -> list[Any]:
+    def pipeline(self) -> Any:
+        """A pipeline to `stage` calls on: one round trip for all of them. A Redis Cluster
+        client pipelines no scripts: there the calls are made one after the other."""
+        if hasattr(self.client, "get_node_from_key"):
+            return _Sequential()
+        return self.client.pipeline(transaction=False)
+
+    def execute(self, pipeline: Any) -> list[Any]:
         """`pipeline.execute()` for calls queued with `stage`, with `call`'s error when full."""
         from redis.exceptions import OutOfMemoryError
 
+        if isinstance(pipeline, _Sequential):
+            return [self.call(name, *argv) for name, argv in pipeline.calls]
         try:
             return list(pipeline.execute())
         except OutOfMemoryError:
             raise redis_full() from None
 
-    def stage(self, pipeline: redis.client.Pipeline, name: str, *argv: object) -> None:
-        """Queue a call of `name` on `pipeline` (its reply comes from `pipeline.execute()`)."""
+    def stage(self, pipeline: Any, name: str, *argv: object) -> None:
+        """Queue a call of `name` on `pipeline` (its reply comes from `execute(pipeline)`)."""
+        if isinstance(pipeline, _Sequential):
+            pipeline.calls.append((name, argv))
+            return
         self._scripts[name](keys=[self.keys.prefix], args=self.args(*argv), client=pipeline)
 
     def sha(self, name: str) -> str:
         return str(self._scripts[name].sha)
+
+
+class _Sequential:
+    """Calls staged for a Redis Cluster client (`Scripts.pipeline`): made one by one."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[object, ...]]] = []

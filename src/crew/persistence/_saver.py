@@ -25,7 +25,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from crew.connection import driver_info, safe_url
+from crew.connection import cluster_client, driver_info, is_cluster_url, safe_url
 from crew.exceptions import ConfigError
 from crew.loading import LoadingRetry
 from crew.persistence._layout import (
@@ -149,7 +149,20 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
     def from_url(
         cls, url: str, *, namespace: str = "crew", serde: SerializerProtocol | None = None
     ) -> RedisCheckpointSaver:
-        """A saver with its own sync and async clients for `url` (connections open lazily)."""
+        """A saver with its own sync and async clients for `url` (connections open lazily).
+
+        A `redis+cluster://` URL (`crew.connection`) works when `namespace` carries a hash tag
+        (`crew:{board}:lg`): every key of the saver then lands in one slot, so its scripts and
+        transactions stay atomic."""
+        if is_cluster_url(url):
+            if not _has_hash_tag(namespace):
+                raise ConfigError(
+                    f"on a Redis Cluster the saver's namespace needs a hash tag, not {namespace!r}",
+                    hint='Use e.g. namespace="crew:{board}:lg": every key then shares one slot.',
+                )
+            saver = cls(cluster_client(url, decode=False), namespace=namespace, serde=serde)
+            saver._url = url
+            return saver
         try:
             # RESP2: a new connection (a run's first saves open two or three) is then two round
             # trips fewer than redis-py 8's RESP3 handshake (HELLO, maintenance notifications).
@@ -708,7 +721,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         if len(batch.commands) == 1 and not batch.transaction:
             name, args = batch.commands[0]
             if name != _SCRIPT:
-                return [getattr(self.client, name)(*args)]
+                return [getattr(self.client, name)(*args, **self._routing(self.client, name))]
             script, *rest = args
             try:
                 return [self.client.evalsha(script.sha, *rest)]
@@ -726,7 +739,7 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         if len(batch.commands) == 1 and not batch.transaction:
             name, args = batch.commands[0]
             if name != _SCRIPT:
-                return [await getattr(client, name)(*args)]
+                return [await getattr(client, name)(*args, **self._routing(client, name))]
             script, *rest = args
             try:
                 return [await client.evalsha(script.sha, *rest)]
@@ -737,6 +750,13 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
                 getattr(pipe, name)(*args)
             return await pipe.execute()
 
+    def _routing(self, client: Any, name: str) -> dict[str, Any]:
+        """On a Redis Cluster, SCAN goes to the node of the namespace's slot (every key of the
+        saver is there, by its hash tag); other commands route by their keys."""
+        if name != "scan" or not hasattr(client, "get_node_from_key"):
+            return {}
+        return {"target_nodes": client.get_node_from_key(self.namespace)}
+
     def _async_client(self) -> aredis.Redis | None:
         if self._aclient is not None:
             return self._aclient
@@ -745,9 +765,18 @@ class RedisCheckpointSaver(BaseCheckpointSaver[str]):
         loop = asyncio.get_running_loop()
         client = self._loop_clients.get(loop)
         if client is None:
-            client = aredis.Redis.from_url(self._url, decode_responses=False)
+            if is_cluster_url(self._url):
+                client = cluster_client(self._url, decode=False, asynchronous=True)
+            else:
+                client = aredis.Redis.from_url(self._url, decode_responses=False)
             self._loop_clients[loop] = client
         return client
+
+
+def _has_hash_tag(namespace: str) -> bool:
+    """Whether keys under `namespace` carry a (non-empty) Redis Cluster hash tag."""
+    start = namespace.find("{")
+    return start >= 0 and namespace.find("}", start + 2) > start
 
 
 def _typed(value: tuple[str, bytes]) -> tuple[bytes, bytes]:
@@ -755,5 +784,5 @@ def _typed(value: tuple[str, bytes]) -> tuple[bytes, bytes]:
 
 
 def _decodes_responses(client: redis.Redis | aredis.Redis) -> bool:
-    kwargs = client.connection_pool.connection_kwargs
+    kwargs = client.get_connection_kwargs()  # a Redis or a RedisCluster
     return bool(kwargs.get("decode_responses", False))

@@ -33,6 +33,10 @@ def delete_threads(client: redis.Redis, namespace: str, thread_ids: Iterable[str
     if not indexes:
         return
     script = client.register_script(DELETE_THREAD.lua)
+    if hasattr(client, "get_node_from_key"):  # a RedisCluster pipelines no scripts
+        for index in indexes:
+            script(keys=[index])
+        return
     pipe = client.pipeline(transaction=False)
     for index in indexes:
         script(keys=[index], client=pipe)
