@@ -259,3 +259,51 @@ def test_a_long_fan_out_prints_plain_lines_off_a_terminal(project_dir: Path, cre
         assert f"size [{market}] started" in result.err
         assert f"size [{market}] done" in result.err
     assert "items" not in result.err and "━" not in result.err
+
+
+class Lines:
+    """The line-printing observer `crew run` wraps: what it was asked to print."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Callable[[Any], None]:
+        return lambda card: self.said.append((name, f"{card.step} {card.item}"))
+
+
+def item(n: int, status: str, **detail: Any) -> Any:
+    from crew.board.cards import Card
+    from crew.types import CardKind, CardStatus
+
+    return Card(
+        id=f"c{n}", run="r1", playbook="scan", step="size", kind=CardKind.AGENT,
+        status=CardStatus(status), assignee="scout", owner="bob", version=1, created=0.0,
+        updated=0.0, item=MARKETS[n % len(MARKETS)],
+        detail={"index": n % len(MARKETS), "items": len(MARKETS), **detail},
+    )  # fmt: skip
+
+
+def test_the_bar_counts_settled_items_and_a_retried_item_gets_its_lines() -> None:
+    import io
+
+    from rich.console import Console
+
+    from crew.cli.progress import FanOutBars, with_fanout_bars
+
+    lines = Lines()
+    assert with_fanout_bars(lines, Console(file=io.StringIO()), quiet=False) is lines  # no tty
+    screen = io.StringIO()
+    bars = FanOutBars(lines, Console(file=screen, force_terminal=True, width=80, no_color=True))
+    for n in range(len(MARKETS)):
+        bars.step_started(item(n, "running"))
+    for n in range(len(MARKETS) - 1):
+        bars.step_finished(item(n, "done"))
+    bars.step_escalated(item(5, "escalated"))
+    assert bars.progress is None  # every item settled: the bar is done, the terminal is back
+    assert "6/6 items" in re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen.getvalue())
+    assert lines.said == [("step_escalated", "size IN")]  # only what needs a person's eye
+
+    bars.step_started(item(6, "running", retry_of="c5"))  # a retry runs one item, at revision 1
+    bars.step_finished(item(6, "done", retry_of="c5"))
+    assert lines.said[1:] == [("step_started", "size US"), ("step_finished", "size US")]
+    assert bars.progress is None

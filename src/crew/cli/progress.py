@@ -41,8 +41,13 @@ def with_fanout_bars(lines: Any, console: Console, quiet: bool) -> Any:
 
 
 def _total(card: Card) -> int | None:
-    items = card.detail.get("items") if card.detail else None
-    return items if isinstance(items, int) and items >= LONG_FANOUT else None
+    """How many items `card`'s fan-out runs, when it gets a bar. A retried item (`crew answer
+    CARD retry`) runs alone, at a revision of its own: it gets its lines, not a bar."""
+    detail = card.detail or {}
+    items = detail.get("items")
+    if detail.get("retry_of") or not isinstance(items, int) or items < LONG_FANOUT:
+        return None
+    return items
 
 
 class FanOutBars:
@@ -80,6 +85,10 @@ class FanOutBars:
     def step_escalated(self, card: Card) -> None:
         self.lines.step_escalated(card)  # waits on a person: always a line
         self._advance(card, settled=True)
+
+    def checkpoint_opened(self, card: Card) -> None:
+        self.stop()  # the run waits on a person now: no bar stays up (had an item gone missing)
+        self.lines.checkpoint_opened(card)
 
     # ----------------------------------------------------------------------------------------
 
