@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ def make_key(directory: Path, name: str) -> tuple[Path, str]:
     key = ed25519.Ed25519PrivateKey.generate()
     private = directory / name
     private.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()))
+    private.chmod(0o600)  # as ssh-keygen leaves it (ssh-add refuses a key others can read)
     public = key.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
     (directory / f"{name}.pub").write_text(f"{public} {name}@laptop\n")
     return private, f"{public} {name}@laptop"
@@ -434,3 +436,57 @@ def test_a_worker_refuses_a_decision_written_straight_into_redis_too(
     events = as_json(crew_cli("log", run, "--json"))
     (refused,) = [e for e in events if e["event"] == "refused_decision"]
     assert (refused["card"], refused["detail"]["why"]) == (card, "the decision is not signed")
+
+
+def test_an_rsa_key_signs_with_rsa_sha2_512_and_verifies(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from crew.people.signing import NAMESPACE
+    from crew.spec.sshkeys import parse_public_key
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "id_rsa"
+    path.write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()))
+    signer, why = find_signer({"CREW_SIGNING_KEY": str(path)})
+    assert signer is not None, why
+    assert signer.public.startswith("ssh-rsa ")
+
+    signature = signer.sign(b"a decision")
+
+    import sshsig
+
+    signed_by = sshsig.check_signature(b"a decision", signature, namespace=NAMESPACE)
+    assert parse_public_key(signed_by.openssh_str()) == parse_public_key(signer.public)
+
+
+@pytest.mark.skipif(
+    shutil.which("ssh-agent") is None or shutil.which("ssh-add") is None,
+    reason="needs OpenSSH's ssh-agent",
+)
+def test_a_key_held_by_an_ssh_agent_signs_without_its_private_file(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    key, public = make_key(tmp_path, "agent_key")
+    socket_path = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(socket_path)])
+    try:
+        for _ in range(100):  # the socket appears once the agent listens
+            if socket_path.exists():
+                break
+            time.sleep(0.05)  # no event to wait on: the agent is another program
+        env = {**os.environ, "SSH_AUTH_SOCK": str(socket_path)}
+        subprocess.run(["ssh-add", "-q", str(key)], env=env, check=True, capture_output=True)
+        key.unlink()  # only the agent has the private key now
+
+        signer, why = find_signer({"CREW_SIGNING_KEY": str(key), "SSH_AUTH_SOCK": str(socket_path)})
+
+        assert signer is not None, why
+        assert signer.source == "ssh-agent"
+        import sshsig
+
+        signed_by = sshsig.check_signature(b"m", signer.sign(b"m"), namespace="crew")
+        assert signed_by.openssh_str().split()[:2] == public.split()[:2]
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=10)
