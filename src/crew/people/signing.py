@@ -49,11 +49,13 @@ __all__ = [
     "NAMESPACE",
     "SIGNING_KEY_ENV",
     "Payload",
+    "Proof",
     "Signer",
     "Verdict",
     "digest",
     "find_signer",
     "key_owner",
+    "key_path",
     "shown_digest",
     "sign_answer",
     "verify_answer",
@@ -281,7 +283,7 @@ def find_signer(env: Mapping[str, str] | None = None) -> tuple[Signer | None, st
             f"the signing key {shown} is protected by a passphrase and no ssh-agent holds it: "
             f"run `ssh-add {shown}`, or set {SIGNING_KEY_ENV} to a key without one"
         )
-    except (ValueError, Exception) as error:  # cryptography: not a key, or a type it lacks
+    except Exception as error:  # cryptography: not a key, or a kind of key it cannot load
         return None, (
             f"{shown} is not an OpenSSH private key crew can use ({error}): "
             f"set {SIGNING_KEY_ENV} to an ssh-ed25519 or ssh-rsa key"
