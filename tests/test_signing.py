@@ -122,6 +122,7 @@ def test_a_signed_answer_moves_the_run_on_and_is_recorded_verified(
     monkeypatch.setenv("COLUMNS", "200")  # the detail on one line
     log = crew_cli("log", run).out
     assert "verified=signed" in log
+    assert 'decided: approve by carol (signed): "fine"' in crew_cli("show", card).out
 
 
 def test_answering_as_carol_without_her_key_is_refused_and_nothing_is_recorded(
@@ -267,6 +268,7 @@ def test_without_require_signed_unsigned_is_self_declared_and_signed_is_verified
     )
     monkeypatch.setenv("COLUMNS", "200")  # the detail on one line
     assert "verified=self-declared" in crew_cli("log", run).out
+    assert "decided: reject by carol (self-declared)" in crew_cli("show", first).out
 
     (second,) = [c["card"] for c in as_json(crew_cli("inbox", "--as", "carol", "--json"))]
     monkeypatch.setenv("CREW_SIGNING_KEY", str(keys["carol"]))

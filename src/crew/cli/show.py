@@ -108,7 +108,11 @@ def _render(view: CardView, now: float, person: str | None) -> None:
             console.print(Text(f"  {line(command)}", style="green"), soft_wrap=True)
     elif card.decision is not None:
         decision = card.decision
-        said = f"{decision.decision} by {decision.by}"
+        how = "self-declared"  # what the answering process recorded; crew audit verify checks
+        if decision.verified and decision.verified_by:
+            signed = decision.verified_by == "signed"
+            how = "signed" if signed else f"verified by {decision.verified_by}"
+        said = f"{decision.decision} by {decision.by} ({how})"
         if decision.comment:
             said += f': "{decision.comment}"'
         console.print(Text(f"decided: {line(said)}", style="bold"), soft_wrap=True)
