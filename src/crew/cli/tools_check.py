@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from crew.cli._app import print_json
+from crew.cli._app import console, print_json
 from crew.cli.display import line
+from crew.cli.fit import wrapped
 
 if TYPE_CHECKING:
     from crew.spec.project import Project
@@ -52,16 +53,22 @@ def check(
     for server in checks if not as_json else ():
         head = f"{server.name}  ({line(server.transport)})"
         if server.error is not None:
-            typer.echo(f"{head}: could not be started: {line(server.error)}")
+            typer.echo(f"{head}: could not be started: {line(server.error)}")  # one line
             continue
         count = len(server.offered)
         typer.echo(f"{head}: {count} tool{'' if count == 1 else 's'}")
         for offered_tool in server.offered:
             about = f"  {offered_tool.description}" if offered_tool.description else ""
-            typer.echo(f"  {line(offered_tool.name)}{line(about)}")
-            typer.echo(f"    arguments: {line(arguments(offered_tool.schema))}")
+            _say(f"  {line(offered_tool.name)}{line(about)}")
+            _say(f"    arguments: {line(arguments(offered_tool.schema))}")
         for name, remote in server.lacks.items():
             shown = name if remote == name else f"{name} (tool: {remote})"
-            typer.echo(f"  lacks: {line(shown)}, named in crew.yaml `tools:`")
+            _say(f"  lacks: {line(shown)}, named in crew.yaml `tools:`")
     if not all(server.ok for server in checks):
         raise typer.Exit(1)
+
+
+def _say(text: str) -> None:
+    """A line of a tool's (a description, its arguments) wrapped at the terminal's width between
+    words (a name is never split), its continuation lines indented under it."""
+    typer.echo(wrapped(text, console.width))
