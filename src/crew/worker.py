@@ -291,7 +291,7 @@ class Worker:
     def _resume(self, run: Run, why: str, token: str | None) -> None:
         from crew.engine.lease import Drained
         from crew.engine.runtime import RunBusy, resume_run
-        from crew.exceptions import CrewError, LeaseLost
+        from crew.exceptions import CrewError, LeaseLost, RedisUnavailable
 
         if token is None:
             self.say(f"run {run.id} ({run.playbook}): resuming, {why}")
@@ -303,6 +303,9 @@ class Worker:
             return  # another process took it first; it carries the run on
         except Drained:
             self.say(f"run {run.id}: handed back (this worker is stopping)")
+            return
+        except RedisUnavailable as error:  # not the run's fault: it goes on once Redis is back
+            self.say(f"run {run.id}: {error.message}")
             return
         except LeaseLost as error:
             self.say(f"run {run.id}: another process drives it now: {error}")

@@ -160,6 +160,7 @@ class Board:
         self.keys = BoardKeys(name)
         self._texts = Texts(self._db, self.keys)  # long text stored once per run
         self.clock = clock
+        self._waitaof: bool | None = None  # whether answers wait for the AOF fsync (WAITAOF)
         self.retention_seconds = retention_seconds
         self._scripts = Scripts(
             client,
@@ -408,7 +409,30 @@ class Board:
             event,
             _dumps(proof) if proof else "",
         )
+        self._sync_decision()
         return self._card(reply)
+
+    def _sync_decision(self) -> None:
+        """A decision is on disk before it is acknowledged: where the server has WAITAOF
+        (Redis 7.2+) and an append-only file, wait (up to a second) for the local fsync. The
+        embedded server fsyncs every write (`appendfsync always`); elsewhere the server's own
+        setting decides (README: "Running a team's board")."""
+        if self._waitaof is None:
+            from crew.connection import persistence_of
+
+            try:
+                persistence = persistence_of(self.client)
+            except Exception:  # e.g. a cluster client, or CONFIG refused: as configured
+                persistence = None
+            self._waitaof = bool(
+                persistence
+                and persistence.waitaof
+                and persistence.aof
+                and persistence.fsync != "always"
+            )
+        if self._waitaof:
+            with contextlib.suppress(Exception):  # the server's own fsync policy still holds
+                self._db.execute_command("WAITAOF", 1, 0, 1000)
 
     def refuse_decision(
         self, card_id: str, *, version: int, actor: str, detail: dict[str, Any]

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crew.cli._app import app, console, print_json
+from crew.cli._app import app, console, err_console, print_json
 
 
 @app.command("worker")
@@ -45,11 +45,15 @@ def worker_command(
     """Drive queued runs (up to N at once); enforce SLAs, reap expired leases and resume runs
     that can go on, until stopped."""
     from crew.cli.board import open_project
+    from crew.connection import warn_if_volatile
     from crew.engine.runtime import Session
     from crew.worker import Worker
 
     project = open_project()
     session = Session.open(project)
+    volatile = warn_if_volatile(session.board.client, project.redis_url())
+    if volatile:
+        err_console.print(f"warning: {volatile}", highlight=False, markup=False, soft_wrap=True)
     worker = Worker(session, concurrency=concurrency, say=_say)
 
     def stop(signum: int, frame: Any) -> None:
