@@ -6,8 +6,11 @@ does not offer)."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,7 @@ SERVER = '''\
 """The docs server: what an MCP server of a team's might offer."""
 
 import os
+import sys
 import time
 
 from mcp.server.fastmcp import FastMCP
@@ -52,7 +56,11 @@ def nap(seconds: float) -> str:
     return "rested"
 
 
-server.run()
+if sys.argv[1:2] == ["--port"]:  # streamable HTTP on 127.0.0.1:PORT/mcp
+    server.settings.port = int(sys.argv[2])
+    server.run("streamable-http")
+else:
+    server.run()
 '''
 
 MCP_TOOLS = {
@@ -123,6 +131,66 @@ def test_a_role_calls_an_mcp_tool_and_its_faults_go_back_to_the_model(
     assert json.loads(found) == {"query": "refund", "hits": ["refund #0", "refund #1"]}
 
 
+@pytest.fixture
+def http_server(project_dir: Path) -> Iterator[str]:
+    """The docs server over streamable HTTP, started by the test: its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = project_dir / "http_docs_server.py"
+    script.write_text(SERVER)
+    process = subprocess.Popen(
+        [sys.executable, str(script), "--port", str(port)], stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # until it accepts connections
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "no server"
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_tool_of_a_streamable_http_server(
+    project_dir: Path, http_server: str, crew_cli: Callable[..., CliResult]
+) -> None:
+    project = mcp_project(
+        project_dir,
+        tools={"search_docs": MCP_TOOLS["search_docs"]},
+        servers={"docs": {"url": http_server}},
+    )
+    model = ScriptedModel(
+        {
+            "settle": [
+                tool_calls(("search_docs", {"query": "fees", "limit": 1})),
+                lambda call: answer(tool_results(call)[0]),
+            ]
+        }
+    )
+
+    report = run(project, model)
+
+    assert report.status == "done", report.reason
+    assert json.loads(report.outputs["settle"]["answer"]) == {"query": "fees", "hits": ["fees #0"]}
+    # every server offers its tools: --check passes
+    checked = crew_cli("tools", "--check", "--json")
+    assert checked.code == 0, checked.err
+    assert json.loads(checked.out)["servers"][0] | {"tools": []} == {
+        "name": "docs",
+        "transport": f"http: {http_server}",
+        "ok": True,
+        "error": None,
+        "tools": [],
+        "lacks": [],
+    }
+
+
 def test_a_tool_the_server_does_not_offer_is_a_one_line_config_error(project_dir: Path) -> None:
     project = mcp_project(project_dir, tools={"lookup": {"mcp": "docs", "tool": "find"}})
 
@@ -188,14 +256,3 @@ def test_tools_check_reports_what_each_server_offers_and_lacks(
     assert tools["search_docs"]["description"] == "Search the refund policy."
     assert tools["search_docs"]["arguments"]["required"] == ["query"]
     assert tools["ghost"]["arguments"] is None
-
-
-def test_tools_check_passes_when_every_server_offers_its_tools(
-    project_dir: Path, crew_cli: Callable[..., CliResult]
-) -> None:
-    mcp_project(project_dir)
-
-    result = crew_cli("tools", "--check", "--json")
-
-    assert result.code == 0, result.err
-    assert json.loads(result.out)["ok"] is True
