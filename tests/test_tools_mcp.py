@@ -256,3 +256,18 @@ def test_tools_check_reports_what_each_server_offers_and_lacks(
     assert tools["search_docs"]["description"] == "Search the refund policy."
     assert tools["search_docs"]["arguments"]["required"] == ["query"]
     assert tools["ghost"]["arguments"] is None
+
+
+def test_without_the_mcp_extra_the_error_says_what_to_install(
+    project_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = mcp_project(project_dir, tools={"search_docs": MCP_TOOLS["search_docs"]})
+    monkeypatch.setitem(sys.modules, "langchain_mcp_adapters", None)  # not installed
+
+    with pytest.raises(ConfigError) as raised:
+        run(project, ScriptedModel({"settle": [answer()]}))
+
+    assert str(raised.value) == (
+        "MCP tools need langchain-mcp-adapters and mcp, which are not installed. "
+        'Install them: pip install "crew[mcp]".'
+    )
