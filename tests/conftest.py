@@ -28,7 +28,7 @@ import pytest
 import redis
 from support.board import FakeClock
 from support.cli import CliResult
-from support.example import copy_example, without_escalation
+from support.example import copy_example, without_escalation, without_tool_approval
 from support.webhook import Hook
 
 from crew.connection import ensure_embedded_redis, stop_embedded_redis
@@ -97,9 +97,11 @@ def project_dir(
 @pytest.fixture
 def example(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The example project in `project_dir` (the current directory, on its own board), its
-    research answer confident; CREW_USER and OPENAI_API_KEY are not taken from the environment."""
+    research answer confident and its publish_post tool needing no approval; CREW_USER and
+    OPENAI_API_KEY are not taken from the environment."""
     copy_example(project_dir)
     without_escalation(project_dir)
+    without_tool_approval(project_dir)
     monkeypatch.delenv("CREW_USER", raising=False)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     return project_dir

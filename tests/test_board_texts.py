@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 import yaml
-from support.example import copy_example
+from support.example import answers, copy_example
 
 from crew.board import Board, BoardKeys
 from crew.board.texts import MARK
@@ -61,7 +61,7 @@ def test_a_run_with_a_500kb_input_takes_less_than_3x_that_in_redis(
     copy_example(project_dir)
     cassette = project_dir / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
-    entries["research"][0]["confidence"] = 0.86  # confident: on to the checkpoint
+    answers(entries, "research")[0]["confidence"] = 0.86  # confident: on to the checkpoint
     cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
     crew_yaml = project_dir / "crew.yaml"
     crew_yaml.write_text(crew_yaml.read_text() + "  limits: {task: 1MB}\n")

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 from support.cli import RUN, as_json
+from support.example import answers
 
 Cli = Callable[..., Any]
 
@@ -38,7 +39,7 @@ def test_the_final_answer_prints_the_published_posts_fields(crew_cli: Cli, examp
     assert result.code == 0, result.err
     lines = result.out.splitlines()
     assert f"run {run} (launch-brief) done" in lines[0]
-    published = _cassette(example)["publish"][0]
+    published = answers(_cassette(example), "publish")[0]
     assert "publish" in result.out
     for field in ("channel", "url"):
         row = next(row for row in lines if row.split()[:1] == [field])

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.example import copy_example, use_loopback, without_escalation
+from support.example import copy_example, use_loopback, without_escalation, without_tool_approval
 
 from crew.testing import OpenAIServer, step_of
 
@@ -45,6 +45,7 @@ def test_record_writes_the_cassette_replay_then_answers_from_it(
     crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     without_escalation(copy_example(project_dir))
+    without_tool_approval(project_dir)
     monkeypatch.delenv("CREW_USER", raising=False)
     cassette = project_dir / "playbooks" / "quick-brief.cassette.yaml"
     cassette.unlink()
@@ -71,6 +72,7 @@ def test_two_answers_racing_on_one_checkpoint_one_resumes_one_is_refused(
     crew_cli: Cli, project_dir: Path
 ) -> None:
     without_escalation(copy_example(project_dir))
+    without_tool_approval(project_dir)
     started = crew_cli(
         "run", "launch-brief", "--replay", "-i", "product=x", "--json", "--as", "bob"
     )
@@ -102,6 +104,7 @@ def test_an_answer_without_the_model_key_is_recorded_and_resume_finishes_later(
     crew_cli: Cli, project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     without_escalation(copy_example(project_dir))
+    without_tool_approval(project_dir)
     with OpenAIServer(answer) as server:
         use_loopback(project_dir, server.url, max_retries=0)
         monkeypatch.setenv("CREW_TEST_LLM_KEY", "sk-test")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.example import copy_example
+from support.example import answers, copy_example
 
 Cli = Callable[..., Any]
 RUN = ("run", "launch-brief", "--replay", "-i", "product=Solar kettle", "--as", "bob", "--json")
@@ -22,7 +22,7 @@ def project(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy_example(project_dir)
     cassette = project_dir / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
-    entries["research"][0]["summary"] = LONG_SUMMARY
+    answers(entries, "research")[0]["summary"] = LONG_SUMMARY
     cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
     monkeypatch.delenv("CREW_USER", raising=False)
     monkeypatch.setenv("COLUMNS", "100")

@@ -55,6 +55,8 @@ def with_confidence(root: Path, **confidence: Any) -> Project:
     path = root / "agents" / "researcher.yaml"
     role = yaml.safe_load(path.read_text())
     role["confidence"] = {"threshold": 0.7, **confidence}
+    if confidence.get("method") == "consistency":
+        role["tools"] = []  # samples would each call the tools: crew refuses it
     path.write_text(yaml.safe_dump(role))
     return load_project(root)
 

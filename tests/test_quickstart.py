@@ -1,6 +1,8 @@
 """The README's quickstart, verbatim: a new user pastes its commands into a fresh copy of the
 example project: the run stops at an escalation to Alice (exit 3), her inbox shows it, her retry
-with guidance lets the run go on to Carol's checkpoint (exit 3), and Carol's answer ends it."""
+with guidance lets the run go on to Carol's checkpoint (exit 3), Carol's approval lets the
+publisher ask to call its publish_post tool, which waits for Dan (exit 3), and Dan's approval
+ends it."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def test_the_readme_quickstart_runs_to_the_checkpoint_then_to_the_end(
     project_dir: Path, crew_cli: Callable[..., Any]
 ) -> None:
     copy_example(project_dir)
-    run, inbox, retry, answer = quickstart_commands()
+    run, inbox, retry, answer, publish = quickstart_commands()
 
     first = shell(run, project_dir)
     assert first.returncode == 3, first.stderr
@@ -58,8 +60,17 @@ def test_the_readme_quickstart_runs_to_the_checkpoint_then_to_the_end(
     assert "research [US] (revision 1) done" in retried.stderr
 
     second = shell(answer, project_dir)
-    assert second.returncode == 0, second.stdout + second.stderr
-    assert "done" in second.stdout
+    assert second.returncode == 3, second.stdout + second.stderr
+    # the publisher asks to call publish_post, which waits for dan's approval
+    assert "dan" in second.stdout and "tool_call" in second.stdout
+    assert "publish_post(channel='blog'" in second.stdout
+    assert not (project_dir / "published").exists()
+
+    published = shell(publish, project_dir)
+    assert published.returncode == 0, published.stdout + published.stderr
+    assert "done" in published.stdout
+    assert "https://example.com/blog/solar-kettle-launch-brief" in published.stdout
+    assert not (project_dir / "published").exists()  # --replay runs no tool
 
     # What the user checks next (in-process: the same entry point, faster).
     runs = json.loads(crew_cli("runs", "--json").out)
@@ -74,7 +85,9 @@ def test_the_readme_quickstart_runs_to_the_checkpoint_then_to_the_end(
         "triage",
         "legal_review",
         "publish",
+        "publish",  # dan's approval of the publish_post call
     ]
+    assert steps[5]["kind"] == "tool_call" and steps[5]["decision"]["by"] == "dan"
     assert all(s["status"] == "done" for s in steps)
     decision = steps[3]["decision"]
     assert decision["by"] == "carol" and decision["decision"] == "approve" and decision["at"]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 from support.cli import RUN, as_json
+from support.example import answers
 
 from crew.cli.display import block, line, markup
 
@@ -47,7 +48,7 @@ def test_hostile_inputs_comments_and_outputs_reach_no_terminal_raw(
 ) -> None:
     cassette = example / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
-    entries["research"][0]["summary"] = f"Demand\x1b[31m red\n{FORGED}"
+    answers(entries, "research")[0]["summary"] = f"Demand\x1b[31m red\n{FORGED}"
     cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
 
     started = crew_cli("run", "launch-brief", "--replay", "-i", f"product={TITLE}", "--as", "bob")
@@ -95,7 +96,7 @@ def test_errors_that_quote_user_text_are_neutralised(crew_cli: Cli, example: Pat
 def test_fan_out_progress_lines_name_their_item(crew_cli: Cli, example: Path) -> None:
     cassette = example / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
-    entries["research"] = [entries["research"][1], entries["research"][1]]
+    entries["research"] = [answers(entries, "research")[1]] * 2
     cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
     result = crew_cli(*RUN, "-i", "markets=[us, eu]")
     assert result.code == 3, result.err

@@ -23,6 +23,8 @@ def dump_board(client: redis.Redis, name: str) -> dict[str, Any]:
             state[key] = db.zrange(key, 0, -1, withscores=True)
         elif kind == "stream":
             state[key] = (db.xlen(key), db.xrange(key))
+        elif kind == "list":  # an agent card's transcript (its tool loop)
+            state[key] = db.lrange(key, 0, -1)
         else:
             state[key] = db.get(key)
     return state

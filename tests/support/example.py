@@ -19,13 +19,28 @@ def copy_example(root: Path, *, schemas: bool = False, cassettes: bool = True) -
     """Copy the example project into `root` (created if needed); return `root`."""
     root.mkdir(parents=True, exist_ok=True)
     ignore = None if cassettes else shutil.ignore_patterns("*.cassette.yaml")
-    for name in ("crew.yaml", "agents", "playbooks", *(["schemas"] if schemas else [])):
+    parts = ("crew.yaml", "agents", "playbooks", "tools", "data")
+    for name in (*parts, *(["schemas"] if schemas else [])):
         source = REPO / name
         if source.is_dir():
-            shutil.copytree(source, root / name, ignore=ignore)
+            shutil.copytree(source, root / name, ignore=_ignore(ignore))
         else:
             shutil.copy(source, root / name)
     return root
+
+
+def _ignore(more: Any) -> Any:
+    """Never copy caches (a tools/ package imported by a test leaves __pycache__)."""
+    caches = shutil.ignore_patterns("__pycache__", "*.pyc")
+    if more is None:
+        return caches
+    return lambda folder, names: set(caches(folder, names)) | set(more(folder, names))
+
+
+def answers(entries: dict[str, Any], step: str) -> list[Any]:
+    """A cassette step's answers (the entries that are not model turns calling tools), the same
+    objects: a test may change them in place."""
+    return [e for e in entries[step] if not (isinstance(e, dict) and "$tool_calls" in e)]
 
 
 def without_escalation(root: Path) -> None:
@@ -33,8 +48,17 @@ def without_escalation(root: Path) -> None:
     other things start from a confident one."""
     cassette = root / "playbooks" / "launch-brief.cassette.yaml"
     entries = yaml.safe_load(cassette.read_text())
-    entries["research"][0]["confidence"] = 0.86
+    answers(entries, "research")[0]["confidence"] = 0.86
     cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
+
+
+def without_tool_approval(root: Path) -> None:
+    """The example's publish_post call waits for dan's approval (the quickstart shows it);
+    tests about other things publish at once."""
+    crew_yaml = root / "crew.yaml"
+    team = yaml.safe_load(crew_yaml.read_text())
+    team["tools"]["publish_post"]["approval"] = "none"
+    crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
 
 
 def example_project(root: Path, bob_webhook: str) -> Project:

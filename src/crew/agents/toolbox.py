@@ -62,17 +62,17 @@ def toolbox_for(project: Project, role: RoleSpec) -> Toolbox:
         ],
         sort_keys=True,
     )
+    # One resolution at a time: importing a tool module swaps sys.modules entries, which
+    # parallel fan-out items resolving the same role at once must not see half done.
     with _lock:
         cached = _cache.get(key)
-    if cached is None:
-        cached = _resolve(project, specs)
-        with _lock:
-            _cache[key] = cached
+        if cached is None:
+            cached = _cache[key] = _resolve(project, specs)
     return Toolbox(cached, role.max_tool_calls)
 
 
 _cache: dict[str, dict[str, Tool]] = {}
-_lock = threading.Lock()
+_lock = threading.RLock()
 
 
 def _resolve(project: Project, specs: Mapping[str, ToolSpec | None]) -> dict[str, Tool]:

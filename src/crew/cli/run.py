@@ -174,6 +174,9 @@ def _ask(session: Session) -> Any:
         shown: dict[str, Any] = card.output if isinstance(card.output, dict) else {}
         if escalation:  # the step's own output (none when it stayed invalid or failed)
             shown = {card.step: card.output} if card.output is not None else {}
+        call = card.detail.get("tool_call")
+        if isinstance(call, dict):  # a tool call: its arguments (edit changes them)
+            shown = {f"{call.get('tool')} arguments": card.output}
         view = CheckpointView(
             card=card.id,
             run=card.run,
@@ -249,6 +252,8 @@ def _summary(report: RunReport, playbook: PlaybookSpec | None = None) -> None:
             others = (
                 ['retry -m "guidance"', "edit --file EDITED.yaml", 'reject -m "why"']
                 if waiting.kind is CardKind.ESCALATION
+                else ["edit --file ARGS.yaml", 'reject -m "why"']
+                if waiting.kind is CardKind.TOOL_CALL
                 else ['reject -m "why"', "edit --file EDITED.yaml"]
             )
             console.print(

@@ -337,6 +337,8 @@ def status(
             continue
         escalation = waiting.kind is CardKind.ESCALATION
         choices = "approve|edit|retry|reject" if escalation else "approve"
+        if waiting.kind is CardKind.TOOL_CALL:
+            choices = "approve|edit|reject"
         why = f" ({markup(waiting.reason)})" if escalation else ""
         said = f"waits on [bold]{markup(waiting.assignee)}[/] at {markup(waiting.step)}{why}:"
         console.print(hanging(console, said), highlight=False)

@@ -65,7 +65,9 @@ class ToolCards:
             return self.by_call.get(call_id)
 
 
-def approver(session: JournalSession, role: RoleSpec, approval: str) -> tuple[str, list[str], float]:
+def approver(
+    session: JournalSession, role: RoleSpec, approval: str
+) -> tuple[str, list[str], float]:
     """Who approves a call first, the chain it moves along when nobody answers, and the SLA."""
     project = session.project
     if approval == "chain":
@@ -152,7 +154,7 @@ class BoardJournal:
             person, chain, sla = approver(session, role, tool.spec.approval)
             kind, status = CardKind.TOOL_CALL, CardStatus.WAITING
             allowed = session.project.may_answer_checkpoint(person)
-            reason = f"{role.name} asks to call {tool.name}"
+            reason = f"{role.name} asks to call {tool.name}({_arguments(request.arguments)})"
         card = self.board.create_card(
             run=self.run_id,
             playbook=self.playbook,
@@ -178,3 +180,20 @@ class BoardJournal:
         session.observer.tool_call_waiting(card)
         session.notify(card)
         return card
+
+
+def _arguments(arguments: Any, limit: int = 120) -> str:
+    """A call's arguments in one short line: `channel='blog', title='Solar kettle…'`."""
+    if not isinstance(arguments, dict):
+        text = str(arguments)
+    else:
+        parts = []
+        for name, value in arguments.items():
+            shown = (
+                repr(value)
+                if not isinstance(value, str) or len(value) <= 40
+                else repr(value[:39] + "…")
+            )
+            parts.append(f"{name}={shown}")
+        text = ", ".join(parts)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -49,9 +49,26 @@ class CardView:
             return []
         if self.card.kind is CardKind.CHECKPOINT:
             return [Decision.APPROVE, Decision.REJECT, Decision.EDIT]
+        if self.tool_call is not None:  # approve runs it; edit: its arguments (or its result)
+            return [Decision.APPROVE, Decision.EDIT, Decision.REJECT]
         if self.card.output is None:  # invalid output or a failed model: nothing to approve
             return [Decision.EDIT, Decision.RETRY, Decision.REJECT]
         return [Decision.APPROVE, Decision.EDIT, Decision.RETRY, Decision.REJECT]
+
+    @property
+    def tool_call(self) -> dict[str, Any] | None:
+        """A decision on a tool call: {call, tool, source, agent_card, uncertain}; else None."""
+        call = self.card.detail.get("tool_call")
+        return call if isinstance(call, dict) else None
+
+    @property
+    def edit_file(self) -> str:
+        """What an edit's file holds: the corrected output, a tool call's arguments, or the
+        result of a call that may or may not have run."""
+        call = self.tool_call
+        if call is None:
+            return "EDITED.yaml"
+        return "RESULT.yaml" if call.get("uncertain") else "ARGS.yaml"
 
     def commands(self, person: str | None = None) -> list[str]:
         """The exact `crew answer` commands, for `person` (default: the assignee)."""
@@ -60,7 +77,7 @@ class CardView:
         shapes = {
             Decision.APPROVE: f"crew answer {card} approve --as {who}",
             Decision.REJECT: f'crew answer {card} reject -m "why" --as {who}',
-            Decision.EDIT: f"crew answer {card} edit --file EDITED.yaml --as {who}",
+            Decision.EDIT: f"crew answer {card} edit --file {self.edit_file} --as {who}",
             Decision.RETRY: f'crew answer {card} retry -m "guidance" --as {who}',
         }
         return [shapes[decision] for decision in self.decisions]
@@ -100,6 +117,10 @@ def view_card(board: Board, card_id: str) -> CardView:
         question = detail.get("question") or card.reason
         output = card.output if isinstance(card.output, dict) else {}
         under_review = {step: output.get(step) for step in detail.get("show") or output}
+    elif isinstance(detail.get("tool_call"), dict):  # the call's arguments, under its tool
+        question = card.reason
+        tool = str(detail["tool_call"].get("tool") or card.step)
+        under_review = {f"{tool} arguments": card.output}
     else:
         question = card.reason
         under_review = {card.step: card.output} if card.output is not None else {}

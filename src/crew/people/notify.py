@@ -104,7 +104,7 @@ def message(
     previous: str | None = None,
 ) -> dict[str, Any]:
     """The JSON a webhook receives: who, what, why, and the command that answers it."""
-    what = CardKind.CHECKPOINT if kind == CardKind.CHECKPOINT else CardKind.ESCALATION
+    what = CardKind(kind) if kind in CardKind.__members__.values() else CardKind.ESCALATION
     text = f"{person}: {playbook} / {step} is waiting on you ({what}): {reason}"
     if previous:
         text += f" (moved from {previous}, who did not answer in time)"

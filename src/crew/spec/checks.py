@@ -209,6 +209,14 @@ def _check_role(
                 f"unknown tool '{tool}'",
                 did_you_mean(tool, crew.tools, kind="Tools (crew.yaml tools)"),
             )
+    if role.tools and role.confidence.method == "consistency":
+        yield _problem(
+            source,
+            ("confidence", "method"),
+            f"a role with tools cannot be measured by 'consistency': its "
+            f"{role.confidence.samples} samples would each call the tools",
+            "Use method self_report or judge, or remove the role's tools.",
+        )
     model = role.model
     if model not in crew.models:
         if model.startswith(OPENAI_PREFIX):
