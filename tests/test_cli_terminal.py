@@ -307,3 +307,27 @@ def test_the_bar_counts_settled_items_and_a_retried_item_gets_its_lines() -> Non
     bars.step_finished(item(6, "done", retry_of="c5"))
     assert lines.said[1:] == [("step_started", "size US"), ("step_finished", "size US")]
     assert bars.progress is None
+
+
+def test_the_log_says_the_day_in_its_title_and_when_it_changes(
+    project_dir: Path, client: Any, unique_name: str, clock: Any, crew_cli: Cli
+) -> None:
+    from crew.board import Board
+
+    (project_dir / "crew.yaml").write_text(
+        "name: t\npeople:\n  alice: {name: Alice}\n  carol: {name: Carol}\n"
+    )
+    board = Board(client, unique_name, clock=clock)  # 2027-01-15T08:00:00Z
+    board.create_run("r1", playbook="p", inputs={}, started_by="alice")
+    card = board.create_card(
+        run="r1", playbook="p", step="legal_review", kind="checkpoint", assignee="carol",
+        owner="carol", status="waiting",
+    )  # fmt: skip
+    clock.advance(86400 + 3600)
+    board.answer(card.id, person="carol", decision="approve", comment="ok")
+
+    shown = crew_cli("log", "r1").out.splitlines()
+    assert shown[0].startswith("run r1 · 2027-01-15 (UTC)")
+    assert [text.split()[0] for text in shown[2:] if text[:1].strip()] == [
+        "08:00:00", "08:00:00", "2027-01-16", "09:00:00",
+    ]  # fmt: skip

@@ -199,7 +199,7 @@ def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> No
         console.print(Text(f"    {timing}", style="dim"))
         if card.reason:  # at most 3 lines here; `crew show CARD` has all of it
             reason = capped(console, Text(line(card.reason)), console.width - 4, 3)
-            console.print(Padding(reason, (0, 0, 0, 4)))
+            console.print(Padding(reason, (0, 0, 0, 4), expand=False))
         console.print(Text(f"    crew show {line(card.id)}", style="cyan"), soft_wrap=True)
         decisions = "|".join(card.kind.decisions)
         console.print(
