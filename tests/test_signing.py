@@ -492,3 +492,25 @@ def test_a_key_held_by_an_ssh_agent_signs_without_its_private_file(tmp_path: Pat
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(timeout=10)
+
+
+def test_a_refused_decision_tells_the_person_again_through_their_webhook(
+    crew_cli: Cli, keys: dict[str, Path], example: Path, hook: Any, unique_name: str,
+    client: redis.Redis,
+) -> None:
+    crew_yaml = example / "crew.yaml"
+    data = yaml.safe_load(crew_yaml.read_text())
+    data["people"]["carol"]["webhook"] = hook.url
+    crew_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+    run, card = started(crew_cli)
+    assert [b["card"] for b in hook.received] == [card]  # the checkpoint, as it opened
+    client.hset(
+        f"crew:{{{unique_name}}}:card:{card}",
+        mapping={"decided_by": "carol", "decision": "approve", "decided_at": "1",
+                 "decided_version": "1"},
+    )
+
+    assert crew_cli("resume", run).code == 3
+
+    again = hook.received[1:]
+    assert [(b["card"], b["person"]) for b in again] == [(card, "carol")]

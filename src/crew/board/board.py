@@ -435,16 +435,24 @@ class Board:
                 self._db.execute_command("WAITAOF", 1, 0, 1000)
 
     def refuse_decision(
-        self, card_id: str, *, version: int, actor: str, detail: dict[str, Any]
+        self,
+        card_id: str,
+        *,
+        version: int,
+        actor: str,
+        detail: dict[str, Any],
+        webhook: str | None = None,
     ) -> Card:
         """Take back the decision recorded on card `card_id` (at card version `version`, as the
         caller checked it): the card waits again on the same people, in the status it was
-        answered from, and the audit trail gets `refused_decision` with `detail` (why).
+        answered from, and the audit trail gets `refused_decision` with `detail` (why); with
+        the assignee's `webhook`, a delivery telling them is queued in the same step.
         WrongStatus when the card changed since, or holds no decision (nothing changes)."""
         texts = self._texts.writer(card=card_id)
         event = texts.encode(_dumps(detail))
         texts.flush()
-        return self._card(self._call("refuse", card_id, str(version), actor, event))
+        reply = self._call("refuse", card_id, str(version), actor, event, webhook or "")
+        return self._card(reply)
 
     def reassign(
         self,

@@ -800,7 +800,7 @@ class _Driver:
             return True
         answer = card.decision
         with contextlib.suppress(BoardError):  # changed meanwhile: the next look decides
-            self.board.refuse_decision(
+            waiting = self.board.refuse_decision(
                 card.id,
                 version=card.version,
                 actor=self.session.actor,
@@ -812,7 +812,9 @@ class _Driver:
                     "signed": answer.signature is not None,
                     "key": verdict.key,
                 },
+                webhook=self.session.webhook(card.assignee),
             )
+            self.session.notify(waiting)
         return False
 
     def _ask(self, state: Any) -> dict[str, ResumeValue]:

@@ -4,7 +4,8 @@
 -- escalated; a decision written onto a waiting card by hand leaves its status as it is).
 -- KEYS[1] board prefix; ARGV[1] now or ''
 -- ARGV[2] card id; ARGV[3] the card version the caller checked; ARGV[4] actor;
--- ARGV[5] event detail JSON (why, who had decided what)
+-- ARGV[5] event detail JSON (why, who had decided what); ARGV[6] the assignee's webhook URL
+-- or '' (none): a delivery is queued in the outbox, as when the card first waited on them
 -- Returns the card; refusals: not_found {card}, version {card, version, expected},
 -- status {card, status, worker, wanted, done}.
 local ANSWERED = {done = true, rejected = true, queued = true, waiting = true, escalated = true}
@@ -27,4 +28,5 @@ local version = move_card(id, c, new, {
   decided_version = false, edited_output = false, answered_from = false, signature = false,
   signed = false, verified = false, verified_by = false})
 log_event(c.run, id, 'refused_decision', actor, version, detail_with(ARGV[5], 'status', new))
+if (ARGV[6] or '') ~= '' then queue_delivery(id, c, version, ARGV[6]) end
 return card_reply(id)
