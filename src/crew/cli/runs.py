@@ -81,6 +81,15 @@ def _gist(output: Any) -> str:
     return short(output)
 
 
+def _item(item: Any, limit: int = 40) -> str:
+    """A fan-out item beside its step: a string as it is, other values as compact JSON; cut to
+    `limit` characters (an item is data, not an id; `--json` has it whole)."""
+    import json
+
+    text = item if isinstance(item, str) else json.dumps(item, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _money(cost: float | None) -> str:
     """A cost in USD, to a millionth of a dollar (token prices are per million tokens)."""
     return "" if cost is None else f"${cost:.6f}"
@@ -267,7 +276,7 @@ def status(
     rows: list[list[str | Text]] = []
     notes: list[str] = []
     for row in steps:
-        name = row["step"] + (f" [{row['item']}]" if row["item"] is not None else "")
+        name = row["step"] + (f" [{_item(row['item'])}]" if row["item"] is not None else "")
         if row["revision"]:
             name += f" (rev {row['revision']})"
         decision = row["decision"]
@@ -339,6 +348,8 @@ def status(
         choices = "approve|edit|retry|reject" if escalation else "approve"
         if waiting.kind is CardKind.TOOL_CALL:
             choices = "approve|edit|reject"
+        if waiting.kind is CardKind.TASK:
+            choices = "submit --file OUT.yaml"
         why = f" ({markup(waiting.reason)})" if escalation else ""
         said = f"waits on [bold]{markup(waiting.assignee)}[/] at {markup(waiting.step)}{why}:"
         console.print(hanging(console, said), highlight=False)
