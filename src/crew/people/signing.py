@@ -362,18 +362,28 @@ def _recv(sock: socket.socket, size: int) -> bytes:
 
 def _agent_signer(sock_path: str, public: str) -> Signer | None:
     """A signer through the agent at `sock_path`, if it holds `public`'s private half."""
-    blob = base64.b64decode(public.split()[1])
+    from crew.spec.sshkeys import KEY_TYPES
+
+    if public.split()[0] not in KEY_TYPES:  # a key crew cannot verify signatures of
+        return None
+    try:
+        blob = base64.b64decode(public.split()[1], validate=True)
+    except ValueError:  # a garbled .pub file: no key to ask the agent for
+        return None
     reply = _agent_call(sock_path, _REQUEST_IDENTITIES, b"")
     if reply is None or reply[0] != _IDENTITIES_ANSWER:
         return None
-    count = struct.unpack(">I", reply[1][:4])[0]
-    rest, held = reply[1][4:], set()
-    for _ in range(count):
-        size = struct.unpack(">I", rest[:4])[0]
-        held.add(rest[4 : 4 + size])
-        rest = rest[4 + size :]
-        size = struct.unpack(">I", rest[:4])[0]  # the comment
-        rest = rest[4 + size :]
+    try:
+        count = struct.unpack(">I", reply[1][:4])[0]
+        rest, held = reply[1][4:], set()
+        for _ in range(count):
+            size = struct.unpack(">I", rest[:4])[0]
+            held.add(rest[4 : 4 + size])
+            rest = rest[4 + size :]
+            size = struct.unpack(">I", rest[:4])[0]  # the comment
+            rest = rest[4 + size :]
+    except struct.error:  # not the protocol's answer: treat as no agent
+        return None
     if blob not in held:
         return None
     flags = _RSA_SHA2_512 if public.startswith("ssh-rsa ") else 0
@@ -381,10 +391,10 @@ def _agent_signer(sock_path: str, public: str) -> Signer | None:
     def sign(data: bytes) -> bytes:
         body = _ssh_string(blob) + _ssh_string(data) + struct.pack(">I", flags)
         answer = _agent_call(sock_path, _SIGN_REQUEST, body)
-        if answer is None or answer[0] != _SIGN_RESPONSE:
+        if answer is None or answer[0] != _SIGN_RESPONSE or len(answer[1]) < 4:
             raise ConfigError(
                 "the ssh-agent refused to sign the decision (nothing recorded)",
-                hint="Check `ssh-add -l` lists your key.",
+                hint="Check `ssh-add -l` lists your key (an agent may ask you to confirm).",
             )
         size = struct.unpack(">I", answer[1][:4])[0]
         return answer[1][4 : 4 + size]
