@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,7 @@ def test_the_bar_counts_settled_items_and_a_retried_item_gets_its_lines() -> Non
     from rich.console import Console
 
     from crew.cli.progress import FanOutBars, with_fanout_bars
+    from crew.types import CardStatus
 
     lines = Lines()
     assert with_fanout_bars(lines, Console(file=io.StringIO()), quiet=False) is lines  # no tty
@@ -307,6 +309,15 @@ def test_the_bar_counts_settled_items_and_a_retried_item_gets_its_lines() -> Non
     bars.step_finished(item(6, "done", retry_of="c5"))
     assert lines.said[1:] == [("step_started", "size US"), ("step_finished", "size US")]
     assert bars.progress is None
+
+    # A resumed run runs only the item it lacked: its bar comes down when the next step starts.
+    resumed = replace(item(8, "running"), revision=2)
+    bars.step_started(resumed)
+    assert bars.progress is not None
+    bars.step_finished(replace(resumed, status=CardStatus.DONE))
+    assert bars.progress is not None  # 1/6: the other items were done before
+    bars.step_started(replace(resumed, step="draft", detail={}))
+    assert bars.progress is None and lines.said[-1] == ("step_started", "draft FR")
 
 
 def test_the_log_says_the_day_in_its_title_and_when_it_changes(

@@ -61,6 +61,7 @@ class FanOutBars:
         self.progress: Progress | None = None
         self.tasks: dict[tuple[str, int], TaskID] = {}
         self.settled: dict[tuple[str, int], int] = {}
+        self.running: dict[tuple[str, int], int] = {}  # items started, not settled yet
         atexit.register(self.stop)  # a run that stops mid fan-out leaves the terminal as it was
 
     def __getattr__(self, name: str) -> Any:
@@ -90,15 +91,30 @@ class FanOutBars:
         self.stop()  # the run waits on a person now: no bar stays up (had an item gone missing)
         self.lines.checkpoint_opened(card)
 
+    def tool_call_waiting(self, card: Card) -> None:
+        # An item's tool call waits on a person (its step may be asked about next): the bar
+        # comes down; the items still running bring it back with their count.
+        self.stop()
+        self.lines.tool_call_waiting(card)
+
     # ----------------------------------------------------------------------------------------
 
     def _advance(self, card: Card, *, settled: bool) -> bool:
         """Count `card` on its fan-out's bar; False when it is no item of a long fan-out."""
         total = _total(card)
-        if total is None:
-            return False
-        key = (card.step, card.revision)
         with self.lock:
+            if total is None:
+                # Another step: once no item is running, the fan-out is over (a resumed run
+                # runs only the items it lacked), so its bar comes down even short of its total.
+                if self.progress is not None and not any(self.running.values()):
+                    self.tasks.clear()
+                    self._stop()
+                return False
+            key = (card.step, card.revision)
+            if settled:
+                self.running[key] = max(0, self.running.get(key, 0) - 1)
+            else:
+                self.running[key] = self.running.get(key, 0) + 1
             task = self.tasks.get(key)
             if task is None:
                 if self.settled.get(key, 0) >= total:
