@@ -111,9 +111,20 @@ def test_the_old_homes_still_export_the_moved_values() -> None:
 def test_members_equal_and_print_as_their_strings() -> None:
     assert Decision.EDIT == "edit" and str(Decision.EDIT) == "edit" and f"{Decision.EDIT}" == "edit"
     assert json.dumps({"status": RunStatus.DONE}) == '{"status": "done"}'
-    assert [d for d in Decision if d.accepts_output] == [Decision.APPROVE, Decision.EDIT]
+    assert [d for d in Decision if d.accepts_output] == [
+        Decision.APPROVE,
+        Decision.EDIT,
+        Decision.SUBMIT,
+    ]
     assert CardKind.CHECKPOINT.decisions == (Decision.APPROVE, Decision.REJECT, Decision.EDIT)
-    assert CardKind.ESCALATION.decisions == tuple(Decision)
+    assert CardKind.ESCALATION.decisions == (
+        Decision.APPROVE,
+        Decision.REJECT,
+        Decision.EDIT,
+        Decision.RETRY,
+    )
+    assert CardKind.TASK.decisions == (Decision.SUBMIT, Decision.REJECT)
+    assert CardKind.TOOL_CALL.decisions == (Decision.APPROVE, Decision.EDIT, Decision.REJECT)
     assert CardKind.AGENT.decisions == ()
     assert [s for s in CardStatus if s.finished] == ["done", "rejected", "failed", "cancelled"]
     assert [s for s in RunStatus if not s.finished] == ["queued", "running", "waiting"]

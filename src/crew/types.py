@@ -59,6 +59,8 @@ class CardKind(StrEnum):
     """A human checkpoint of the playbook: waits on its owner (or a delegate) from the start."""
     ESCALATION = "escalation"
     """An agent step's output that was not good enough: waits on a person of the role's chain."""
+    TASK = "task"
+    """A human work step (DESIGN §8): waits on its owner, who submits the step's output."""
     TOOL_CALL = "tool_call"
     """A tool call an agent asked for that needs a person's approval first (DESIGN §7): waits
     on the approver; approve runs it, edit runs it with other arguments, reject tells the model
@@ -71,9 +73,11 @@ class CardKind(StrEnum):
         if self is CardKind.CHECKPOINT:
             return (Decision.APPROVE, Decision.REJECT, Decision.EDIT)
         if self is CardKind.ESCALATION:
-            return tuple(Decision)
+            return (Decision.APPROVE, Decision.REJECT, Decision.EDIT, Decision.RETRY)
         if self is CardKind.TOOL_CALL:
             return (Decision.APPROVE, Decision.EDIT, Decision.REJECT)
+        if self is CardKind.TASK:
+            return (Decision.SUBMIT, Decision.REJECT)
         return ()
 
 
@@ -134,14 +138,17 @@ class Decision(StrEnum):
     """Accept a corrected output instead (it replaces the output of the step it edits)."""
     RETRY = "retry"
     """Run the escalated step again, with the comment as guidance (escalations only)."""
+    SUBMIT = "submit"
+    """Hand in a human step's output (task cards only); it flows on like an agent's."""
 
     # Where each decision moves its card (approve/edit: done; reject: rejected; retry: queued)
     # is answer.lua's rule (crew/board/scripts), written only there.
 
     @property
     def accepts_output(self) -> bool:
-        """approve and edit: an output (the one held, or the edited one) flows on."""
-        return self in (Decision.APPROVE, Decision.EDIT)
+        """approve, edit and submit: an output (the one held, the edited one, the one handed
+        in) flows on."""
+        return self in (Decision.APPROVE, Decision.EDIT, Decision.SUBMIT)
 
 
 class DeliveryOutcome(StrEnum):

@@ -124,6 +124,18 @@ def validate_output(role: RoleSpec, answer: Any) -> dict[str, Any]:
     return output
 
 
+def validate_fields(fields: Mapping[str, FieldSpec], answer: Any) -> dict[str, Any]:
+    """Like `validate_output`, for fields declared elsewhere (a human step's `output`): no
+    `confidence` or `rationale` is added. Raise `InvalidOutput` listing every problem."""
+    value = parse_answer(answer)
+    problems: list[str] = []
+    output = _check_object(fields, value, "", problems)
+    if problems:
+        raise InvalidOutput(problems)
+    assert output is not None
+    return output
+
+
 def _check_object(
     properties: Mapping[str, FieldSpec], value: Any, path: str, problems: list[str]
 ) -> dict[str, Any] | None:

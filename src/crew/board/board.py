@@ -387,7 +387,7 @@ class Board:
         goes on the card with the answer, and `proof_detail` into the `answered` event.
         """
         choice = _enum(Decision, decision, "decision")
-        if choice is Decision.EDIT and edited_output is None:
+        if choice in (Decision.EDIT, Decision.SUBMIT) and edited_output is None:
             raise ConfigError(
                 f"an '{choice}' answer to card {card_id} needs the edited output",
                 hint="Pass the corrected output (crew answer CARD edit --file EDITED.yaml).",

@@ -27,7 +27,7 @@ def answer_command(
     card: Annotated[
         str, typer.Argument(help="The card id (see `crew inbox`), or the step id of your card.")
     ],
-    decision: Annotated[str, typer.Argument(help="approve | reject | edit | retry")],
+    decision: Annotated[str, typer.Argument(help="approve | reject | edit | retry | submit")],
     comment: Annotated[
         str | None,
         typer.Option(
@@ -38,7 +38,8 @@ def answer_command(
         Path | None,
         typer.Option(
             "--file",
-            help="The corrected output (YAML or JSON mapping), for edit.",
+            help="The corrected output (YAML or JSON mapping) for edit; a tool call's "
+            "arguments; a task's output for submit.",
             show_default=False,
         ),
     ] = None,
@@ -57,9 +58,13 @@ def answer_command(
         raise ConfigError(
             "'edit' needs the corrected output", hint="Pass --file EDITED.yaml (a mapping)."
         )
-    if choice is not Decision.EDIT and edited is not None:
+    if choice is Decision.SUBMIT and edited is None:
         raise ConfigError(
-            f"--file goes with 'edit', not '{choice}'",
+            "'submit' needs the task's output", hint="Pass --file OUT.yaml (a mapping)."
+        )
+    if choice not in (Decision.EDIT, Decision.SUBMIT) and edited is not None:
+        raise ConfigError(
+            f"--file goes with 'edit' or 'submit', not '{choice}'",
             hint="Use `crew answer CARD edit --file EDITED.yaml`, or drop --file.",
         )
     limits = project.crew.settings.limits

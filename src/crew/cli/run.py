@@ -170,6 +170,8 @@ def _ask(session: Session) -> Any:
     from crew.people.answering import answer_card, parse_output
 
     def ask(card: Card, payload: dict[str, Any]) -> bool:
+        if card.kind is CardKind.TASK:
+            return False  # a task's output is handed in with crew answer CARD submit --file
         escalation = card.kind is CardKind.ESCALATION
         shown: dict[str, Any] = card.output if isinstance(card.output, dict) else {}
         if escalation:  # the step's own output (none when it stayed invalid or failed)
@@ -256,8 +258,11 @@ def _summary(report: RunReport, playbook: PlaybookSpec | None = None) -> None:
                 if waiting.kind is CardKind.TOOL_CALL
                 else ['reject -m "why"', "edit --file EDITED.yaml"]
             )
+            first = "submit --file OUT.yaml" if waiting.kind is CardKind.TASK else "approve"
+            if waiting.kind is CardKind.TASK:
+                others = ['reject -m "why"']
             console.print(
-                f"  answer with: [bold]crew answer {waiting.card} approve --as {person}[/]",
+                f"  answer with: [bold]crew answer {waiting.card} {first} --as {person}[/]",
                 highlight=False,
                 soft_wrap=True,
             )

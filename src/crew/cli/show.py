@@ -86,7 +86,15 @@ def _render(view: CardView, now: float, person: str | None) -> None:
         what = "the output under review" if view.waiting else "output"
         heading = Text.assemble((line(step), "bold"), f" · {what}")
         console.print(Panel(body, title=heading, title_align="left", border_style="blue"))
-    if card.kind is not CardKind.CHECKPOINT and view.waiting and not view.under_review:
+    if card.kind is CardKind.TASK:
+        fields = card.detail.get("output") or {}
+        said = ", ".join(
+            f"{name} ({spec.get('type')}{'' if spec.get('required', True) else ', optional'})"
+            for name, spec in fields.items()
+            if isinstance(spec, dict)
+        )
+        console.print(Text(f"submit: {line(said)}", style="bold"), soft_wrap=True)
+    elif card.kind is not CardKind.CHECKPOINT and view.waiting and not view.under_review:
         console.print(Text("no valid output to review: edit gives one, or retry", style="yellow"))
     _confidence(view)
     if card.usage is not None:

@@ -536,12 +536,14 @@ def _decide(
     """An owner's answer to an escalation → (accepted output, state update). A retry accepts
     nothing and updates nothing here: the review node records it."""
     decision = resume.decision
+    what = "task" if escalation.get("kind") == str(CardKind.TASK) else "escalation"
     if decision is not None and decision.accepts_output:
-        output = resume.output if decision is Decision.EDIT else escalation.get("output")
+        handed_in = decision in (Decision.EDIT, Decision.SUBMIT)
+        output = resume.output if handed_in else escalation.get("output")
         if output is None:
             return None, _failed(
                 step.id,
-                f"escalation of step {step.id!r} was answered {resume.said!r} with no output",
+                f"{what} of step {step.id!r} was answered {resume.said!r} with no output",
             )
         problem = _route_problem(step, output)
         return output, _failed(step.id, problem) if problem else {}
@@ -549,21 +551,25 @@ def _decide(
         return None, {}
     if decision is Decision.REJECT:
         comment = resume.comment
-        reason = f"escalation of step {step.id!r} rejected by {resume.by or '?'}" + (
+        reason = f"{what} of step {step.id!r} rejected by {resume.by or '?'}" + (
             f": {comment}" if comment else ""
         )
         return None, _ended(RunStatus.REJECTED, step.id, reason)
     return None, _failed(
         step.id,
-        f"escalation of step {step.id!r} was answered {resume.said!r}; an escalation takes "
-        "approve, edit, retry or reject",
+        f"{what} of step {step.id!r} was answered {resume.said!r}; "
+        + (
+            "a task takes submit or reject"
+            if what == "task"
+            else "an escalation takes approve, edit, retry or reject"
+        ),
     )
 
 
 def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) -> None:
     """`S` runs the step; `S.review` waits when it escalated; `S.accepted` is where successors
     wait. With `onward`, an output accepted at once goes straight on (one superstep less)."""
-    assert step.task is not None
+    assert step.work is not None
 
     def run(state: RunState, config: RunnableConfig) -> Command[Any]:
         update = execute(state, config)
@@ -585,7 +591,7 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
         retry = state.get("retries", {}).get(step.id) or {}
         task = AgentTask(
             step=step,
-            task=_render(step.task or "", _context(state, step.id)),
+            task=_render(step.work or "", _context(state, step.id)),
             revision=revision,
             feedback=state.get("feedback", {}).get(step.id, ""),
             **_retry_fields(retry),
@@ -688,7 +694,7 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec) -> None:
         key = _key(step.id, index)
         task = AgentTask(
             step=step,
-            task=_render(step.task or "", _context(state, step.id, arg["item"], index)),
+            task=_render(step.work or "", _context(state, step.id, arg["item"], index)),
             revision=arg["revision"],
             feedback=arg["feedback"].get(step.id, ""),
             item=arg["item"],

@@ -60,12 +60,22 @@ def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list
                 {
                     "step": step.id,
                     "card": None,
-                    "kind": str(CardKind.CHECKPOINT if step.checkpoint else CardKind.AGENT),
+                    "kind": str(
+                        CardKind.CHECKPOINT
+                        if step.checkpoint
+                        else CardKind.TASK
+                        if step.human
+                        else CardKind.AGENT
+                    ),
                     "status": rest,
                     "item": None,
                     "revision": 0,
                     "role": step.role,
-                    "assignee": step.checkpoint.owner if step.checkpoint else step.role,
+                    "assignee": step.checkpoint.owner
+                    if step.checkpoint
+                    else step.human.owner
+                    if step.human
+                    else step.role,
                     "owner": None,
                     "confidence": None,
                     "reason": None,

@@ -107,6 +107,8 @@ class Steps:
     def run_agent(self, task: AgentTask) -> StepOutcome:
         self.heartbeat.check()
         step = task.step
+        if step.human is not None:
+            return self._run_human(task)
         key: CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
         card = self._find(key)
         if card is not None and card.status is CardStatus.DONE:
@@ -203,6 +205,62 @@ class Steps:
             raise
         finally:
             self.heartbeat.track(card.id, None)
+
+    def _run_human(self, task: AgentTask) -> StepOutcome:
+        """A human work step: a `task` card waiting on its owner (and their delegates), with
+        the rendered task and the fields to submit; its review gate waits on it, and the output
+        submitted flows on like an agent's."""
+        step, human = task.step, task.step.human
+        assert human is not None
+        key: CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
+        card = self._find(key)
+        if card is None:
+            project = self.session.project
+            owner = human.owner
+            person = project.crew.people.get(owner)
+            chain = [owner]
+            if person is not None and person.backup and person.backup != owner:
+                chain.append(person.backup)
+            sla = human.sla if human.sla is not None else project.crew.settings.sla
+            detail: dict[str, Any] = {
+                "task": task.task,
+                "output": {
+                    name: spec.model_dump(mode="json", exclude_none=True)
+                    for name, spec in human.output.items()
+                },
+            }
+            if task.index is not None:
+                detail.update(index=task.index, items=task.items)
+            first_line = task.task.strip().splitlines()[0] if task.task.strip() else step.id
+            card = self.board.create_card(
+                run=self.run_id,
+                playbook=self.playbook.name,
+                step=step.id,
+                kind=CardKind.TASK,
+                assignee=owner,
+                owner=owner,
+                status=CardStatus.WAITING,
+                allowed=project.may_answer_checkpoint(owner),
+                due=self.board.now() + sla,
+                reason=first_line if len(first_line) <= 200 else first_line[:199] + "…",
+                revision=task.revision,
+                item=task.item,
+                detail=detail,
+                actor=self.session.actor,
+                chain=chain,
+                sla=sla,
+                webhook=self.session.webhook(owner),
+            )
+            self._remember(key, card)
+            self.session.observer.checkpoint_opened(card)
+            self.session.notify(card)
+        elif card.status is CardStatus.DONE and card.decision is not None:
+            self.session.observer.step_reused(card)
+            return StepOutcome(ok=True, output=card.decision.edited_output)
+        gate = escalation_of(card, task)
+        gate["kind"] = str(CardKind.TASK)
+        gate["output"] = None
+        return StepOutcome(ok=False, reason=card.reason or "", escalation=gate)
 
     def _assess(
         self, step: StepSpec, task: AgentTask, role: RoleSpec, journal: BoardJournal | None

@@ -81,14 +81,16 @@ def answer_card(
     from crew.spec.limits import check_size, json_size, text_size
 
     choice = parse_decision(decision)
-    if choice is Decision.EDIT and edited is None:
+    handed_in = choice in (Decision.EDIT, Decision.SUBMIT)
+    if handed_in and edited is None:
+        what = "output" if choice is Decision.SUBMIT else "corrected output"
         raise ConfigError(
-            "'edit' needs the corrected output",
-            hint="Pass the corrected output: a mapping of the step's output fields.",
+            f"'{choice}' needs the {what}",
+            hint=f"Pass the {what}: a mapping of the step's output fields.",
         )
-    if choice is not Decision.EDIT and edited is not None:
+    if not handed_in and edited is not None:
         raise ConfigError(
-            f"an edited output goes with 'edit', not '{choice}'",
+            f"an edited output goes with 'edit' (or a task's 'submit'), not '{choice}'",
             hint="Answer 'edit' with it, or leave the edited output out.",
         )
     limits = project.crew.settings.limits

@@ -49,6 +49,8 @@ class CardView:
             return []
         if self.card.kind is CardKind.CHECKPOINT:
             return [Decision.APPROVE, Decision.REJECT, Decision.EDIT]
+        if self.card.kind is CardKind.TASK:
+            return [Decision.SUBMIT, Decision.REJECT]
         if self.tool_call is not None:  # approve runs it; edit: its arguments (or its result)
             return [Decision.APPROVE, Decision.EDIT, Decision.REJECT]
         if self.card.output is None:  # invalid output or a failed model: nothing to approve
@@ -79,6 +81,7 @@ class CardView:
             Decision.REJECT: f'crew answer {card} reject -m "why" --as {who}',
             Decision.EDIT: f"crew answer {card} edit --file {self.edit_file} --as {who}",
             Decision.RETRY: f'crew answer {card} retry -m "guidance" --as {who}',
+            Decision.SUBMIT: f"crew answer {card} submit --file OUT.yaml --as {who}",
         }
         return [shapes[decision] for decision in self.decisions]
 

@@ -50,6 +50,8 @@ def check_decision(
         return edited  # the board refuses it, naming who may or who answered first
     if card.detail.get("tool_call"):
         return _tool_call_decision(card, decision, edited, source)
+    if card.kind is CardKind.TASK:
+        return _task_decision(card, decision, edited, source)
     project = _as_run_follows(project, board, card.run)
     if card.kind is CardKind.ESCALATION:
         if decision == Decision.APPROVE and card.output is None:
@@ -74,6 +76,37 @@ def check_decision(
             if role is not None:
                 return _valid_edit(project, card, person, edited, source, role)
     return edited
+
+
+def _task_decision(
+    card: Card, decision: Decision, edited: dict[str, Any] | None, source: str
+) -> dict[str, Any] | None:
+    """A human step's task takes submit (its output, validated against the step's `output`
+    fields like an agent's answer; refused with every problem otherwise) or reject."""
+    if decision not in CardKind.TASK.decisions:
+        raise ConfigError(
+            f"card {card.id} is a task ({card.step}): it takes submit or reject, not {decision}",
+            hint=f"Hand in its output: crew answer {card.id} submit --file OUT.yaml",
+        )
+    if decision != Decision.SUBMIT:
+        return edited
+    from crew.agents.outputs import validate_fields
+    from crew.spec.models import FieldSpec
+
+    declared = card.detail.get("output")
+    if not isinstance(declared, dict) or edited is None:
+        return edited
+    fields = {name: FieldSpec.model_validate(spec) for name, spec in declared.items()}
+    try:
+        return validate_fields(fields, edited)
+    except InvalidOutput as invalid:
+        raise ConfigError(
+            f"{source} is not a valid output of step '{card.step}': "
+            + "; ".join(invalid.problems)
+            + " (nothing was recorded)",
+            hint="Its fields: "
+            + ", ".join(f"{name} ({spec.type.value})" for name, spec in fields.items()),
+        ) from None
 
 
 def _tool_call_decision(

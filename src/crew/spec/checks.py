@@ -382,6 +382,12 @@ class _PlaybookContext:
         )
 
     def _role_of(self, step: StepSpec) -> RoleSpec | None:
+        """The role whose output fields the step produces; a human step's own fields stand in
+        as an (unchecked) role named after the step, so templates and routes check the same."""
+        if step.human is not None:
+            return RoleSpec.model_construct(
+                name=f"{step.id} (a human step)", output=step.human.output
+            )
         return self.roles.get(step.role) if step.role is not None else None
 
     def _step(self, step_id: str) -> StepSpec | None:
@@ -426,10 +432,26 @@ class _PlaybookContext:
             yield from self._check_checkpoint(here, step)
         if step.task is not None:
             yield from self._check_template((*here, "task"), step.task, step)
+        if step.human is not None:
+            yield from self._check_human(here, step)
         if step.checkpoint is not None:
             yield from self._check_template(
                 (*here, "checkpoint", "question"), step.checkpoint.question, step
             )
+
+    def _check_human(self, here: Loc, step: StepSpec) -> Iterator[Problem]:
+        human = step.human
+        assert human is not None
+        loc = (*here, "human")
+        if self.crew is not None and human.owner not in self.crew.people:
+            yield self._at(
+                (*loc, "owner"),
+                f"unknown owner '{human.owner}' of human step '{step.id}'",
+                did_you_mean(human.owner, self.crew.people, kind="People"),
+            )
+        yield from _check_field_names(self.source, (*loc, "output"), human.output, "field")
+        yield from _check_defaults(self.source, (*loc, "output"), human.output, "field")
+        yield from self._check_template((*loc, "task"), human.task, step)
 
     def _check_for_each(self, here: Loc, step: StepSpec) -> Iterator[Problem]:
         loc = (*here, "for_each")

@@ -40,6 +40,8 @@ def kind_of(step: StepSpec) -> str:
     """What a step is, for a person: `checkpoint · OWNER`, `run: module:function` or its role."""
     if step.checkpoint is not None:
         return f"checkpoint · {step.checkpoint.owner}"
+    if step.human is not None:
+        return f"human · {step.human.owner}"
     automated = _run(step)
     if automated is not None:
         return f"run: {automated}"

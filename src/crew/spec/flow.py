@@ -79,7 +79,7 @@ def final_steps(playbook: PlaybookSpec) -> tuple[str, ...]:
     for step in playbook.steps:
         if step.route is not None:
             used.add(step.id)
-        texts = [step.task or "", step.for_each or ""]
+        texts = [step.work or "", step.for_each or ""]
         if step.checkpoint is not None:
             used.update(step.checkpoint.show or ())
             texts.append(step.checkpoint.question)

@@ -409,6 +409,23 @@ class CheckpointSpec(_Spec):
     allow_self_approval: bool = False
 
 
+class HumanStepSpec(_Spec):
+    """A human work step (DESIGN §8): a person does the task and submits the output fields."""
+
+    owner: str = Field(description="Who does it (a key of crew.yaml people; or a delegate)")
+    task: str = Field(
+        description="What the person should do: a template with inputs.*, steps.<id>, item, ..."
+    )
+    output: dict[Name, FieldSpec] = Field(
+        min_length=1, description="The fields the person submits (the role output dialect)"
+    )
+    sla: Duration | None = Field(
+        default=None,
+        description="Time to submit before the task moves to the owner's backup "
+        "(default settings.sla)",
+    )
+
+
 class RouteSpec(_Spec):
     """Choose the next step by an enum field of this step's output."""
 
@@ -418,7 +435,8 @@ class RouteSpec(_Spec):
 
 
 class StepSpec(_Spec):
-    """One step: an agent step (`role` + `task`) or a human `checkpoint`, never both."""
+    """One step: an agent step (`role` + `task`), a human `checkpoint`, or a human work step
+    (`human`), exactly one."""
 
     id: Name = Field(description="Unique in the playbook; templates use it as steps.<id>")
     role: str | None = Field(default=None, description="A role from agents/ (an agent step)")
@@ -428,6 +446,9 @@ class StepSpec(_Spec):
         "steps.<id>.<field>, item, index, feedback",
     )
     checkpoint: CheckpointSpec | None = None
+    human: HumanStepSpec | None = Field(
+        default=None, description="A human work step: a person does the task (DESIGN §8)"
+    )
     needs: list[str] | None = Field(
         default=None,
         description="Steps that must finish first; default: the step listed before; [] = at start",
@@ -440,6 +461,14 @@ class StepSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
+        if self.human is not None:
+            if self.role is not None or self.task is not None or self.checkpoint is not None:
+                raise _invalid(
+                    "a human step has its task under 'human:'; it has no 'role', 'task' or "
+                    "'checkpoint'",
+                    "human",
+                )
+            return self
         if self.checkpoint is not None and (self.role is not None or self.task is not None):
             raise _invalid(
                 "a step is either an agent step (role + task) or a checkpoint, not both",
@@ -460,6 +489,11 @@ class StepSpec(_Spec):
     @property
     def is_checkpoint(self) -> bool:
         return self.checkpoint is not None
+
+    @property
+    def work(self) -> str | None:
+        """The task template of an agent step or a human step (None for a checkpoint)."""
+        return self.human.task if self.human is not None else self.task
 
 
 class PlaybookSpec(_Spec):

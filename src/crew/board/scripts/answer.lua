@@ -1,8 +1,8 @@
 -- Record a person's answer to a waiting or escalated card, once. The decision says where the card
--- goes: approve and edit accept its output (done), reject ends it (rejected), retry queues the
--- step again (queued).
+-- goes: approve and edit accept its output (done), submit hands a human step's output in (done),
+-- reject ends it (rejected), retry queues the step again (queued).
 -- KEYS[1] board prefix; ARGV[1] now or ''
--- ARGV[2] card id; ARGV[3] person; ARGV[4] decision (approve | edit | reject | retry);
+-- ARGV[2] card id; ARGV[3] person; ARGV[4] decision (approve | edit | reject | retry | submit);
 -- ARGV[5] comment; ARGV[6] edited output JSON or ''; ARGV[7] expected version or '';
 -- ARGV[8] event detail JSON (the card's new status is added here, as `status`)
 -- ARGV[9] the answer's proof, a JSON object of PROOF_FIELDS (crew/people/signing.py), or ''
@@ -10,7 +10,8 @@
 -- decision}, not_allowed {card, person, allowed, assignee, kind, step}, decided {card, by,
 -- decision, at, version}, status {card, status, worker, wanted, done}, version {card, version,
 -- expected}.
-local NEXT = {approve = 'done', edit = 'done', reject = 'rejected', retry = 'queued'}
+local NEXT = {approve = 'done', edit = 'done', reject = 'rejected', retry = 'queued',
+              submit = 'done'}
 local id, person, decision = ARGV[2], ARGV[3], ARGV[4]
 local c = load_card(id)
 if c == nil then return refuse('not_found', {card = id}) end
