@@ -60,13 +60,27 @@ def team(example: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return example
 
 
+WORKER = "build-host-07.eu-west.example.internal:48213:9f3c"
+IN_HAND = [f"r{n:06x}" for n in range(0xA00000, 0xA00000 + 12)]
+
+
 @pytest.fixture
-def runs(team: Path, crew_cli: Cli) -> Iterator[tuple[str, str]]:
-    """Two runs: one answered with a long comment (done), one waiting on LONG."""
+def runs(
+    team: Path, crew_cli: Cli, client: Any, unique_name: str
+) -> Iterator[tuple[str, str]]:
+    """Two runs: one answered with a long comment (done), one waiting on LONG; and a live
+    worker with a long name and a dozen runs in hand."""
+    from crew.board import Board
+    from crew.board.runs import WorkerState
+
     answered = as_json(crew_cli(*RUN, "--json"))
     crew_cli("answer", answered["waiting_on"][0]["card"], "approve", "-m", COMMENT, "--as", LONG)
     waiting = as_json(crew_cli(*RUN, "--json"))
     assert waiting["status"] == "waiting" and waiting["waiting_on"][0]["assignee"] == LONG
+    board = Board(client, unique_name)
+    now = board.now()
+    worker = WorkerState(WORKER, "build-host-07", 48213, 16, IN_HAND, now, now)
+    board.beat_worker(worker, ttl=600)
     yield answered["run"], waiting["run"]
 
 
@@ -89,6 +103,7 @@ def listings(crew_cli: Cli, done: str, waiting: str) -> dict[tuple[str, ...], An
         ("status", done),
         ("status", waiting),
         ("tools",),
+        ("workers",),
     ]
     shown = {}
     for args in commands:
@@ -133,6 +148,8 @@ def test_every_listing_fits_the_terminal_with_ids_and_names_whole(
         for step in steps:
             assert {step["step"], *([step["card"]] if step["card"] else [])} <= words(status)
         assert LONG in words(status)
+
+    assert {WORKER, *IN_HAND} <= words(shown[("workers",)])
 
     tools = shown[("tools",)]
     assert "lookup_ticket  (python: tools.tickets:lookup_ticket)" in tools
