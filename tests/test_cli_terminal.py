@@ -104,6 +104,7 @@ def listings(crew_cli: Cli, done: str, waiting: str) -> dict[tuple[str, ...], An
         ("status", waiting),
         ("tools",),
         ("workers",),
+        ("audit", "verify"),
     ]
     shown = {}
     for args in commands:
