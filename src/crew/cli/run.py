@@ -67,8 +67,8 @@ def _progress(quiet: bool) -> Any:
 
         def _line(self, text: str) -> None:
             if not quiet:
-                with self.lock:
-                    err_console.print(text, highlight=False)
+                with self.lock:  # a long line (a reason) wraps indented under its mark
+                    err_console.print(hanging(err_console, text), highlight=False)
 
         def step_started(self, card: Card) -> None:
             self._line(f"[cyan]▸[/] {_name(card)} [dim]started · {markup(card.role or '')}[/]")
