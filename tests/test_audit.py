@@ -89,7 +89,8 @@ def test_an_edited_event_makes_verify_exit_1_naming_it(
     assert (disagrees["event"], disagrees["what"]) == (entry_id, "card")
     assert broken["found"] == fields["hash"] and broken["expected"] != fields["hash"]
     assert text.code == 1
-    assert f"event {entry_id} (answered {card}): hash: expected" in text.out
+    assert f"event {entry_id} (answered {card}): hash: its fields changed after it was" in text.out
+    assert f"    expected {broken['expected'][:12]}, found {fields['hash'][:12]}" in text.out
 
 
 def test_a_deleted_event_breaks_the_chain_at_the_next_one(

@@ -1,7 +1,7 @@
 """The README's signing example, verbatim: a key made with ssh-keygen, `crew keys` before and
 after it is listed for Carol, a run whose escalation Alice answers self-declared and whose
-checkpoint Carol answers signed, `crew audit verify`, and the exported decision checked by
-OpenSSH's own `ssh-keygen -Y verify`."""
+checkpoint Carol answers signed (Dan approves the publish call, self-declared), `crew audit
+verify`, and the exported decision checked by OpenSSH's own `ssh-keygen -Y verify`."""
 
 from __future__ import annotations
 
@@ -60,14 +60,16 @@ def test_the_readme_signing_example_runs(project_dir: Path) -> None:
     crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
     assert "listed: yes" in shell("crew keys --as carol", project_dir).stdout
 
-    run, retry, approve, verify, export, check = signed_run
+    run, retry, approve, publish, verify, export, check = signed_run
     assert shell(run, project_dir).returncode == 3
     assert shell(retry, project_dir).returncode == 3
     approved = shell(approve, project_dir)
-    assert approved.returncode == 0, approved.stderr
+    assert approved.returncode == 3, approved.stderr  # now dan approves the publish_post call
+    published = shell(publish, project_dir)
+    assert published.returncode == 0, published.stdout + published.stderr
     verified = shell(verify, project_dir)
     assert verified.returncode == 0, verified.stdout + verified.stderr
-    assert "1 signed decisions: ok" in verified.stdout
+    assert "1 signed decision: ok" in verified.stdout
     assert shell(export, project_dir).returncode == 0
     checked = shell(check, project_dir)
     assert checked.returncode == 0, checked.stderr

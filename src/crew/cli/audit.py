@@ -104,12 +104,14 @@ def verify_command(
     else:
         for audit in audits:
             state = "ok" if audit.ok else f"{len(audit.breaks)} broken"
+            plural = "" if audit.signatures == 1 else "s"
             _say(
                 f"run {line(audit.run)}: {audit.events} events, "
-                f"{audit.signatures} signed decisions: {state}"
+                f"{audit.signatures} signed decision{plural}: {state}"
             )
             for found in audit.breaks:
-                _say(_break_line(found))
+                for text in _break_lines(found):
+                    _say(text)
             for event in audit.refused:
                 detail = event.detail
                 _say(
@@ -129,12 +131,14 @@ def _say(text: str) -> None:
     typer.echo(wrapped(text, console.width))
 
 
-def _break_line(found: Break) -> str:
+def _break_lines(found: Break) -> list[str]:
+    """Which event and what does not hold, then what was expected and what was found."""
     card = f" {found.card}" if found.card else ""
-    return (
-        f"  event {found.event} ({line(found.name)}{line(card)}): {found.what}: expected "
-        f"{_short(found.expected)}, found {_short(found.found)}; {line(found.why)}"
-    )
+    why = f": {line(found.why)}" if found.why else ""
+    return [
+        f"  event {found.event} ({line(found.name)}{line(card)}): {found.what}{why}",
+        f"    expected {_short(found.expected)}, found {_short(found.found)}",
+    ]
 
 
 def _short(value: str) -> str:
