@@ -80,11 +80,16 @@ def worker_command(
 
 
 def _say(text: str) -> None:
-    from crew.cli.display import line
+    from rich.text import Text
 
-    console.print(
-        f"{time.strftime('%H:%M:%S')} {line(text)}", highlight=False, markup=False, soft_wrap=True
-    )
+    from crew.cli.display import line
+    from crew.cli.fit import hanging
+
+    said = f"{time.strftime('%H:%M:%S')} {line(text)}"
+    if console.is_terminal:  # wrapped under the text, after the time
+        console.print(hanging(console, Text(said), indent=9), highlight=False)
+    else:  # a log file or a pipe: one line an action, for grep
+        console.print(said, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("workers")
