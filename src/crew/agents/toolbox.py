@@ -62,17 +62,28 @@ def toolbox_for(project: Project, role: RoleSpec) -> Toolbox:
         ],
         sort_keys=True,
     )
-    # One resolution at a time: importing a tool module swaps sys.modules entries, which
-    # parallel fan-out items resolving the same role at once must not see half done.
+    # One resolution per toolbox at a time (parallel fan-out items of one role wait for the
+    # first); different roles' toolboxes resolve side by side (an MCP server's listing may take
+    # seconds), but tool modules are imported one at a time (`_importing`).
     with _lock:
         cached = _cache.get(key)
-        if cached is None:
-            cached = _cache[key] = _resolve(project, specs)
+        resolving = _resolving.setdefault(key, threading.Lock())
+    if cached is None:
+        with resolving:
+            cached = _cache.get(key)
+            if cached is None:
+                cached = _resolve(project, specs)
+                with _lock:
+                    _cache[key] = cached
     return Toolbox(cached, role.max_tool_calls)
 
 
 _cache: dict[str, dict[str, Tool]] = {}
-_lock = threading.RLock()
+_lock = threading.Lock()
+_resolving: dict[str, threading.Lock] = {}
+# Importing a tool module swaps sys.modules entries (crew.spec.tools.import_tool), which another
+# thread importing the same package must not see half done.
+_importing = threading.Lock()
 
 
 def _resolve(project: Project, specs: Mapping[str, ToolSpec | None]) -> dict[str, Tool]:
@@ -107,7 +118,8 @@ def _python_tool(project: Project, name: str, spec: ToolSpec) -> Tool:
 
     assert spec.python is not None
     try:
-        function = import_tool(project.root, spec.python)
+        with _importing:
+            function = import_tool(project.root, spec.python)
     except ToolImportError as error:
         raise ConfigError(f"tool '{name}': {error.message}", hint=error.hint) from None
     model = _arguments_model(name, function, call_parameters(function))

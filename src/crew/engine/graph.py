@@ -189,6 +189,9 @@ class AgentTask:
     """The owner's comment when an escalation of this execution was answered `retry`."""
     retry_of: str | None = None
     """The escalation card that retry answered (the new execution replaces it)."""
+    context: dict[str, Any] = field(default_factory=dict)
+    """An automated step's: the run's inputs, the step outputs so far, and the fan-out's item
+    and index (what its function's parameters are filled from)."""
 
 
 @dataclass(frozen=True)
@@ -569,7 +572,7 @@ def _decide(
 def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) -> None:
     """`S` runs the step; `S.review` waits when it escalated; `S.accepted` is where successors
     wait. With `onward`, an output accepted at once goes straight on (one superstep less)."""
-    assert step.work is not None
+    assert step.work is not None or step.run is not None
 
     def run(state: RunState, config: RunnableConfig) -> Command[Any]:
         update = execute(state, config)
@@ -589,11 +592,13 @@ def _add_agent(graph: StateGraph[Any], step: StepSpec, onward: Onward | None) ->
             return {}
         revision = state.get("ran", {}).get(step.id, 0)
         retry = state.get("retries", {}).get(step.id) or {}
+        context = _context(state, step.id)
         task = AgentTask(
             step=step,
-            task=_render(step.work or "", _context(state, step.id)),
+            task=_render(step.work or "", context),
             revision=revision,
             feedback=state.get("feedback", {}).get(step.id, ""),
+            context=context if step.run is not None else {},
             **_retry_fields(retry),
         )
         result = _executor(config).run_agent(task)
@@ -692,9 +697,11 @@ def _add_fanout(graph: StateGraph[Any], step: StepSpec) -> None:
         state = RunState(inputs=arg["inputs"], outputs=arg["outputs"], feedback=arg["feedback"])
         index: int = arg["index"]
         key = _key(step.id, index)
+        context = _context(state, step.id, arg["item"], index)
         task = AgentTask(
             step=step,
-            task=_render(step.work or "", _context(state, step.id, arg["item"], index)),
+            task=_render(step.work or "", context),
+            context=context if step.run is not None else {},
             revision=arg["revision"],
             feedback=arg["feedback"].get(step.id, ""),
             item=arg["item"],

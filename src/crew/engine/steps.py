@@ -27,7 +27,7 @@ from crew.engine.lease import Cancelled, Heartbeat
 from crew.engine.tool_journal import BoardJournal, ToolCards
 from crew.exceptions import BoardError, CrewError, LeaseLost
 from crew.spec.models import PlaybookSpec, RoleSpec, StepSpec
-from crew.types import CheckpointGate, EscalationGate, StepOutcome
+from crew.types import CheckpointGate, EscalationGate, StepOutcome, ToolCall
 
 if TYPE_CHECKING:
     from crew.agents.escalation import Assessment
@@ -37,7 +37,10 @@ if TYPE_CHECKING:
     from crew.engine.observer import Observer
     from crew.spec.project import Project
 
-__all__ = ["CardKey", "StepSession", "Steps", "key_of"]
+__all__ = ["AUTOMATED", "CardKey", "StepSession", "Steps", "key_of"]
+
+AUTOMATED = "automated"
+"""Who an automated step's card is assigned to, and who the audit trail says completed it."""
 
 
 CardKey = tuple[str, str, int, int | None]  # kind, step, revision, item index
@@ -109,6 +112,8 @@ class Steps:
         step = task.step
         if step.human is not None:
             return self._run_human(task)
+        if step.run is not None:
+            return self._run_automated(task)
         key: CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
         card = self._find(key)
         if card is not None and card.status is CardStatus.DONE:
@@ -205,6 +210,121 @@ class Steps:
             raise
         finally:
             self.heartbeat.track(card.id, None)
+
+    def _run_automated(self, task: AgentTask) -> StepOutcome:
+        """An automated step: its function called once per execution, its return value the
+        output. A failure (a raise, a timeout, an output that does not fit) is escalated to the
+        playbook's owner (else the run's starter), whose retry runs it again. A call cut short
+        by a crash runs again only if the step is `idempotent`; else the owner decides."""
+        from crew.engine.automated import StepProblem, arguments, call, check_output
+        from crew.spec.tools import ToolImportError, import_tool
+
+        step = task.step
+        assert step.run is not None
+        key: CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
+        card = self._find(key)
+        if card is not None and card.status is CardStatus.DONE:
+            self.session.observer.step_reused(card)
+            answer = card.decision
+            if answer is not None and answer.edited_output is not None:
+                return StepOutcome(ok=True, output=answer.edited_output)
+            return StepOutcome(ok=True, output=card.output)
+        if card is not None and card.status is CardStatus.FAILED:
+            return StepOutcome(ok=False, reason=card.reason or str(CardStatus.FAILED))
+        if card is not None and card.status.waits_on_person:
+            return StepOutcome(
+                ok=False, reason=card.reason or "", escalation=escalation_of(card, task)
+            )
+        owner = self._automation_owner()
+        lease, uncertain = None, False
+        if card is not None and card.status is not CardStatus.QUEUED:
+            started = any("started" in e for e in self.board.transcript(card.id))
+            uncertain = started and not step.idempotent
+            lease = self.board.take_over(
+                card.id,
+                self.session.holder,
+                self.session.lease_seconds,
+                reason="the driver stopped while the step ran",
+            )
+        if card is None:
+            detail: dict[str, Any] = {"run": step.run}
+            if task.index is not None:
+                detail.update(index=task.index, items=task.items)
+            if task.retry_of:
+                detail.update(retry_of=task.retry_of, guidance=task.guidance)
+            card, lease = self.board.start_card(
+                worker=self.session.holder,
+                lease_seconds=self.session.lease_seconds,
+                run=self.run_id,
+                playbook=self.playbook.name,
+                step=step.id,
+                kind=CardKind.AGENT,
+                assignee=AUTOMATED,
+                owner=owner,
+                item=task.item,
+                revision=task.revision,
+                detail=detail,
+                actor=self.session.actor,
+            )
+            self._remember(key, card)
+        elif lease is None:
+            lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
+        if task.retry_of:
+            self._close_retried(task.retry_of, card)
+        self.heartbeat.track(card.id, lease.token)
+        try:
+            self.session.observer.step_started(card)
+            if uncertain:
+                raise StepProblem(
+                    f"{step.run} may or may not have run: the run stopped while it ran "
+                    "(retry runs it again, edit gives its output, reject ends the run)"
+                )
+            try:
+                function = import_tool(self.session.project.root, step.run)
+            except ToolImportError as error:
+                raise StepProblem(error.message) from None
+            call_id = f"{card.id}.run"
+            kwargs = arguments(
+                function, task.context, ToolCall(self.run_id, card.id, call_id, None)
+            )
+            self.board.record(card.id, lease.token, {"started": [call_id]})
+            value = call(function, kwargs, step.timeout)
+            output = check_output(step.output, value)
+            self.heartbeat.check()
+            done = self.board.complete(card.id, lease.token, output=output, actor=AUTOMATED)
+            self.session.observer.step_finished(done)
+            return StepOutcome(ok=True, output=output)
+        except StepProblem as problem:
+            return self._automation_failed(card, lease.token, task, owner, str(problem))
+        finally:
+            self.heartbeat.track(card.id, None)
+
+    def _automation_owner(self) -> str:
+        if self.playbook.owner:
+            return self.playbook.owner
+        return self.board.get_run(self.run_id).started_by or self.session.actor
+
+    def _automation_failed(
+        self, card: Card, token: str, task: AgentTask, owner: str, reason: str
+    ) -> StepOutcome:
+        project = self.session.project
+        sla = project.crew.settings.sla
+        escalated = self.board.wait(
+            card.id,
+            token,
+            kind=CardKind.ESCALATION,
+            assignee=owner,
+            allowed=project.may_answer_checkpoint(owner),
+            due=self.board.now() + sla,
+            reason=reason,
+            actor=AUTOMATED,
+            chain=[owner],
+            sla=sla,
+            webhook=self.session.webhook(owner),
+        )
+        self.session.observer.step_escalated(escalated)
+        self.session.notify(escalated)
+        return StepOutcome(ok=False, reason=reason, escalation=escalation_of(escalated, task))
 
     def _run_human(self, task: AgentTask) -> StepOutcome:
         """A human work step: a `task` card waiting on its owner (and their delegates), with

@@ -58,6 +58,7 @@ def check_project(loaded: Loaded) -> list[Problem]:
             crew=crew.spec if crew else None,
             roles={name: r.spec for name, r in loaded.roles.items()},
             role_names=role_names,
+            root=loaded.root,
         )
         problems.extend(context.check(stem))
     return problems
@@ -348,6 +349,7 @@ class _PlaybookContext:
     crew: CrewSpec | None
     roles: dict[str, RoleSpec]
     role_names: set[str]
+    root: Path | None = None
     ids: set[str] = field(default_factory=set)
 
     def check(self, stem: str) -> Iterator[Problem]:
@@ -364,6 +366,13 @@ class _PlaybookContext:
         yield from self._check_unique_ids()
         for index, step in enumerate(playbook.steps):
             yield from self._check_step(index, step)
+        crew = self.crew
+        if playbook.owner is not None and crew is not None and playbook.owner not in crew.people:
+            yield self._at(
+                ("owner",),
+                f"unknown owner '{playbook.owner}'",
+                did_you_mean(playbook.owner, crew.people, kind="People"),
+            )
         for index, output in enumerate(playbook.outputs or ()):
             if output not in self.ids:
                 yield self._unknown_step(("outputs", index), output, "outputs:")
@@ -387,6 +396,12 @@ class _PlaybookContext:
         if step.human is not None:
             return RoleSpec.model_construct(
                 name=f"{step.id} (a human step)", output=step.human.output
+            )
+        if step.run is not None:  # its declared fields; nothing to check without them
+            if step.output is None:
+                return None
+            return RoleSpec.model_construct(
+                name=f"{step.id} (an automated step)", output=step.output
             )
         return self.roles.get(step.role) if step.role is not None else None
 
@@ -434,10 +449,54 @@ class _PlaybookContext:
             yield from self._check_template((*here, "task"), step.task, step)
         if step.human is not None:
             yield from self._check_human(here, step)
+        if step.run is not None:
+            yield from self._check_automated(here, step)
         if step.checkpoint is not None:
             yield from self._check_template(
                 (*here, "checkpoint", "question"), step.checkpoint.question, step
             )
+
+    def _check_automated(self, here: Loc, step: StepSpec) -> Iterator[Problem]:
+        """`run: module:function` imports, every parameter has a type hint, and each names an
+        input, a step, `item`/`index` (in a fan-out) or has a default."""
+        from crew.spec.tools import ToolImportError, import_tool, signature_problems
+
+        assert step.run is not None
+        loc = (*here, "run")
+        if step.output is not None:
+            yield from _check_field_names(self.source, (*here, "output"), step.output, "field")
+        if self.root is None:
+            return
+        try:
+            function = import_tool(self.root, step.run)
+        except ToolImportError as exc:
+            yield self._at(loc, f"step '{step.id}': {exc.message}", exc.hint)
+            return
+        for reason in signature_problems(function):
+            if "docstring" in reason:
+                continue  # no model reads it
+            yield self._at(
+                loc,
+                f"step '{step.id}' ({step.run}): {reason}",
+                "An automated step is a function with a type hint on every parameter.",
+            )
+        from crew.spec.tools import call_parameters
+
+        names = {*self.playbook.inputs, *self.ids} - {step.id}
+        if step.for_each is not None:
+            names |= {"item", "index"}
+        crews = set(call_parameters(function))
+        for parameter in inspect.signature(function).parameters.values():
+            if parameter.name in crews or parameter.name in names:
+                continue
+            if parameter.default is parameter.empty:
+                yield self._at(
+                    loc,
+                    f"step '{step.id}' ({step.run}): parameter '{parameter.name}' names no "
+                    "input or step of the playbook",
+                    did_you_mean(parameter.name, names, kind="Inputs and steps")
+                    + "; or give it a default",
+                )
 
     def _check_human(self, here: Loc, step: StepSpec) -> Iterator[Problem]:
         human = step.human

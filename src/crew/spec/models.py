@@ -449,6 +449,24 @@ class StepSpec(_Spec):
     human: HumanStepSpec | None = Field(
         default=None, description="A human work step: a person does the task (DESIGN §8)"
     )
+    run: str | None = Field(
+        default=None,
+        pattern=PYTHON_TOOL_PATTERN,
+        description="An automated step: module:function from the project, called with the "
+        "inputs and step outputs its parameters name; its return value is the step's output",
+    )
+    output: dict[Name, FieldSpec] | None = Field(
+        default=None,
+        description="An automated step's output fields (the role output dialect), checked "
+        "against what the function returns",
+    )
+    idempotent: bool = Field(
+        default=False,
+        description="An automated step: may a call cut short by a crash run again?",
+    )
+    timeout: Duration = Field(
+        default=60.0, description="An automated step: seconds (or 30s, 2m) before it fails"
+    )
     needs: list[str] | None = Field(
         default=None,
         description="Steps that must finish first; default: the step listed before; [] = at start",
@@ -461,6 +479,20 @@ class StepSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_kind(self) -> StepSpec:
+        if self.run is not None:
+            if any(v is not None for v in (self.role, self.task, self.checkpoint, self.human)):
+                raise _invalid(
+                    "an automated step ('run: module:function') has no 'role', 'task', "
+                    "'checkpoint' or 'human'",
+                    "run",
+                )
+            return self
+        if self.output is not None:
+            raise _invalid(
+                "'output' declares an automated step's fields: it goes with 'run' (a role "
+                "declares its own in agents/)",
+                "output",
+            )
         if self.human is not None:
             if self.role is not None or self.task is not None or self.checkpoint is not None:
                 raise _invalid(
@@ -492,7 +524,8 @@ class StepSpec(_Spec):
 
     @property
     def work(self) -> str | None:
-        """The task template of an agent step or a human step (None for a checkpoint)."""
+        """The task template of an agent step or a human step (None for a checkpoint or an
+        automated step)."""
         return self.human.task if self.human is not None else self.task
 
 
@@ -504,6 +537,11 @@ class PlaybookSpec(_Spec):
     description: str = ""
     inputs: dict[str, FieldSpec] = Field(
         default_factory=dict, description="What a run must pass (-i key=value), with types"
+    )
+    owner: str | None = Field(
+        default=None,
+        description="Who answers for the playbook's automated steps when one fails (a person "
+        "of crew.yaml); default: the person who started the run",
     )
     steps: list[StepSpec] = Field(min_length=1, description="Agent steps and human checkpoints")
     outputs: list[str] | None = Field(
