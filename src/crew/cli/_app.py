@@ -36,14 +36,20 @@ err_console = Console(stderr=True, **_PLAIN)
 def follow_columns() -> None:
     """Size the consoles from COLUMNS as it is now. rich reads COLUMNS once, when a Console is
     made (here, at import); a process that runs several commands (tests, a program embedding
-    crew's CLI) may change it between them. Without COLUMNS, rich asks the terminal."""
+    crew's CLI) may change it between them. Without COLUMNS, rich asks the terminal (again, for
+    a process whose earlier command had COLUMNS)."""
     columns = os.environ.get("COLUMNS", "")
     if columns.isdigit() and int(columns) > 0:
         console.width = err_console.width = int(columns)
+        options.sized = True
+    elif options.sized:
+        console.width = Console(**_PLAIN).width
+        err_console.width = Console(stderr=True, **_PLAIN).width
 
 
 class _Options:
     project: Path | None = None
+    sized: bool = False  # the consoles were sized from COLUMNS (follow_columns)
 
 
 options = _Options()
