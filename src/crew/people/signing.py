@@ -32,7 +32,7 @@ import json
 import os
 import socket
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,11 +215,10 @@ class Signer:
 
     public: str
     source: str
-    _sign: Any = field(repr=False, default=None)
+    _sign: Callable[[bytes], bytes] = field(repr=False)
 
     def sign_blob(self, data: bytes) -> bytes:
-        blob: bytes = self._sign(data)
-        return blob
+        return self._sign(data)
 
     def sign(self, message: bytes) -> str:
         """The armored SSHSIG signature of `message` in namespace `crew`."""
@@ -233,6 +232,8 @@ class Signer:
         ).to_bytes()
         signature = self.sign_blob(signed)
         key_blob = base64.b64decode(self.public.split()[1])
+        # The blob of OpenSSH's PROTOCOL.sshsig: MAGIC_PREAMBLE, SIG_VERSION 1, publickey,
+        # namespace, reserved, hash_algorithm, signature (sshsig's own writer and armor).
         out = SshWriter(io.BytesIO())
         out.write(b"SSHSIG")
         out.write_uint32(1)
