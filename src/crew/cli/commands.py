@@ -6,6 +6,7 @@ from crew.cli import (  # noqa: F401
     board,
     graph,
     new,
+    report,
     results,
     run,
     runs,
