@@ -145,6 +145,7 @@ def test_no_library_module_imports_the_cli_or_typer() -> None:
 LAYERS = {
     "crew": 6,
     "crew.cli": 5,
+    "crew.web": 5,
     "crew.worker": 5,
     "crew.testing": 5,
     "crew.engine": 4,
@@ -181,3 +182,16 @@ def test_imports_never_run_up_the_layers() -> None:
 def test_the_layer_check_sees_an_upward_import() -> None:
     assert layer_of("crew.board.board") < layer_of("crew.engine.runtime")
     assert layer_of("crew.people.answering") == layer_of("crew.agents.step")
+
+
+def test_only_the_cli_imports_the_web_surface() -> None:
+    """crew.web is a surface like crew.cli: it may use the whole library, and nothing but the
+    CLI (`crew serve`) imports it, so the library never needs the web extra."""
+    importers = [
+        f"{MODULES[source].relative_to(SRC)}:{line}: {source} imports {target}"
+        for source, targets in import_graph().items()
+        for target, line in targets.items()
+        if target.startswith("crew.web")
+        and not source.startswith(("crew.web", "crew.cli"))
+    ]
+    assert not importers, "\n".join(importers)

@@ -24,7 +24,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crew.exceptions import AlreadyDecided, BoardError, CardNotFound, ConfigError, NotAllowed
+from crew.exceptions import (
+    AlreadyDecided,
+    BoardError,
+    CardNotFound,
+    ConfigError,
+    NotAllowed,
+    WrongStatus,
+)
 from crew.types import CardKind, Decision
 
 if TYPE_CHECKING:
@@ -67,6 +74,7 @@ def answer_card(
     edited: Mapping[str, Any] | None = None,
     *,
     source: str = "the edited output",
+    shown_version: int | None = None,
 ) -> Card:
     """Check `person`'s answer to the card `card_ref`, then record it atomically; return the
     answered card (its run is not driven: see `crew.engine.runtime.continue_run`).
@@ -74,7 +82,9 @@ def answer_card(
     `edited` is the corrected output, for (and only for) an edit; `source` names it in errors
     (e.g. the file it came from). The comment and the edit are bounded by `settings.limits`.
     Raises ConfigError for bad input and BoardError subclasses for refusals (unknown card, not
-    allowed, already answered, not waiting); nothing changes in either case.
+    allowed, already answered, not waiting); nothing changes in either case. With
+    `shown_version` (the card version a page showed the person), a card that changed since is
+    refused (WrongStatus: "changed since you opened it"), up to the atomic recording itself.
     """
     from crew.people.decisions import check_decision
     from crew.people.signing import sign_answer
@@ -100,18 +110,39 @@ def answer_card(
     if output is not None:
         check_size(f"{source} (as JSON)", json_size(output), limits.edit, "edit")
     card = find_card(board, card_ref, person)
+    stale = shown_version is not None and card.version != shown_version
+    if stale and card.status.waits_on_person:  # answered meanwhile: the board names who
+        raise _changed(card, shown_version or 0)
     output = check_decision(project, board, card, person, choice, output, source=source)
     # Signed over the card as found (crew.people.signing), so it answers that version only.
     proof = sign_answer(project.crew, board.name, card, person, str(choice), comment, output)
-    return board.answer(
-        card.id,
-        person=person,
-        decision=choice,
-        comment=comment,
-        edited_output=output,
-        expected_version=card.version if proof.signature else None,
-        proof=proof.fields(),
-        proof_detail=proof.detail(),
+    try:
+        return board.answer(
+            card.id,
+            person=person,
+            decision=choice,
+            comment=comment,
+            edited_output=output,
+            expected_version=card.version
+            if proof.signature or shown_version is not None
+            else None,
+            proof=proof.fields(),
+            proof_detail=proof.detail(),
+        )
+    except WrongStatus:
+        if shown_version is None:
+            raise
+        now = board.get(card.id)
+        if now.version == shown_version:
+            raise
+        raise _changed(now, shown_version) from None
+
+
+def _changed(card: Card, shown_version: int) -> WrongStatus:
+    return WrongStatus(
+        f"card {card.id} ({card_line(card)}) changed since you opened it (version "
+        f"{card.version} now, {shown_version} shown)",
+        hint="Nothing was recorded: open it again and decide on what it shows now.",
     )
 
 

@@ -102,8 +102,11 @@ def message(
     reason: str,
     due: str | None,
     previous: str | None = None,
+    link: str | None = None,
 ) -> dict[str, Any]:
-    """The JSON a webhook receives: who, what, why, and the command that answers it."""
+    """The JSON a webhook receives: who, what, why, the command that answers it and, where
+    `crew serve` has a public URL, `link`: a signed single-use URL opening the card for the
+    person (`crew.people.tokens.link_for`; null otherwise)."""
     what = CardKind(kind) if kind in CardKind.__members__.values() else CardKind.ESCALATION
     text = f"{person}: {playbook} / {step} is waiting on you ({what}): {reason}"
     if previous:
@@ -120,12 +123,14 @@ def message(
         "due": due,
         "previous_assignee": previous,
         "answer": f"crew answer {card} {'|'.join(what.decisions)} --as {person}",
+        "link": link,
     }
 
 
-def message_of(entry: OutboxEntry) -> dict[str, Any]:
+def message_of(entry: OutboxEntry, link: str | None = None) -> dict[str, Any]:
     """The message of a queued delivery: the assignment as it was when it was queued."""
     return message(
+        link=link,
         person=entry.person,
         card=entry.card,
         run=entry.run,
@@ -219,7 +224,7 @@ class Deliverer:
         )
 
     def _attempt(self, entry: OutboxEntry) -> DeliveryReport:
-        sent = post(entry.url, message_of(entry), timeout=self.timeout)
+        sent = post(entry.url, message_of(entry, self._link(entry)), timeout=self.timeout)
         outcome = DeliveryOutcome.OK if sent.ok else DeliveryOutcome.FAIL
         if not sent.ok and sent.retryable:
             outcome = DeliveryOutcome.RETRY
@@ -243,6 +248,17 @@ class Deliverer:
         if self.on_report is not None:
             self.on_report(entry, sent, reported)
         return reported
+
+    def _link(self, entry: OutboxEntry) -> str | None:
+        """A one-click link for the message, where `crew serve` recorded a public URL; a
+        delivery goes without one rather than not at all."""
+        from crew.people.tokens import link_for
+
+        try:
+            return link_for(self.board, entry.card, entry.person)
+        except Exception as error:  # e.g. Redis went away: the POST still tells the person
+            logger.warning("webhook for card %s goes without a link: %s", entry.card, error)
+            return None
 
     def deliver_due(self, limit: int | None = None) -> list[DeliveryReport]:
         """Attempt due deliveries one after another until none is due, `limit` (default: the

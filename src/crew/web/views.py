@@ -1,0 +1,213 @@
+"""What the pages and the JSON API show and do, in the CLI's shapes: one place for both surfaces.
+
+Each function takes the server's state and the signed-in person, calls the library's use cases
+(`answer_card`, `view_card`, `report_of`, `timeline`, `submit_run`) and returns plain data, or
+raises the library's errors (`NotAllowed` for what the person may not see, `CardNotFound` /
+`RunNotFound` for what is not there); the surfaces turn those into pages or JSON errors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from crew.exceptions import BoardError, CardNotFound, ConfigError, NotAllowed
+from crew.web.access import may_see_card, may_see_run
+
+if TYPE_CHECKING:
+    from crew.board.cards import Card
+    from crew.board.runs import Run
+    from crew.people.card_view import CardView
+    from crew.web.state import WebState
+
+__all__ = [
+    "RunNotFound",
+    "answer",
+    "answer_json",
+    "card_view",
+    "inbox",
+    "run_log",
+    "run_status",
+    "runs",
+    "submit",
+]
+
+INBOX_LIMIT = 200
+RUNS_LIMIT = 200
+
+
+class RunNotFound(BoardError):
+    """No run with that id on this board."""
+
+
+def inbox(state: WebState, person: str) -> list[Card]:
+    """The cards waiting on `person`, oldest first (a bounded range of their inbox index)."""
+    return state.board.inbox(person, limit=INBOX_LIMIT)
+
+
+def _run(state: WebState, run_id: str) -> Run:
+    try:
+        return state.board.get_run(run_id)
+    except BoardError:
+        raise RunNotFound(f"no run {run_id!r} on this board", hint="See the runs page.") from None
+
+
+def card_view(state: WebState, person: str, card_id: str) -> CardView:
+    """The card as `crew show` sees it; NotAllowed when `person` may not see it."""
+    from crew.people.card_view import view_card
+
+    view = view_card(state.board, card_id)
+    if not may_see_card(state.project, person, view.card, view.run):
+        raise NotAllowed(
+            f"{person} may not see card {card_id}: it waits on {' or '.join(view.card.may_answer)}"
+            f" in a run of {view.card.playbook}, which {person} takes no part in"
+        )
+    return view
+
+
+def answer(
+    state: WebState,
+    person: str,
+    card_id: str,
+    decision: str,
+    comment: str | None,
+    output: dict[str, Any] | None,
+    *,
+    shown_version: int | None,
+    source: str,
+) -> Card:
+    """Record `person`'s answer exactly as `crew answer` does (signed by the server's key where
+    crew.yaml lists it as an authority), then let the run go on in the background."""
+    from crew.people.answering import answer_card
+
+    card = state.board.get(card_id)  # CardNotFound; the step-id lookup is the CLI's
+    answered = answer_card(
+        state.project,
+        state.board,
+        card.id,
+        person,
+        decision,
+        comment or None,
+        output,
+        source=source,
+        shown_version=shown_version,
+    )
+    state.go_on(answered, person)
+    return answered
+
+
+def answer_json(state: WebState, card: Card) -> dict[str, Any]:
+    """`crew answer --json`'s shape as the board knows it right after the answer."""
+    try:
+        run = state.board.get_run(card.run)
+    except BoardError:
+        return {
+            "run": card.run,
+            "playbook": card.playbook,
+            "status": None,
+            "waiting_on": [],
+            "outputs": {},
+            "card": card.to_json(),
+        }
+    return {
+        "run": run.id,
+        "playbook": run.playbook,
+        "status": str(run.status),
+        "waiting_on": [w for w in run.waiting_on if w.get("card") != card.id],
+        "outputs": {},
+        "card": card.to_json(),
+    }
+
+
+def runs(
+    state: WebState, person: str, *, status: str | None = None, playbook: str | None = None
+) -> list[Run]:
+    """The newest runs `person` may see, optionally of one status and playbook."""
+    found = state.board.runs(limit=RUNS_LIMIT)
+    return [
+        run
+        for run in found
+        if may_see_run(state.project, person, run)
+        and (not status or str(run.status) == status)
+        and (not playbook or run.playbook == playbook)
+    ]
+
+
+def run_status(state: WebState, person: str, run_id: str) -> dict[str, Any]:
+    """`crew status RUN --json`'s shape; NotAllowed when `person` may not see the run."""
+    from crew.board.cards import iso
+    from crew.engine.run_view import timeline, total_usage
+    from crew.engine.runtime import report_of, started_with
+
+    run = _run(state, run_id)
+    if not may_see_run(state.project, person, run):
+        raise NotAllowed(f"{person} may not see run {run_id}: they take no part in {run.playbook}")
+    report = report_of(state.session, run)
+    cards = state.board.cards_of_run(run_id)
+    started = started_with(state.board, run_id)
+    playbook = started.playbook if started else state.project.playbooks.get(run.playbook)
+    used = total_usage(cards)
+    data = report.to_json()
+    data.update(
+        {
+            "started_by": run.started_by,
+            "created": iso(run.created),
+            "updated": iso(run.updated),
+            "inputs": run.inputs,
+            "steps": timeline(playbook, run, cards),
+            "pinned": None
+            if started is None
+            else {
+                "hash": started.hash,
+                "changed": [c.to_json() for c in started.changes(state.project)],
+            },
+            "usage": None if used is None else used.counts(),
+            "cost": None if used is None else used.cost,
+        }
+    )
+    verified = {c.id: c.decision for c in cards if c.decision is not None}
+    for row in data["steps"]:
+        decided = verified.get(row["card"] or "")
+        if row["decision"] is not None and decided is not None:
+            row["decision"]["verified_by"] = decided.verified_by if decided.verified else None
+    return data
+
+
+def run_log(state: WebState, person: str, run_id: str) -> list[dict[str, Any]]:
+    """`crew log RUN --json`'s shape."""
+    from crew.board.scripts import RUN_EVENTS_MAXLEN
+
+    run = _run(state, run_id)
+    if not may_see_run(state.project, person, run):
+        raise NotAllowed(f"{person} may not see run {run_id}: they take no part in {run.playbook}")
+    return [event.to_json() for event in state.board.events(run_id, limit=RUN_EVENTS_MAXLEN)]
+
+
+def submit(state: WebState, person: str, body: dict[str, Any]) -> dict[str, Any]:
+    """`POST /api/runs`: queue a run for a worker (`crew run --detach --json`'s shape back)."""
+    import dataclasses
+
+    from crew.engine.runtime import LIVE, REPLAY, submit_run
+    from crew.spec.inputs import check_inputs
+
+    name = body.get("playbook")
+    inputs = body.get("inputs") or {}
+    key = body.get("key")
+    mode = body.get("mode") or LIVE
+    if not isinstance(name, str) or not name:
+        raise ConfigError("'playbook' is required: the name of a playbook")
+    if not isinstance(inputs, dict):
+        raise ConfigError("'inputs' must be an object of input names to values")
+    if key is not None and not isinstance(key, str):
+        raise ConfigError("'key' must be a string")
+    if mode not in (LIVE, REPLAY):
+        raise ConfigError(f"'mode' must be {LIVE} or {REPLAY}, not {mode!r}")
+    if name not in state.project.playbooks:
+        raise ConfigError(f"unknown playbook {name!r}")
+    spec = state.project.playbook(name)
+    given = check_inputs(spec, inputs)
+    session = dataclasses.replace(state.session, person=person)
+    return submit_run(session, spec, given, mode=mode, key=key).to_json()
+
+
+def card_missing(card_id: str) -> CardNotFound:
+    return CardNotFound(f"no card {card_id!r} on this board", hint="See your inbox.")

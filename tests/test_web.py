@@ -1,0 +1,239 @@
+"""`crew serve` without a browser: tokens, the JSON API, the pages' guards, one-click links.
+
+The server is the real ASGI app (`crew.web.app.create_app`) on the example project's board,
+driven through Starlette's TestClient (real requests through the whole app, in process)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support.cli import RUN, CliResult
+
+pytest.importorskip("starlette", reason="crew[web] is not installed")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from crew.spec.loader import load_project  # noqa: E402
+from crew.web.app import create_app, open_state  # noqa: E402
+from crew.web.state import WebState  # noqa: E402
+
+Crew = Callable[..., CliResult]
+
+
+@pytest.fixture
+def waiting(example: Path, crew_cli: Crew) -> str:
+    """Bob's launch-brief run, waiting on carol at legal_review; its card id."""
+    result = crew_cli(*RUN, "--json")
+    assert result.code == 3, result.err
+    return str(re.search(r'"card": "(c\w+)"', result.out).group(1))  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def served(example: Path) -> Iterator[tuple[WebState, TestClient]]:
+    state, _said = open_state(load_project(example), public_url="http://testserver")
+    with TestClient(create_app(state), follow_redirects=False) as client:
+        yield state, client
+    state.settle(30)
+    state.close()
+
+
+def token(crew_cli: Crew, person: str, *more: str) -> str:
+    result = crew_cli("token", "issue", person, *more)
+    assert result.code == 0, result.err
+    return result.out.strip().splitlines()[-1]
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+def test_token_issue_prints_it_alone_on_the_last_line_and_revoke_ends_it(
+    example: Path, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    _state, client = served
+    result = crew_cli("token", "issue", "carol", "--expires", "2h")
+    assert result.code == 0, result.err
+    issued = result.out.splitlines()[-1]
+    assert re.fullmatch(r"crew_[0-9a-f]{8}_\S+", issued)
+    ident = issued.split("_")[1]
+    assert f"token {ident} for carol" in result.err
+    assert client.get("/api/inbox", headers=bearer(issued)).status_code == 200
+    revoked = crew_cli("token", "revoke", ident)
+    assert revoked.code == 0 and "revoked token" in revoked.out and issued not in revoked.out
+    refused = client.get("/api/inbox", headers=bearer(issued))
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "unauthorized"
+    assert crew_cli("token", "issue", "carl").code == 2
+    assert "Did you mean 'carol'" in crew_cli("token", "issue", "carl").err
+    assert crew_cli("token", "revoke", ident).code == 2
+
+
+def test_tokens_are_stored_hashed_and_expire(
+    example: Path, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    state, client = served
+    issued = token(crew_cli, "carol")
+    stored = state.board.client.hgetall(state.board.keys.token(issued.split("_")[1]))
+    assert issued.split("_", 2)[2] not in str(stored) and len(stored["hash"]) == 64
+    state.board.client.hset(state.board.keys.token(issued.split("_")[1]), "expires", "1")
+    assert client.get("/api/inbox", headers=bearer(issued)).status_code == 401
+    assert client.get("/api/inbox").status_code == 401
+    assert client.get("/api/inbox", headers=bearer("crew_00000000_nope")).status_code == 401
+    many = crew_cli("token", "revoke", "--person", "carol")
+    assert many.code == 0 and "revoked 1 token of carol" in many.out
+
+
+def test_the_api_answers_a_card_in_the_crew_answer_json_shape(
+    waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    state, client = served
+    carol, dan, alice = (token(crew_cli, p) for p in ("carol", "dan", "alice"))
+    inbox = client.get("/api/inbox", headers=bearer(carol)).json()
+    assert [c["card"] for c in inbox] == [waiting]
+    assert {"card", "run", "playbook", "step", "kind", "status", "assignee"} <= set(inbox[0])
+    shown = client.get(f"/api/cards/{waiting}", headers=bearer(carol)).json()
+    assert shown["question"] == "Approve this brief for publication?" and "draft" in shown[
+        "under_review"
+    ]
+    assert client.get("/api/cards/c999", headers=bearer(carol)).status_code == 404
+    # alice owns the researcher role: she may see the card, not answer it
+    refused = client.post(
+        f"/api/cards/{waiting}/answer", json={"decision": "approve"}, headers=bearer(alice)
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"] == "forbidden" and "only carol or dan may" in refused.json()[
+        "message"
+    ]
+    stale = client.post(
+        f"/api/cards/{waiting}/answer",
+        json={"decision": "approve", "version": shown["version"] - 1},
+        headers=bearer(carol),
+    )
+    assert stale.status_code == 409 and "changed since you opened it" in stale.json()["message"]
+    bad = client.post(
+        f"/api/cards/{waiting}/answer", json={"decision": "maybe"}, headers=bearer(carol)
+    )
+    assert bad.status_code == 400 and "unknown decision" in bad.json()["message"]
+    answered = client.post(
+        f"/api/cards/{waiting}/answer",
+        json={"decision": "approve", "version": shown["version"]},
+        headers=bearer(dan),
+    )
+    assert answered.status_code == 200, answered.text
+    body = answered.json()
+    assert {"run", "playbook", "status", "waiting_on", "outputs", "card"} <= set(body)
+    assert body["card"]["decision"]["by"] == "dan"
+    again = client.post(
+        f"/api/cards/{waiting}/answer", json={"decision": "approve"}, headers=bearer(carol)
+    )
+    assert again.status_code == 409 and "already answered" in again.json()["message"]
+    state.settle(60)
+    run = client.get(f"/api/runs/{body['run']}", headers=bearer(carol)).json()
+    assert run["status"] == "done" and any(s["step"] == "publish" for s in run["steps"])
+    log = client.get(f"/api/runs/{body['run']}/log", headers=bearer(carol)).json()
+    assert any(e["event"] == "answered" and e["actor"] == "dan" for e in log)
+
+
+def test_the_api_submits_a_run_for_a_worker(
+    example: Path, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    _state, client = served
+    bob = token(crew_cli, "bob")
+    body = {"playbook": "launch-brief", "inputs": {"product": "Kettle"}, "key": "k1"}
+    made = client.post("/api/runs", json={**body, "mode": "replay"}, headers=bearer(bob))
+    assert made.status_code == 201, made.text
+    assert made.json()["status"] == "queued"
+    again = client.post("/api/runs", json={**body, "mode": "replay"}, headers=bearer(bob))
+    assert again.json()["run"] == made.json()["run"]
+    missing = client.post("/api/runs", json={"playbook": "launch-brief"}, headers=bearer(bob))
+    assert missing.status_code == 400 and "product" in missing.json()["message"]
+    assert client.post("/api/runs", content=b"[1", headers=bearer(bob)).status_code == 400
+    huge = client.post("/api/runs", content=b"x" * (3 * 1024 * 1024), headers=bearer(bob))
+    assert huge.status_code == 413
+
+
+def _signin(client: TestClient, value: str) -> Any:
+    page = client.get("/signin")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+    return client.post("/signin", data={"csrf": csrf, "token": value, "next": "/inbox"})
+
+
+def _csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+def test_pages_sign_in_by_token_and_guard_forms(
+    waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    _state, client = served
+    assert client.get("/inbox").headers["location"].startswith("/signin")
+    refused = _signin(client, "crew_00000000_wrong")
+    assert refused.status_code == 401 and "unknown, expired or revoked" in refused.text
+    signed = _signin(client, token(crew_cli, "carol"))
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
+    inbox = client.get("/inbox")
+    assert waiting in inbox.text and "legal_review" in inbox.text
+    card = client.get(f"/cards/{waiting}")
+    assert "Approve this brief for publication?" in card.text
+    no_csrf = client.post(f"/cards/{waiting}/answer", data={"decision": "approve"})
+    assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
+    assert client.get("/cards/c999").status_code == 404
+
+
+def test_outputs_are_sanitised_markdown(
+    waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    state, client = served
+    card = state.board.get(waiting)
+    detail_output = dict(card.output or {})
+    draft = dict(detail_output.get("draft") or {})
+    draft["brief"] = "# Brief\n<script>alert(1)</script> **bold** <img src=x onerror=alert(2)>"
+    detail_output["draft"] = draft
+    import json
+
+    state.board.client.hset(state.board.keys.card(waiting), "output", json.dumps(detail_output))
+    _signin(client, token(crew_cli, "carol"))
+    page = client.get(f"/cards/{waiting}").text
+    assert "<strong>bold</strong>" in page and "<h1>Brief</h1>" in page
+    assert "<script>alert" not in page and "<img" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_a_one_click_link_opens_its_card_once_for_its_person_only(
+    waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient], hook: Any
+) -> None:
+    from crew.people.tokens import link_for
+
+    state, client = served
+    link = link_for(state.board, waiting, "carol")
+    assert link is not None and link.startswith("http://testserver/link?")
+    path = link.removeprefix("http://testserver")
+    opened = client.get(path)
+    assert opened.status_code == 303 and opened.headers["location"] == f"/cards/{waiting}"
+    assert "Approve this brief" in client.get(f"/cards/{waiting}").text
+    scoped = client.get("/inbox")
+    assert scoped.status_code == 403 and "one-click link" in scoped.text
+    client.cookies.clear()
+    assert client.get(path).status_code == 403  # used
+    forged = path.replace("person=carol", "person=dan")
+    assert "signature" in client.get(forged).text
+
+
+def test_webhook_payloads_carry_a_link(
+    example: Path, crew_cli: Crew, hook: Any, served: tuple[WebState, TestClient]
+) -> None:
+    crew_yaml = example / "crew.yaml"
+    team = yaml.safe_load(crew_yaml.read_text())
+    team["people"]["carol"]["webhook"] = hook.url
+    crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
+    result = crew_cli(*RUN)
+    assert result.code == 3, result.err
+    (got,) = hook.received
+    assert got["link"].startswith("http://testserver/link?card=")
