@@ -52,7 +52,8 @@ def test_embedded_server_is_started_once_and_shared_across_processes(embedded_di
 def test_embedded_server_keeps_an_fsynced_append_only_file(embedded_dir: Path) -> None:
     client = connect(ensure_embedded_redis(embedded_dir))
     assert client.config_get("appendonly") == {"appendonly": "yes"}
-    assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+    # every write is on disk before it is acknowledged (DESIGN §9: no decision lost)
+    assert client.config_get("appendfsync") == {"appendfsync": "always"}
     assert client.info("server")["redis_version"] >= "6.2"
 
 

@@ -318,6 +318,7 @@ class Worker:
             logger.exception("resuming run %s failed", run.id)
             self._gave_up[run.id] = self._version(run)
             self.say(f"run {run.id}: could not resume: {error}")
+            self._fail(run, error)
             return
         detail = ""
         if report.waiting_on:
@@ -325,6 +326,19 @@ class Worker:
         elif report.reason and report.status is not RunStatus.DONE:
             detail = f": {report.reason}"
         self.say(f"run {run.id}: {report.status}{detail}")
+
+    def _fail(self, run: Run, error: Exception) -> None:
+        """An unexpected error (a bug, not the run's inputs or a lost Redis) ends the run
+        failed: handed back, it would go round the workers forever."""
+        from crew.exceptions import BoardError
+
+        reason = f"crew worker {self.id}: unexpected {type(error).__name__}: {error}"
+        try:
+            self.board.set_run_status(run.id, RunStatus.FAILED, actor=self.id, reason=reason)
+        except BoardError:
+            return  # it finished meanwhile
+        except Exception:  # Redis gone: the lease runs out, and it is tried again
+            return
 
     def _version(self, run: Run) -> int:
         try:
