@@ -105,6 +105,7 @@ def listings(crew_cli: Cli, done: str, waiting: str) -> dict[tuple[str, ...], An
         ("tools",),
         ("workers",),
         ("audit", "verify"),
+        ("report",),
     ]
     shown = {}
     for args in commands:
