@@ -1,10 +1,11 @@
-"""Soak (slow: CI runs it with --run-slow): 2,000 small submitted runs through 4 `crew worker`
+"""Soak (slow: CI runs these with --run-slow): 2,000 small submitted runs through 4 `crew worker`
 processes with a one-second retention. Every run finishes exactly once (one `run_done` event
 each, one completed card per step), Redis holds no more than a handful of the board's keys
 afterwards (retention deleted every run, its cards, texts and saved state; the audit stream is
 capped), and the workers' memory stays bounded.
 
-Also: `bench/throughput.py` at tiny sizes ends with its `ratio:` line.
+Also: `bench/throughput.py` at tiny sizes ends with its `ratio:` line, and the issue's acceptance
+run: 200 runs submitted with `crew run --detach` on the example, 2 workers, one killed with -9.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import yaml
 from support.example import copy_example
 
-from crew.board import EVENTS_MAXLEN, Board
+from crew.board import EVENTS_MAXLEN, Board, RunStatus
+from crew.connection import connect
 from crew.engine.runtime import Session, submit_run
 from crew.spec.loader import load_project
 
@@ -138,3 +142,38 @@ def test_the_throughput_bench_prints_its_ratio_last(redis_url: str) -> None:
         "12 done" in result.stdout and "one worker --concurrency 1: 3 runs, 3 done" in result.stdout
     )
     assert re.fullmatch(r"ratio: \d+\.\d\d", lines[-1]), result.stdout
+
+
+@pytest.mark.slow
+def test_two_hundred_detached_runs_two_workers_one_killed_mid_way_all_finish_once(
+    crew_cli: Callable[..., Any], example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's acceptance: 200 runs submitted with `crew run --detach` on the example project
+    (`--replay`), 2 workers; one killed with -9 mid-way changes nothing but the time."""
+    from support.cli import RUN
+    from test_workers import WorkerProcess, done_twice, wait_for
+
+    cassette = example / "playbooks" / "launch-brief.cassette.yaml"
+    entries = yaml.safe_load(cassette.read_text())
+    entries["triage"][0]["severity"] = "low"  # straight on to publish: no checkpoint
+    cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
+    monkeypatch.setenv("CREW_RUN_LEASE", "2")
+    runs = [crew_cli(*RUN, "--detach").out.strip() for _ in range(200)]
+    assert len(set(runs)) == 200 and all(runs)
+    board = Board(connect(load_project(example).redis_url()), example_board())
+    first = WorkerProcess(example, "--concurrency", "8", "--interval", "0.5")
+    second = WorkerProcess(example, "--concurrency", "8", "--interval", "0.5")
+    try:
+        wait_for(lambda: board.count_runs()[RunStatus.QUEUED] <= 140, 120, "60 runs taken")
+        first.kill()  # kill -9 mid-way
+        wait_for(lambda: sum(board.count_runs().values()) == 0, 600, "every run to finish")
+    finally:
+        first.kill()
+        second.process.send_signal(signal.SIGTERM)
+        second.finish(timeout=60)
+    assert {board.get_run(run).status for run in runs} == {RunStatus.DONE}
+    assert done_twice(board, runs) == []
+
+
+def example_board() -> str:
+    return os.environ["CREW_BOARD"]
