@@ -9,12 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.padding import Padding
 from rich.text import Text
 
 from crew.cli._app import app, console, current_person, print_json, project_option
 from crew.cli.display import line, markup
-from crew.cli.fit import Column, capped, fit_table
+from crew.cli.fit import Column, fit_table, hanging
 
 if TYPE_CHECKING:
     from crew.board import Board, Event
@@ -198,8 +197,8 @@ def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> No
         console.print(head)
         console.print(Text(f"    {timing}", style="dim"))
         if card.reason:  # at most 3 lines here; `crew show CARD` has all of it
-            reason = capped(console, Text(line(card.reason)), console.width - 4, 3)
-            console.print(Padding(reason, (0, 0, 0, 4), expand=False))
+            reason = hanging(console, Text(line(card.reason)), indent=4, max_lines=3)
+            console.print(Text("    ") + reason)
         console.print(Text(f"    crew show {line(card.id)}", style="cyan"), soft_wrap=True)
         decisions = "|".join(card.kind.decisions)
         console.print(
