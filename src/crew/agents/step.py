@@ -162,36 +162,19 @@ def run_agent_step(
             sample=sample,
             samples=samples,
         )
-        try:
-            raw = responder.respond(call)
-        except CrewError:
-            raise
-        except ModelFailure as failure:
-            usage += _usage(profile, None)
-            times = "attempt" if failure.attempts == 1 else "attempts"
-            return StepResult(
-                ok=False,
-                output=None,
-                confidence=None,
-                reason=(
-                    f"model call failed after {failure.attempts} {times}: "
-                    f"{_one_line(failure.reason)}"
-                ),
-                calls=attempt + 1,
-                raw=raw,
-                usage=usage,
-            )
-        except Exception as error:  # a responder bug must not crash the run with a traceback
+        answer, failed = _ask(responder, call)
+        if failed is not None:
             usage += _usage(profile, None)
             return StepResult(
                 ok=False,
                 output=None,
                 confidence=None,
-                reason=f"model call failed: {type(error).__name__}: {_one_line(str(error))}",
+                reason=failed,
                 calls=attempt + 1,
                 raw=raw,
                 usage=usage,
             )
+        raw = answer
         usage += _usage(profile, raw)
         if isinstance(raw, ModelReply):
             raw = raw.answer
@@ -281,20 +264,10 @@ def _with_tools(
                 turn=turn,
             )
             calls += 1
-            try:
-                reply = responder.respond(call)
-            except CrewError:
-                raise
-            except ModelFailure as failure:
+            reply, failed = _ask(responder, call)
+            if failed is not None:
                 usage += _usage(profile, None)
-                times = "attempt" if failure.attempts == 1 else "attempts"
-                return ended(
-                    f"model call failed after {failure.attempts} {times}: "
-                    f"{_one_line(failure.reason)}"
-                )
-            except Exception as error:  # a responder bug must not crash the run
-                usage += _usage(profile, None)
-                return ended(f"model call failed: {type(error).__name__}: {_one_line(str(error))}")
+                return ended(failed)
             if not isinstance(reply, ModelReply):
                 reply = ModelReply(reply)
             entry = loop.keep_turn(turn, reply, _usage(profile, reply).to_dict())
@@ -341,6 +314,22 @@ def _with_tools(
             usage=usage,
             tool_calls=loop.calls,
         )
+
+
+def _ask(responder: Responder, call: ModelCall) -> tuple[Any, str | None]:
+    """The responder's answer, or why the call failed (one line). Errors crew raises on
+    purpose (`CrewError`) pass: they stop the run, not the step."""
+    try:
+        return responder.respond(call), None
+    except CrewError:
+        raise
+    except ModelFailure as failure:
+        times = "attempt" if failure.attempts == 1 else "attempts"
+        return None, f"model call failed after {failure.attempts} {times}: " + _one_line(
+            failure.reason
+        )
+    except Exception as error:  # a responder bug must not crash the run with a traceback
+        return None, f"model call failed: {type(error).__name__}: {_one_line(str(error))}"
 
 
 def _usage(profile: ModelProfile, reply: Any) -> Usage:

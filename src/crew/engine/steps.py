@@ -22,7 +22,7 @@ import contextlib
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
-from crew.board.cards import Card, CardKind, CardStatus
+from crew.board.cards import Card, CardKind, CardStatus, Lease
 from crew.engine.lease import Cancelled, Heartbeat
 from crew.engine.tool_journal import BoardJournal, ToolCards
 from crew.exceptions import BoardError, CrewError, LeaseLost
@@ -116,60 +116,25 @@ class Steps:
             return self._run_automated(task)
         key: CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
         card = self._find(key)
-        if card is not None and card.status is CardStatus.DONE:
-            self.session.observer.step_reused(card)
-            answer = card.decision
-            output = card.output
-            if answer is not None and answer.edited_output is not None:
-                output = answer.edited_output  # an escalation answered with an edit
-            return StepOutcome(ok=True, output=output, confidence=card.confidence)
-        if card is not None and card.status is CardStatus.FAILED:
-            return StepOutcome(ok=False, reason=card.reason or str(CardStatus.FAILED))
-        if card is not None and card.status.waits_on_person:
-            # Escalated before a crash saved the step: wait on it again, no model call.
-            return StepOutcome(
-                ok=False, reason=card.reason or "", escalation=escalation_of(card, task)
-            )
+        before = self._before(card, task)
+        if before is not None:
+            return before
         role = self.session.project.role(step.role or "")
-        lease = None
-        if card is not None and card.status is not CardStatus.QUEUED:
-            if role.tools:
-                # Its tool loop goes on from the card's transcript: recorded turns are not
-                # asked again, recorded calls not run again.
-                lease = self.board.take_over(
-                    card.id,
-                    self.session.holder,
-                    self.session.lease_seconds,
-                    reason="the driver stopped; the step goes on from its transcript",
-                )
-            else:
-                # A crashed driver's execution: close its card honestly and run the step again.
-                with contextlib.suppress(BoardError):
-                    self.board.cancel(
-                        card.id, actor=self.session.holder, reason="driver stopped; step runs again"
-                    )
-                card = None
-        if card is None:  # created and claimed in one round trip
-            card, lease = self.board.start_card(
-                worker=self.session.holder,
-                lease_seconds=self.session.lease_seconds,
-                run=self.run_id,
-                playbook=self.playbook.name,
-                step=step.id,
-                kind=CardKind.AGENT,
-                role=role.name,
-                assignee=role.name,
-                owner=role.owner,
-                item=task.item,
-                revision=task.revision,
-                detail=card_detail(task, role),
-                actor=self.session.actor,
-            )
-            self._remember(key, card)
-        elif lease is None:
-            lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
-        if task.retry_of:
-            self._close_retried(task.retry_of, card)
+        card, lease = self._begin(
+            key,
+            card,
+            task,
+            # A role with tools goes on from the card's transcript (recorded turns are not
+            # asked again, recorded calls not run again); any other runs again on a new card.
+            take_over="the driver stopped; the step goes on from its transcript"
+            if role.tools
+            else None,
+            kind=CardKind.AGENT,
+            role=role.name,
+            assignee=role.name,
+            owner=role.owner,
+            detail=card_detail(task, role),
+        )
         self.heartbeat.track(card.id, lease.token)
         try:
             self.session.observer.step_started(card)
@@ -223,54 +188,29 @@ class Steps:
         assert step.run is not None
         key: CardKey = (str(CardKind.AGENT), step.id, task.revision, task.index)
         card = self._find(key)
-        if card is not None and card.status is CardStatus.DONE:
-            self.session.observer.step_reused(card)
-            answer = card.decision
-            if answer is not None and answer.edited_output is not None:
-                return StepOutcome(ok=True, output=answer.edited_output)
-            return StepOutcome(ok=True, output=card.output)
-        if card is not None and card.status is CardStatus.FAILED:
-            return StepOutcome(ok=False, reason=card.reason or str(CardStatus.FAILED))
-        if card is not None and card.status.waits_on_person:
-            return StepOutcome(
-                ok=False, reason=card.reason or "", escalation=escalation_of(card, task)
-            )
+        before = self._before(card, task)
+        if before is not None:
+            return before
         owner = self._automation_owner()
-        lease, uncertain = None, False
-        if card is not None and card.status is not CardStatus.QUEUED:
+        uncertain = False
+        if card is not None and card.status is CardStatus.RUNNING:
             started = any("started" in e for e in self.board.transcript(card.id))
             uncertain = started and not step.idempotent
-            lease = self.board.take_over(
-                card.id,
-                self.session.holder,
-                self.session.lease_seconds,
-                reason="the driver stopped while the step ran",
-            )
-        if card is None:
-            detail: dict[str, Any] = {"run": step.run}
-            if task.index is not None:
-                detail.update(index=task.index, items=task.items)
-            if task.retry_of:
-                detail.update(retry_of=task.retry_of, guidance=task.guidance)
-            card, lease = self.board.start_card(
-                worker=self.session.holder,
-                lease_seconds=self.session.lease_seconds,
-                run=self.run_id,
-                playbook=self.playbook.name,
-                step=step.id,
-                kind=CardKind.AGENT,
-                assignee=AUTOMATED,
-                owner=owner,
-                item=task.item,
-                revision=task.revision,
-                detail=detail,
-                actor=self.session.actor,
-            )
-            self._remember(key, card)
-        elif lease is None:
-            lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
+        detail: dict[str, Any] = {"run": step.run}
+        if task.index is not None:
+            detail.update(index=task.index, items=task.items)
         if task.retry_of:
-            self._close_retried(task.retry_of, card)
+            detail.update(retry_of=task.retry_of, guidance=task.guidance)
+        card, lease = self._begin(
+            key,
+            card,
+            task,
+            take_over="the driver stopped while the step ran",
+            kind=CardKind.AGENT,
+            assignee=AUTOMATED,
+            owner=owner,
+            detail=detail,
+        )
         self.heartbeat.track(card.id, lease.token)
         try:
             self.session.observer.step_started(card)
@@ -298,6 +238,70 @@ class Steps:
             return self._automation_failed(card, lease.token, task, owner, str(problem))
         finally:
             self.heartbeat.track(card.id, None)
+
+    def _before(self, card: Card | None, task: AgentTask) -> StepOutcome | None:
+        """What an execution that happened before comes to (None: it runs now). Done: its
+        output (an escalation answered with an edit: the edit), no call again; failed: not ok;
+        waiting on a person (escalated before a crash saved the step): its gate again."""
+        if card is None:
+            return None
+        if card.status is CardStatus.DONE:
+            self.session.observer.step_reused(card)
+            answer = card.decision
+            output = card.output
+            if answer is not None and answer.edited_output is not None:
+                output = answer.edited_output
+            return StepOutcome(ok=True, output=output, confidence=card.confidence)
+        if card.status is CardStatus.FAILED:
+            return StepOutcome(ok=False, reason=card.reason or str(CardStatus.FAILED))
+        if card.status.waits_on_person:
+            return StepOutcome(
+                ok=False, reason=card.reason or "", escalation=escalation_of(card, task)
+            )
+        return None
+
+    def _begin(
+        self,
+        key: CardKey,
+        card: Card | None,
+        task: AgentTask,
+        *,
+        take_over: str | None,
+        **new: Any,
+    ) -> tuple[Card, Lease]:
+        """The execution's card, running under this driver's lease: the queued one claimed, a
+        crashed driver's taken over (`take_over`: why; else cancelled and a new card made), or
+        a new one (`new`: its fields) created and claimed in one round trip."""
+        lease = None
+        if card is not None and card.status is not CardStatus.QUEUED:
+            if take_over is not None:
+                lease = self.board.take_over(
+                    card.id, self.session.holder, self.session.lease_seconds, reason=take_over
+                )
+            else:  # close the crashed driver's card honestly; the step runs again
+                with contextlib.suppress(BoardError):
+                    self.board.cancel(
+                        card.id, actor=self.session.holder, reason="driver stopped; step runs again"
+                    )
+                card = None
+        if card is None:
+            card, lease = self.board.start_card(
+                worker=self.session.holder,
+                lease_seconds=self.session.lease_seconds,
+                run=self.run_id,
+                playbook=self.playbook.name,
+                step=task.step.id,
+                item=task.item,
+                revision=task.revision,
+                actor=self.session.actor,
+                **new,
+            )
+            self._remember(key, card)
+        elif lease is None:
+            lease = self.board.claim(card.id, self.session.holder, self.session.lease_seconds)
+        if task.retry_of:
+            self._close_retried(task.retry_of, card)
+        return card, lease
 
     def _automation_owner(self) -> str:
         if self.playbook.owner:
