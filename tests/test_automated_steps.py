@@ -113,3 +113,66 @@ def test_validate_reports_an_unknown_function_and_a_parameter_that_names_nothing
     assert "parameter 'prodcut' names no input or step" in result.err
     assert "Did you mean 'product'" in result.err
     assert "playbooks/quick-brief.yaml:" in result.err
+
+
+def test_sigkill_while_an_automated_step_runs_leaves_the_owner_to_decide(
+    example: Path,
+) -> None:
+    """Effects happen once: a step that is not idempotent and was cut short by a crash is not
+    run again by itself; its owner decides (here: edit gives its output by hand)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    crew = str(Path(sys.executable).parent / "crew")
+    with_automated(example, "once")
+    text = (
+        (example / "checks.py")
+        .read_text()
+        .replace(
+            '        log.write(call.call_id + "\\n")\n',
+            '        log.write(call.call_id + "\\n")\n'
+            '    while Path("hold").exists():\n'
+            "        import time; time.sleep(0.05)\n",
+        )
+    )
+    (example / "checks.py").write_text(text)
+    (example / "hold").write_text("")
+    env = {**os.environ, "CREW_RUN_LEASE": "2"}
+    driver = subprocess.Popen(
+        [crew, "run", "quick-brief", "--replay", "-i", "product=kettle", "--as", "bob"],
+        cwd=example,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (example / "effects.log").exists():
+            assert time.monotonic() < deadline, driver.communicate(timeout=5)
+            time.sleep(0.02)
+        driver.send_signal(signal.SIGKILL)
+        assert driver.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    (example / "hold").unlink()
+    runs = subprocess.run(
+        [crew, "runs", "--json"], cwd=example, env=env, capture_output=True, text=True
+    )
+    run = json.loads(runs.stdout)[0]["run"]
+    resumed = subprocess.run(
+        [crew, "resume", run, "--wait", "30", "--json"],
+        cwd=example,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert resumed.returncode == 3, resumed.stdout + resumed.stderr
+    (waiting,) = json.loads(resumed.stdout)["waiting_on"]
+    assert waiting["assignee"] == "carol"
+    assert "checks:once may or may not have run" in waiting["reason"]
+    assert len((example / "effects.log").read_text().splitlines()) == 1
