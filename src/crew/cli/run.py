@@ -347,8 +347,7 @@ def run(
     as_: AsOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a playbook in this process until it finishes or waits on a person (--detach: queue it
-    for a worker)."""
+    """Run a playbook until it finishes or waits on a person (--detach: for a worker)."""
     from crew.cli.board import identify
     from crew.engine.runtime import LIVE, RECORD, REPLAY, start_run, submit_run
     from crew.spec.inputs import check_inputs

@@ -30,8 +30,7 @@ def worker_command(
             min=1,
             max=1000,
             metavar="N",
-            help="Runs driven at the same time (they mostly wait on models and people: tens "
-            "per core is fine).",
+            help="Runs driven at the same time (they mostly wait on models and people).",
         ),
     ] = 1,
     interval: Annotated[
@@ -42,8 +41,7 @@ def worker_command(
         bool, typer.Option("--once", help="One round, then exit (tests, cron).")
     ] = False,
 ) -> None:
-    """Drive queued runs (up to N at once); enforce SLAs, reap expired leases and resume runs
-    that can go on, until stopped."""
+    """Drive queued runs, enforce SLAs, reap expired leases and resume runs, until stopped."""
     from crew.cli.board import open_project
     from crew.connection import warn_if_volatile
     from crew.engine.runtime import Session
