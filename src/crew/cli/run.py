@@ -96,6 +96,12 @@ def _progress(quiet: bool) -> Any:
                 f"{markup(card.reason or '')}"
             )
 
+        def tool_call_waiting(self, card: Card) -> None:
+            self._line(
+                f"[yellow]⏸[/] {_name(card)} waits on {markup(card.assignee)} "
+                f"[dim](card {card.id}): {markup(card.reason or '')}[/]"
+            )
+
         def run_upgraded(
             self, run: str, old: str | None, new: str, changes: list[FileChange]
         ) -> None:

@@ -84,6 +84,8 @@ def _render(view: CardView, now: float, person: str | None) -> None:
     for step, output in view.under_review.items():
         body = _output(output)
         what = "the output under review" if view.waiting else "output"
+        if card.detail.get("tool_call"):
+            what = "the call to decide on" if view.waiting else "the call"
         heading = Text.assemble((line(step), "bold"), f" · {what}")
         console.print(Panel(body, title=heading, title_align="left", border_style="blue"))
     if card.kind is CardKind.TASK:
