@@ -16,11 +16,11 @@ from support.cli import RUN, CliResult
 
 pytest.importorskip("starlette", reason="crew[web] is not installed")
 
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from crew.spec.loader import load_project  # noqa: E402
-from crew.web.app import create_app, open_state  # noqa: E402
-from crew.web.state import WebState  # noqa: E402
+from crew.spec.loader import load_project
+from crew.web.app import create_app, open_state
+from crew.web.state import WebState
 
 Crew = Callable[..., CliResult]
 
@@ -237,3 +237,84 @@ def test_webhook_payloads_carry_a_link(
     assert result.code == 3, result.err
     (got,) = hook.received
     assert got["link"].startswith("http://testserver/link?card=")
+
+
+def test_a_trusted_proxy_header_signs_its_person_in(
+    waiting: str, example: Path
+) -> None:
+    state, _said = open_state(load_project(example), trust_header="X-Forwarded-User")
+    try:
+        with TestClient(create_app(state), follow_redirects=False) as client:
+            page = client.get("/inbox", headers={"X-Forwarded-User": "carol"})
+            assert page.status_code == 200 and waiting in page.text
+            assert "HttpOnly" in page.headers["set-cookie"]
+            client.cookies.clear()
+            assert client.get("/inbox", headers={"X-Forwarded-User": "mallory"}).status_code == 303
+            assert client.get("/inbox").status_code == 303
+    finally:
+        state.close()
+
+
+def test_redis_unavailable_is_a_clear_503(
+    waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    import redis
+    from support.webhook import closed_port_url
+
+    from crew.board.board import Board
+
+    state, client = served
+    carol = token(crew_cli, "carol")
+    _signin(client, carol)
+    gone = closed_port_url().replace("http://", "redis://").removesuffix("/hook")
+    state.session.board = Board(redis.Redis.from_url(gone, decode_responses=True), "gone")
+    api = client.get("/api/inbox", headers=bearer(carol))
+    assert api.status_code == 503 and api.json()["error"] == "unavailable"
+    page = client.get("/inbox")
+    assert page.status_code == 503 and "Redis is unavailable" in page.text
+    assert "Traceback" not in page.text
+
+
+def test_decisions_made_through_the_server_verify_as_the_web_authority(
+    waiting: str, example: Path, crew_cli: Crew, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    key = ed25519.Ed25519PrivateKey.generate()
+    path = example / "server_key"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    monkeypatch.setenv("CREW_SIGNING_KEY", str(path))
+    crew_yaml = example / "crew.yaml"
+    team = yaml.safe_load(crew_yaml.read_text())
+    team["authorities"] = {"web": public.decode() + " crew-serve"}
+    team["settings"]["require_signed"] = True
+    crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
+    state, said = open_state(load_project(example))
+    assert "signed as the authority 'web'" in said
+    try:
+        with TestClient(create_app(state)) as client:
+            carol = token(crew_cli, "carol")
+            answered = client.post(
+                f"/api/cards/{waiting}/answer",
+                json={"decision": "approve"},
+                headers=bearer(carol),
+            )
+            assert answered.status_code == 200, answered.text
+            decision = answered.json()["card"]["decision"]
+            assert decision["verified"] is True and decision["verified_by"] == "web"
+            state.settle(60)
+    finally:
+        state.close()
+    log = crew_cli("log", answered.json()["run"])
+    assert "verified=web" in log.out, log.out
+    assert crew_cli("audit", "verify").code == 0

@@ -47,5 +47,10 @@ def render_value(value: Any) -> Markup:
         return render_markdown(value)
     if value is None:
         return Markup("<p class='none'>none</p>")
+    if isinstance(value, bool | int | float):
+        return Markup("<p>") + escape(json.dumps(value)) + Markup("</p>")
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        items = [Markup("<li>") + render_markdown(v) + Markup("</li>") for v in value]
+        return Markup("<ul>") + Markup("").join(items) + Markup("</ul>")
     text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
     return Markup("<pre><code>") + escape(text) + Markup("</code></pre>")

@@ -1,0 +1,208 @@
+"""`crew serve` in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium,
+headless) against the server on a loopback port. Sign in by token, the inbox, a checkpoint
+approved (after a refusal because the card changed meanwhile), a human task's form with a
+validation error then success. Screenshots go to $CREW_TEST_ARTEFACTS (else the test's tmp dir).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from support.cli import RUN, CliResult, as_json
+
+pytest.importorskip("starlette", reason="crew[web] is not installed")
+pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists():
+    pytest.skip(
+        "no /usr/bin/chromium: apt-get install -y chromium (.ci/run does)", allow_module_level=True
+    )
+
+from crew.spec.loader import load_project  # noqa: E402
+from crew.web.app import create_app, open_state  # noqa: E402
+from crew.web.state import WebState  # noqa: E402
+
+Crew = Callable[..., CliResult]
+
+RENEWAL = {
+    "name": "renewal",
+    "inputs": {"customer": {"type": "string"}},
+    "steps": [
+        {
+            "id": "quote",
+            "human": {
+                "owner": "dan",
+                "task": "Price the renewal for **{{inputs.customer}}**.",
+                "output": {
+                    "amount": {"type": "number", "minimum": 0},
+                    "tier": {"type": "string", "enum": ["basic", "pro"]},
+                    "note": {"type": "string", "required": False},
+                },
+            },
+        }
+    ],
+}
+
+
+@pytest.fixture
+def server(example: Path) -> Iterator[tuple[str, WebState]]:
+    """`crew serve` on a free loopback port, in a thread; its base URL and state."""
+    import uvicorn
+
+    state, _said = open_state(load_project(example))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)  # connections queue until uvicorn accepts them: nothing to wait for
+    port = listener.getsockname()[1]
+    served = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state), log_level="warning", access_log=False, timeout_graceful_shutdown=1
+        )
+    )
+    thread = threading.Thread(target=served.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}", state
+    served.should_exit = True
+    thread.join(10)
+    state.settle(30)
+    state.close()
+    listener.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield launched
+        launched.close()
+
+
+def _artefacts(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("CREW_TEST_ARTEFACTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _token(crew_cli: Crew, person: str) -> str:
+    result = crew_cli("token", "issue", person)
+    assert result.code == 0, result.err
+    return result.out.strip().splitlines()[-1]
+
+
+def _sign_in(page: Any, base: str, token: str) -> None:
+    page.goto(f"{base}/inbox")
+    assert page.url.startswith(f"{base}/signin")
+    page.fill("#token", token)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/inbox")
+
+
+def test_sign_in_open_a_checkpoint_and_approve_it(
+    example: Path,
+    crew_cli: Crew,
+    server: tuple[str, WebState],
+    browser: Any,
+    tmp_path: Path,
+) -> None:
+    base, state = server
+    started = as_json(crew_cli(*RUN, "--json"))
+    card = started["waiting_on"][0]["card"]
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    _sign_in(page, base, _token(crew_cli, "carol"))
+    assert "legal_review" in page.inner_text("main")
+    page.click(f"a[href='/cards/{card}']")
+    page.wait_for_url(f"{base}/cards/{card}")
+    assert "Approve this brief for publication?" in page.inner_text("main")
+    page.screenshot(path=str(_artefacts(tmp_path) / "card.png"), full_page=True)
+
+    # Someone changes the card while the page is open: the approval is refused.
+    state.board.client.hincrby(state.board.keys.card(card), "version", 1)
+    page.click("button.approve")
+    assert "changed since you opened it" in page.inner_text(".error")
+    assert state.board.get(card).decision is None
+
+    page.goto(f"{base}/cards/{card}")
+    page.click("button.approve")
+    page.wait_for_url(f"{base}/cards/{card}?answered=approve")
+    assert "Recorded: approve" in page.inner_text("main")
+    state.settle(60)
+    run = state.board.get_run(started["run"])
+    assert str(run.status) == "done"
+    decided = state.board.get(card).decision
+    assert decided is not None and decided.by == "carol"
+
+
+def test_a_human_task_form_shows_the_clis_message_then_takes_the_output(
+    example: Path,
+    crew_cli: Crew,
+    server: tuple[str, WebState],
+    browser: Any,
+    tmp_path: Path,
+) -> None:
+    base, state = server
+    (example / "playbooks" / "renewal.yaml").write_text(yaml.safe_dump(RENEWAL, sort_keys=False))
+    state.project = load_project(example)
+    started = as_json(crew_cli("run", "renewal", "-i", "customer=ACME", "--as", "bob", "--json"))
+    card = started["waiting_on"][0]["card"]
+    page = browser.new_page()
+    _sign_in(page, base, _token(crew_cli, "dan"))
+    page.goto(f"{base}/cards/{card}")
+    assert "Price the renewal for ACME" in page.inner_text("main")
+    page.fill("#submit-amount", "lots")
+    page.select_option("#submit-tier", "pro")
+    page.click("#submit-form button[type=submit]")
+    error = page.inner_text(".error")
+    assert "not a valid output of step 'quote'" in error and "amount" in error
+    assert page.input_value("#submit-amount") == "lots"  # what was typed stays
+    assert state.board.get(card).decision is None
+    page.screenshot(path=str(_artefacts(tmp_path) / "task.png"), full_page=True)
+
+    page.fill("#submit-amount", "1200")
+    page.click("#submit-form button[type=submit]")
+    page.wait_for_url(f"{base}/cards/{card}?answered=submit")
+    state.settle(60)
+    decided = state.board.get(card).decision
+    assert decided is not None and decided.edited_output == {
+        "amount": 1200,
+        "tier": "pro",
+        "note": None,
+    }
+    assert str(state.board.get_run(started["run"]).status) == "done"
+
+
+def test_the_board_shows_a_new_card_live_and_a_stranger_gets_403(
+    example: Path,
+    crew_cli: Crew,
+    server: tuple[str, WebState],
+    browser: Any,
+) -> None:
+    base, _state = server
+    page = browser.new_page()
+    _sign_in(page, base, _token(crew_cli, "carol"))
+    page.goto(f"{base}/board")
+    assert "legal_review" not in page.inner_text("#board")
+    page.wait_for_function("document.getElementById('live').textContent === 'live'")
+    started = as_json(crew_cli(*RUN, "--json"))  # the run ends waiting on carol
+    page.wait_for_selector("#board >> text=legal_review", timeout=15_000)
+
+    card = started["waiting_on"][0]["card"]
+    crew_yaml = example / "crew.yaml"
+    team = yaml.safe_load(crew_yaml.read_text())
+    team["people"]["erin"] = {"name": "Erin Stranger"}
+    crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
+    _state.project = load_project(example)
+    stranger = browser.new_page()
+    _sign_in(stranger, base, _token(crew_cli, "erin"))
+    response = stranger.goto(f"{base}/cards/{card}")
+    assert response is not None and response.status == 403
+    assert "erin may not see card" in stranger.inner_text("main")
