@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crew.agents.tool import Tool, ToolResult, json_schema_problems
@@ -25,7 +26,14 @@ from crew.types import ToolCall
 if TYPE_CHECKING:
     from crew.spec.project import Project
 
-__all__ = ["Tool", "ToolResult", "Toolbox", "json_schema_problems", "toolbox_for"]
+__all__ = [
+    "Tool",
+    "ToolResult",
+    "Toolbox",
+    "json_schema_problems",
+    "python_function",
+    "toolbox_for",
+]
 
 
 class Toolbox:
@@ -84,6 +92,22 @@ _resolving: dict[str, threading.Lock] = {}
 # Importing a tool module swaps sys.modules entries (crew.spec.tools.import_tool), which another
 # thread importing the same package must not see half done.
 _importing = threading.Lock()
+
+
+def python_function(root: Path, reference: str) -> Callable[..., Any]:
+    """`module:function` of the project at `root` (an automated step's), imported once per
+    process and one import at a time (see `_importing`); `ToolImportError` when it cannot."""
+    from crew.spec.tools import import_tool
+
+    key = (str(root.resolve()), reference)
+    with _importing:
+        function = _functions.get(key)
+        if function is None:
+            function = _functions[key] = import_tool(root, reference)
+    return function
+
+
+_functions: dict[tuple[str, str], Callable[..., Any]] = {}
 
 
 def _resolve(project: Project, specs: Mapping[str, ToolSpec | None]) -> dict[str, Tool]:

@@ -181,8 +181,9 @@ class Steps:
         output. A failure (a raise, a timeout, an output that does not fit) is escalated to the
         playbook's owner (else the run's starter), whose retry runs it again. A call cut short
         by a crash runs again only if the step is `idempotent`; else the owner decides."""
+        from crew.agents.toolbox import python_function
         from crew.engine.automated import StepProblem, arguments, call, check_output
-        from crew.spec.tools import ToolImportError, import_tool
+        from crew.spec.tools import ToolImportError
 
         step = task.step
         assert step.run is not None
@@ -220,7 +221,7 @@ class Steps:
                     "(retry runs it again, edit gives its output, reject ends the run)"
                 )
             try:
-                function = import_tool(self.session.project.root, step.run)
+                function = python_function(self.session.project.root, step.run)
             except ToolImportError as error:
                 raise StepProblem(error.message) from None
             call_id = f"{card.id}.run"
