@@ -4,6 +4,7 @@ from crew.cli import (  # noqa: F401
     answer,
     audit,
     board,
+    demo,
     graph,
     new,
     results,

@@ -44,4 +44,5 @@ for _, name in ipairs(PROOF_FIELDS) do
 end
 local version = move_card(id, c, new, fields)
 log_event(c.run, id, 'answered', person, version, detail_with(ARGV[8], 'status', new))
+rollup_answered(id, c, person, decision)
 return card_reply(id)

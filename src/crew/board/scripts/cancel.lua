@@ -8,4 +8,5 @@ if c == nil then return refuse('not_found', {card = id}) end
 if TERMINAL[c.status] then return refuse_status(id, c, 'not finished', 'cancelled') end
 local version = move_card(id, c, 'cancelled', {reason = reason})
 log_event(c.run, id, 'cancelled', actor, version, cjson.encode({reason = reason}))
+rollup_wait_end(id, c)
 return card_reply(id)

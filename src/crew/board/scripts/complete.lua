@@ -11,4 +11,5 @@ local fields = {output = ARGV[5], confidence = ARGV[6]}
 if (ARGV[8] or '') ~= '' then fields.usage = ARGV[8] end
 local version = move_card(id, c, 'done', fields)
 log_event(c.run, id, 'completed', actor, version, ARGV[7])
+rollup_executed(id, c, 'ok')
 return card_reply(id)

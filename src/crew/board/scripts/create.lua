@@ -10,6 +10,7 @@
 -- last}, card_exists {counter, card, number} (Redis lost keys; see next_card_id in _common.lua).
 local id, f = new_card(ARGV[3], ARGV[2])
 if id == nil then return f end
+rollup_created(id, f)
 if (ARGV[4] or '') ~= '' and ACTIVE_WAIT[f.status] then
   queue_delivery(id, f, f.version, ARGV[4], '')
 end

@@ -23,4 +23,5 @@ update_card(id, c, {overdue = NOW_S})
 local detail = cjson.decode(ARGV[5])
 detail['assignee'] = c.assignee or ''
 log_event(c.run, id, 'overdue', ARGV[3], c.version, cjson.encode(detail))
+rollup_overdue(c)
 return card_reply(id)

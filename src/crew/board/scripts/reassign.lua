@@ -37,5 +37,6 @@ detail['from'] = previous or ''
 local event = ARGV[10] or ''
 if event == '' then event = 'reassigned' end
 log_event(c.run, id, event, actor, version, cjson.encode(detail))
+rollup_reassigned(c, previous, (ARGV[11] or '') == '1')
 if (ARGV[12] or '') ~= '' then queue_delivery(id, c, version, ARGV[12], previous) end
 return card_reply(id)

@@ -12,4 +12,5 @@ end
 local from = c.status
 local version = move_card(id, c, 'queued', {reason = reason})
 log_event(c.run, id, 'requeued', actor, version, cjson.encode({reason = reason, from = from}))
+rollup_wait_end(id, c)
 return card_reply(id)

@@ -15,6 +15,7 @@ redis.call('HSET', K.run(run), 'status', status, 'waiting_on', ARGV[4], 'reason'
 if TERMINAL[status] then
   redis.call('HSET', K.run(run), 'finished', NOW_S)
   redis.call('ZADD', K.runs_finished(), NOW_S, run)
+  rollup_run_ended(run, status)
 end
 log_event(run, '', ARGV[7], ARGV[5], version, ARGV[8])
 local flat = redis.call('HGETALL', K.run(run))

@@ -25,5 +25,6 @@ if (ARGV[14] or '') ~= '' then fields.sla = ARGV[14] end
 if (ARGV[16] or '') ~= '' then fields.usage = ARGV[16] end
 local version = move_card(id, c, new, fields)
 log_event(c.run, id, new, ARGV[11], version, ARGV[12])
+rollup_waited(id, c, kind, ARGV[8])
 if (ARGV[15] or '') ~= '' then queue_delivery(id, c, version, ARGV[15], '') end
 return card_reply(id)

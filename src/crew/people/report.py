@@ -1,0 +1,470 @@
+"""The report (DESIGN §10): is the AI work any good, and where does the time go?
+
+`build_report` reads the roll-ups the board's transition scripts keep (`scripts/_rollups.lua`):
+one hash per UTC day of counters and histograms per role, person and playbook. It reads one hash
+per day of the period, never a card, so it costs the same for a thousand or a million past
+executions, and covers history older than card retention (roll-ups are kept `ROLLUP_DAYS` days).
+
+Every surface calls this module (the CLI renders `Report.to_json()`; `crew serve` can show the
+same); `suggest` turns a role's calibration into a YAML change, only with enough evidence.
+`rebuild_rollups` recomputes the roll-ups from the cards and event streams still kept, for a
+board written by a crew that kept none.
+
+Definitions (what the numbers mean):
+- execution: an agent step's execution that ended with an output accepted at once (confidence at
+  or above the role's threshold) or escalated (with its reason's kind). A retry is a new one.
+- calibration: per confidence band (0.0-0.1 ... 0.9-1.0), of the outputs people judged (an
+  escalation answered, or a checkpoint that showed the output answered), the share they kept
+  unchanged (approved) rather than changed (edited, retried, rejected). A checkpoint's edit
+  counts against the output it replaced (the first step it shows); the other outputs it showed
+  went on unchanged. An output is counted once; a later change of one counted as kept moves it.
+- time to decide: from when a card started waiting on the person (or was handed to them) to
+  their answer. Medians and p90s come from histograms whose buckets are a factor sqrt(2) apart
+  (interpolated within a bucket: within ~20%).
+- lead time: a run's start to its end; waiting on people: the time at least one of its cards
+  waited on a person; AI working: the rest (model and tool calls, queues).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+from crew.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from crew.board.board import Board
+
+__all__ = [
+    "MIN_CHANGED",
+    "MIN_JUDGED",
+    "Report",
+    "Suggestion",
+    "build_report",
+    "parse_since",
+    "rebuild_rollups",
+    "suggest",
+]
+
+DAY = 86400
+BANDS = 10
+MIN_JUDGED = 20
+"""A threshold is suggested only for a role with at least this many judged outputs..."""
+MIN_CHANGED = 8
+"""...of which at least this many were changed by people."""
+CATCH = 0.8
+"""The suggested threshold is the lowest that would have escalated this share of the changed."""
+
+_SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
+
+
+def parse_since(text: str, now: float) -> float:
+    """`--since`: a duration back from `now` (90m, 12h, 30d, 2w) or a date (2026-11-01, UTC).
+    Returns the time it names; ConfigError (a one-line reason) if it does not parse."""
+    match = _SINCE.match(text.lower())
+    if match:
+        unit = {"m": 60, "min": 60, "h": 3600, "d": DAY, "w": 7 * DAY}[match.group(2)]
+        return now - float(match.group(1)) * unit
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"--since {text!r} is not a duration or a date",
+            hint="Use e.g. --since 30d, 12h, 2w or 2026-11-01.",
+        ) from None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+
+
+@dataclass
+class _Group:
+    counters: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, metric: str, value: float) -> None:
+        self.counters[metric] += value
+
+    def get(self, metric: str) -> float:
+        return self.counters.get(metric, 0.0)
+
+    def prefixed(self, prefix: str) -> dict[str, int]:
+        return {
+            k[len(prefix) :]: int(v)
+            for k, v in sorted(self.counters.items())
+            if k.startswith(prefix) and v
+        }
+
+    def histogram(self, prefix: str) -> dict[int, int]:
+        return {int(k): v for k, v in self.prefixed(prefix).items() if k.lstrip("-").isdigit()}
+
+
+def _quantile(histogram: Mapping[int, int], q: float) -> float | None:
+    """The q-quantile (seconds) of a histogram of buckets ceil(2 log2 t), geometric within one."""
+    total = sum(histogram.values())
+    if total <= 0:
+        return None
+    rank = q * total
+    seen = 0.0
+    for bucket in sorted(histogram):
+        count = histogram[bucket]
+        if seen + count >= rank:
+            high = 2 ** (bucket / 2) if bucket > 0 else 1.0
+            low = 2 ** ((bucket - 1) / 2) if bucket > 0 else 0.0
+            share = (rank - seen) / count if count else 1.0
+            if low <= 0:
+                return round(high * share, 1)
+            return round(float(low * (high / low) ** share), 1)
+        seen += count
+    return None
+
+
+def _spread(histogram: Mapping[int, int]) -> dict[str, float | None]:
+    return {"median": _quantile(histogram, 0.5), "p90": _quantile(histogram, 0.9)}
+
+
+def _rate(part: float, whole: float) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _band_label(band: int) -> str:
+    return f"{band / BANDS:.1f}-{(band + 1) / BANDS:.1f}"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A YAML change `crew report --suggest` recommends, with its evidence."""
+
+    role: str
+    file: str
+    key: str
+    current: float
+    suggested: float
+    caught: int
+    changed: int
+    extra_escalations: int
+    escalations: int
+    judged: int
+
+    @property
+    def line(self) -> str:
+        more = f"+{self.extra_escalations} escalation{'s' if self.extra_escalations != 1 else ''}"
+        if self.escalations:
+            more = f"+{round(100 * self.extra_escalations / self.escalations)}% escalations"
+        if self.suggested > self.current:
+            why = (
+                f"would have escalated {self.caught} of {self.changed} outputs people later "
+                f"changed; {more}"
+            )
+        else:
+            why = (
+                f"{self.changed} of {self.judged} judged outputs were changed, none of them "
+                f"between {self.suggested:g} and {self.current:g}; "
+                f"-{self.extra_escalations} escalations"
+            )
+        return f"{self.file}: {self.key} {self.current:g} → {self.suggested:g} ({why})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "file": self.file,
+            "key": self.key,
+            "current": self.current,
+            "suggested": self.suggested,
+            "caught": self.caught,
+            "changed": self.changed,
+            "judged": self.judged,
+            "extra_escalations": self.extra_escalations,
+            "escalations": self.escalations,
+            "line": self.line,
+        }
+
+
+def suggest(
+    role: str, bands: Sequence[Mapping[str, int]], threshold: float | None
+) -> tuple[Suggestion | None, str]:
+    """The threshold a role's calibration points to, and why (or why not). `bands`: per band,
+    {executions, kept, changed}. The suggestion is the lowest band edge that would have escalated
+    at least `CATCH` of the outputs people changed; it is made only with `MIN_JUDGED` judged
+    outputs of which `MIN_CHANGED` changed, and when it differs from `threshold`."""
+    if threshold is None:
+        return None, "no threshold known for this role"
+    judged = sum(b["kept"] + b["changed"] for b in bands)
+    changed = sum(b["changed"] for b in bands)
+    if judged < MIN_JUDGED or changed < MIN_CHANGED:
+        return None, (
+            f"not enough evidence: {judged} judged outputs, {changed} changed "
+            f"(needs {MIN_JUDGED} judged, {MIN_CHANGED} changed)"
+        )
+    current = min(BANDS, max(0, math.ceil(threshold * BANDS - 1e-9)))
+    best = BANDS
+    for edge in range(BANDS + 1):
+        caught = sum(b["changed"] for b in bands[:edge])
+        if caught >= CATCH * changed:
+            best = edge
+            break
+    escalations = sum(b["executions"] for b in bands[:current])
+    if best > current:
+        extra = sum(b["executions"] for b in bands[current:best])
+        caught = sum(b["changed"] for b in bands[:best])
+    elif best < current and sum(b["changed"] for b in bands[best:current]) == 0:
+        extra = sum(b["executions"] for b in bands[best:current])
+        caught = sum(b["changed"] for b in bands[:best])
+    else:
+        return None, f"threshold {threshold:g} fits: it escalates most of what people changed"
+    return (
+        Suggestion(
+            role=role,
+            file=f"agents/{role}.yaml",
+            key="confidence.threshold",
+            current=threshold,
+            suggested=best / BANDS,
+            caught=caught,
+            changed=changed,
+            extra_escalations=extra,
+            escalations=escalations,
+            judged=judged,
+        ),
+        "",
+    )
+
+
+@dataclass
+class Report:
+    """The report's figures (`to_json` is `crew report --json`)."""
+
+    since: float
+    until: float
+    roles: list[dict[str, Any]]
+    people: list[dict[str, Any]]
+    playbooks: list[dict[str, Any]]
+    suggestions: list[Suggestion]
+    notes: list[str]
+    days: int
+    rolled_up_since: float | None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.roles or self.people or self.playbooks)
+
+    def to_json(self) -> dict[str, Any]:
+        from crew.board.cards import iso
+
+        return {
+            "since": iso(self.since),
+            "until": iso(self.until),
+            "days": self.days,
+            "rolled_up_since": iso(self.rolled_up_since),
+            "roles": self.roles,
+            "people": self.people,
+            "playbooks": self.playbooks,
+            "suggestions": [s.to_json() for s in self.suggestions],
+            "notes": self.notes,
+        }
+
+
+def read_rollups(board: Board, since: float, until: float) -> dict[int, dict[str, str]]:
+    """The roll-up hashes of the days from `since` to `until`: one round trip for the index,
+    one (pipelined) for the days."""
+    keys, client = board.keys, cast(Any, board.client)
+    first, last = math.floor(since / DAY), math.floor(until / DAY)
+    days = [int(d) for d in client.zrangebyscore(keys.rollup_days(), first, last)]
+    pipe = client.pipeline(transaction=False)
+    for day in days:
+        pipe.hgetall(keys.rollup_day(day))
+    return dict(zip(days, pipe.execute(), strict=True))
+
+
+def _split(field_name: str) -> tuple[str, str, str, str] | None:
+    section, _, rest = field_name.partition("|")
+    playbook, _, rest = rest.partition("|")
+    name, _, metric = rest.rpartition("|")
+    if not (section and metric) or section not in "rpb":
+        return None
+    return section, playbook, name, metric
+
+
+def names_in(rollups: Mapping[int, Mapping[str, str]]) -> dict[str, set[str]]:
+    """The roles, people and playbooks the roll-ups name."""
+    found: dict[str, set[str]] = {"r": set(), "p": set(), "b": set()}
+    for fields in rollups.values():
+        for name in fields:
+            parts = _split(name)
+            if parts is None:
+                continue
+            section, playbook, who, _ = parts
+            found["b"].add(playbook)
+            if section in "rp":
+                found[section].add(who)
+    return found
+
+
+def build_report(
+    board: Board,
+    *,
+    since: float,
+    until: float | None = None,
+    playbook: str | None = None,
+    role: str | None = None,
+    person: str | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    rollups: Mapping[int, Mapping[str, str]] | None = None,
+) -> Report:
+    """The report over [since, until] (whole UTC days), filtered. `thresholds`: each role's
+    current confidence threshold (the project's), for the suggestions."""
+    until = board.now() if until is None else until
+    if rollups is None:
+        rollups = read_rollups(board, since, until)
+    groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
+    for fields in rollups.values():
+        for name, raw in fields.items():
+            parts = _split(name)
+            if parts is None:
+                continue
+            section, pb, who, metric = parts
+            if playbook is not None and pb != playbook:
+                continue
+            if section == "r" and role is not None and who != role:
+                continue
+            if section == "p" and person is not None and who != person:
+                continue
+            key = (section, pb if section == "b" else who)
+            try:
+                groups[key].add(metric, float(raw))
+            except ValueError:
+                continue
+    thresholds = thresholds or {}
+    roles, suggestions = [], []
+    for (section, name), group in sorted(groups.items()):
+        if section != "r":
+            continue
+        entry, found = _role(name, group, thresholds.get(name))
+        roles.append(entry)
+        if found is not None:
+            suggestions.append(found)
+    people = [_person(name, g) for (s, name), g in sorted(groups.items()) if s == "p"]
+    playbooks = [_playbook(name, g) for (s, name), g in sorted(groups.items()) if s == "b"]
+    meta = board.client.hget(board.keys.rollup_meta(), "since")
+    return Report(
+        since=since,
+        until=until,
+        roles=roles,
+        people=people,
+        playbooks=playbooks,
+        suggestions=suggestions,
+        notes=[],
+        days=len(rollups),
+        rolled_up_since=float(meta) if meta else None,
+    )
+
+
+def _role(
+    name: str, g: _Group, threshold: float | None
+) -> tuple[dict[str, Any], Suggestion | None]:
+    executions = int(g.get("exec"))
+    at_once = int(g.get("ok"))
+    escalated_by = g.prefixed("esc:")
+    escalated = sum(escalated_by.values())
+    accepted = int(g.get("accepted"))
+    cost = g.get("cost") if "cost" in g.counters else None
+    bands: list[dict[str, Any]] = []
+    for band in range(BANDS):
+        kept, changed = int(g.get(f"kept:{band}")), int(g.get(f"changed:{band}"))
+        bands.append(
+            {
+                "band": _band_label(band),
+                "executions": int(g.get(f"band:{band}")),
+                "kept": kept,
+                "changed": changed,
+                "kept_rate": _rate(kept, kept + changed),
+            }
+        )
+    found, why = suggest(name, bands, threshold)
+    tokens = {
+        "input": int(g.get("tok_in")),
+        "output": int(g.get("tok_out")),
+        "calls": int(g.get("calls")),
+    }
+    entry = {
+        "role": name,
+        "executions": executions,
+        "accepted_at_once": at_once,
+        "accepted_at_once_rate": _rate(at_once, executions),
+        "escalated": escalated,
+        "escalated_rate": _rate(escalated, executions),
+        "escalated_by": escalated_by,
+        "escalation_decisions": g.prefixed("esc_dec:"),
+        "checkpoint_decisions": g.prefixed("cp:"),
+        "accepted": accepted,
+        "calibration": bands,
+        "threshold": threshold,
+        "suggested_threshold": None if found is None else found.suggested,
+        "suggestion": None if found is None else found.line,
+        "suggestion_why_not": why or None,
+        "tokens": tokens,
+        "tokens_per_execution": _rate(tokens["input"] + tokens["output"], executions),
+        "cost": None if cost is None else round(cost, 6),
+        "cost_per_execution": None if cost is None else _rate(cost, executions),
+        "cost_per_accepted": None if cost is None else _rate(cost, accepted),
+    }
+    return entry, found
+
+
+def _person(name: str, g: _Group) -> dict[str, Any]:
+    decisions = g.prefixed("dec:")
+    total = sum(decisions.values())
+    ttd = g.histogram("ttd:")
+    return {
+        "person": name,
+        "decisions": decisions,
+        "total": total,
+        "time_to_decide": {
+            **_spread(ttd),
+            "mean": _rate(g.get("ttd_sum"), sum(ttd.values())),
+            "histogram": {str(k): v for k, v in sorted(ttd.items())},
+        },
+        "sla_misses": int(g.get("sla_miss")),
+        "reassignments": int(g.get("reassigned")),
+        "edits": decisions.get("edit", 0),
+    }
+
+
+def _playbook(name: str, g: _Group) -> dict[str, Any]:
+    runs = g.prefixed("out:")
+    total = sum(runs.values())
+    lead_sum, wait_sum = g.get("lead_sum"), g.get("wait_sum")
+    return {
+        "playbook": name,
+        "runs": runs,
+        "total": total,
+        "lead_time": _spread(g.histogram("lead:")),
+        "waiting_on_people": _spread(g.histogram("wait:")),
+        "ai_working": _spread(g.histogram("ai:")),
+        "waiting_share": _rate(wait_sum, lead_sum),
+        "lead_time_total": round(lead_sum, 1),
+        "waiting_on_people_total": round(wait_sum, 1),
+    }
+
+
+def rollups_missing(board: Board) -> int:
+    """How many runs the board keeps while it has no roll-ups (a board written by a crew that
+    kept none): 0 when it has roll-ups, or no runs."""
+    if board.client.exists(board.keys.rollup_meta()):
+        return 0
+    return int(board.client.zcard(board.keys.runs()))
+
+
+def rebuild_rollups(board: Board, *, batch: int = 500) -> dict[str, int]:
+    """Recompute the roll-ups from the cards and run event streams the board still keeps (older
+    history is gone with them): every roll-up key is deleted, then each run's events are replayed
+    in order through the same rules the transition scripts apply. Returns what it read."""
+    from crew.people._rebuild import replay
+
+    return replay(board, batch=batch)
+
+
+def known_names(values: Iterable[str]) -> str:
+    names = sorted(v for v in values if v)
+    return ", ".join(names) if names else "none"

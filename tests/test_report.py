@@ -1,0 +1,337 @@
+"""`crew report` (DESIGN §10): roll-ups kept by the transitions, the report's figures, the CLI.
+
+A scripted history goes through the board's real transitions; the test computes the rates the
+script implies on its own and compares them with `build_report` (and `crew report --json`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import pytest
+import redis
+
+from crew.board import Board
+from crew.people.report import build_report, rebuild_rollups, suggest
+from crew.types import Usage
+from tests.support.board import FakeClock
+
+HOUR = 3600.0
+
+
+class History:
+    """Drives runs of one playbook through the board as the engine would."""
+
+    def __init__(self, board: Board, clock: FakeClock) -> None:
+        self.board, self.clock, self.n = board, clock, 0
+
+    def run(self) -> str:
+        self.n += 1
+        run = f"r{self.n}"
+        self.board.create_run(run, playbook="brief", inputs={}, started_by="ann")
+        return run
+
+    def execute(
+        self,
+        run: str,
+        step: str,
+        role: str,
+        confidence: float,
+        *,
+        threshold: float = 0.7,
+        owner: str = "alice",
+        cost: float = 0.01,
+        revision: int = 0,
+    ) -> str:
+        card, lease = self.board.start_card(
+            worker="w",
+            lease_seconds=60,
+            run=run,
+            playbook="brief",
+            step=step,
+            role=role,
+            assignee=role,
+            owner=owner,
+            revision=revision,
+        )
+        usage = Usage(input_tokens=100, output_tokens=50, calls=1, cost=cost)
+        self.clock.advance(10)
+        if confidence >= threshold:
+            self.board.complete(
+                card.id,
+                lease.token,
+                output={"x": 1},
+                confidence=confidence,
+                actor=role,
+                usage=usage,
+            )
+        else:
+            self.board.wait(
+                card.id,
+                lease.token,
+                kind="escalation",
+                assignee=owner,
+                allowed=[owner],
+                due=self.clock() + 4 * HOUR,
+                reason=f"confidence {confidence:.2f} is below {role}'s threshold {threshold:g}",
+                output={"x": 1},
+                confidence=confidence,
+                chain=[owner, "bob"],
+                sla=4 * HOUR,
+                usage=usage,
+            )
+        return card.id
+
+    def checkpoint(self, run: str, show: list[str], owner: str = "carol") -> str:
+        card = self.board.create_card(
+            run=run,
+            playbook="brief",
+            step="review",
+            kind="checkpoint",
+            assignee=owner,
+            owner=owner,
+            status="waiting",
+            allowed=[owner],
+            due=self.clock() + 4 * HOUR,
+            reason="ok?",
+            detail={"question": "ok?", "show": show},
+        )
+        return card.id
+
+    def answer(self, card: str, person: str, decision: str, after: float) -> None:
+        self.clock.advance(after)
+        edited = {"x": 2} if decision == "edit" else None
+        self.board.answer(card, person=person, decision=decision, edited_output=edited)
+
+    def end(self, run: str, status: str) -> None:
+        self.clock.advance(5)
+        self.board.set_run_status(run, status, actor="w")
+
+
+@pytest.fixture
+def board(client: redis.Redis, unique_name: str, clock: FakeClock) -> Board:
+    return Board(client, unique_name, clock=clock)
+
+
+def scripted(board: Board, clock: FakeClock) -> History:
+    """Six runs of `brief` (research by the researcher, draft by the writer, review by carol):
+    - r1: both confident; carol approves after 1h.                        -> done
+    - r2: research escalated (0.55), alice edits after 2h; carol approves after 1h. -> done
+    - r3: research escalated (0.62), alice approves after 30m; carol rejects after 3h. -> rejected
+    - r4: research 0.75 at once; carol edits after 2h (the research, shown first). -> done
+    - r5: research escalated (0.4), nobody answers: SLA moves it from alice to bob, who retries
+          after 1h; the retry is confident; carol approves after 1h.    -> done
+    - r6: research 0.9, draft 0.95; cancelled before the checkpoint.     -> cancelled
+    """
+    h = History(board, clock)
+    r1 = h.run()
+    h.execute(r1, "research", "researcher", 0.8)
+    h.execute(r1, "draft", "writer", 0.9)
+    h.answer(h.checkpoint(r1, ["research", "draft"]), "carol", "approve", HOUR)
+    h.end(r1, "done")
+
+    r2 = h.run()
+    card = h.execute(r2, "research", "researcher", 0.55)
+    h.answer(card, "alice", "edit", 2 * HOUR)
+    h.execute(r2, "draft", "writer", 0.9)
+    h.answer(h.checkpoint(r2, ["research", "draft"]), "carol", "approve", HOUR)
+    h.end(r2, "done")
+
+    r3 = h.run()
+    card = h.execute(r3, "research", "researcher", 0.62)
+    h.answer(card, "alice", "approve", 0.5 * HOUR)
+    h.execute(r3, "draft", "writer", 0.85)
+    h.answer(h.checkpoint(r3, ["research", "draft"]), "carol", "reject", 3 * HOUR)
+    h.end(r3, "rejected")
+
+    r4 = h.run()
+    h.execute(r4, "research", "researcher", 0.75)
+    h.execute(r4, "draft", "writer", 0.9)
+    h.answer(h.checkpoint(r4, ["research", "draft"]), "carol", "edit", 2 * HOUR)
+    h.end(r4, "done")
+
+    r5 = h.run()
+    card = h.execute(r5, "research", "researcher", 0.4)
+    clock.advance(4 * HOUR + 1)
+    moved = board.overdue()[0]
+    board.reassign(
+        moved.id,
+        to="bob",
+        actor="crew",
+        reason="no answer within 4h",
+        allowed=["bob"],
+        due=clock() + 4 * HOUR,
+        expected_version=moved.version,
+        keep_reason=True,
+    )
+    h.answer(card, "bob", "retry", HOUR)
+    h.execute(r5, "research", "researcher", 0.8, revision=1)
+    h.execute(r5, "draft", "writer", 0.9)
+    h.answer(h.checkpoint(r5, ["research", "draft"]), "carol", "approve", HOUR)
+    h.end(r5, "done")
+
+    r6 = h.run()
+    h.execute(r6, "research", "researcher", 0.9)
+    h.execute(r6, "draft", "writer", 0.95)
+    h.end(r6, "cancelled")
+    return h
+
+
+def by_name(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
+    return {item[key]: item for item in items}
+
+
+def test_the_report_gives_exactly_the_rates_a_scripted_history_implies(
+    board: Board, clock: FakeClock
+) -> None:
+    start = clock()
+    scripted(board, clock)
+    report = build_report(board, since=start - HOUR, thresholds={"researcher": 0.7})
+    roles = by_name(report.roles, "role")
+    research, writer = roles["researcher"], roles["writer"]
+    # researcher: 7 executions (r1..r6, plus r5's retry); escalated: r2, r3, r5 (low confidence)
+    assert research["executions"] == 7
+    assert research["accepted_at_once"] == 4  # r1, r4, r5 retry, r6
+    assert research["escalated"] == 3
+    assert research["escalated_rate"] == round(3 / 7, 4)
+    assert research["escalated_by"] == {"low_confidence": 3}
+    assert research["escalation_decisions"] == {"approve": 1, "edit": 1, "retry": 1}
+    # checkpoints that showed research: r1 approve, r2 approve, r3 reject, r4 edit, r5 approve
+    assert research["checkpoint_decisions"] == {"approve": 3, "edit": 1, "reject": 1}
+    # the writer's outputs: approved where the checkpoint edited the research (shown first)
+    assert writer["checkpoint_decisions"] == {"approve": 4, "reject": 1}
+    assert writer["executions"] == 6 and writer["escalated"] == 0
+    # calibration: each judged output once, its last verdict
+    bands = {b["band"]: b for b in research["calibration"]}
+    verdicts = {name: (b["kept"], b["changed"]) for name, b in bands.items()}
+    assert verdicts["0.5-0.6"] == (0, 1)  # r2 edited
+    assert verdicts["0.6-0.7"] == (0, 1)  # r3 approved, then rejected at the checkpoint
+    assert verdicts["0.4-0.5"] == (0, 1)  # r5 retried
+    assert verdicts["0.7-0.8"] == (0, 1)  # r4 edited at the checkpoint
+    assert verdicts["0.8-0.9"] == (2, 0)  # r1, r5's retry
+    assert bands["0.9-1.0"]["executions"] == 1 and bands["0.9-1.0"]["kept"] == 0  # r6 never judged
+    assert research["tokens"] == {"input": 700, "output": 350, "calls": 7}
+    assert research["cost"] == pytest.approx(0.07)
+    # accepted: 4 at once + the escalation edited + the one approved
+    assert research["accepted"] == 6
+    assert research["cost_per_accepted"] == pytest.approx(round(0.07 / 6, 4))
+
+    people = by_name(report.people, "person")
+    carol, alice, bob = people["carol"], people["alice"], people["bob"]
+    assert carol["decisions"] == {"approve": 3, "edit": 1, "reject": 1}
+    assert carol["edits"] == 1
+    assert alice["decisions"] == {"approve": 1, "edit": 1}
+    assert alice["sla_misses"] == 1 and bob["sla_misses"] == 0
+    assert bob["decisions"] == {"retry": 1}
+    # carol took 1h, 1h, 3h, 2h, 1h: median 1h, within a histogram bucket's precision
+    assert carol["time_to_decide"]["mean"] == pytest.approx(8 * HOUR / 5, rel=1e-3)
+    assert 0.7 * HOUR <= carol["time_to_decide"]["median"] <= 1.42 * HOUR
+
+    playbook = by_name(report.playbooks, "playbook")["brief"]
+    assert playbook["runs"] == {"cancelled": 1, "done": 4, "rejected": 1}
+    assert playbook["total"] == 6
+    # waiting on people is the union of the waits: r4 waited 2h on carol, so 2h of its lead time
+    assert playbook["waiting_on_people_total"] == pytest.approx(
+        (1 + 3 + 3.5 + 2 + (4 + 1 / 3600 + 1 + 1)) * HOUR, rel=1e-6
+    )
+
+
+def test_rebuild_recomputes_the_same_rollups_from_the_cards_and_streams(
+    board: Board, clock: FakeClock
+) -> None:
+    start = clock()
+    scripted(board, clock)
+    before = build_report(board, since=start - HOUR, thresholds={"researcher": 0.7}).to_json()
+    rebuild_rollups(board)
+    after = build_report(board, since=start - HOUR, thresholds={"researcher": 0.7}).to_json()
+    for section, key in (("roles", "role"), ("people", "person")):
+        assert by_name(after[section], key) == by_name(before[section], key)
+    b, a = before["playbooks"][0], after["playbooks"][0]
+    assert a["runs"] == b["runs"] and a["lead_time_total"] == pytest.approx(b["lead_time_total"])
+
+
+def test_rollups_stay_bounded_days_past_retention_go(board: Board, clock: FakeClock) -> None:
+    from crew.board.scripts import ROLLUP_DAYS
+
+    h = History(board, clock)
+    h.execute(h.run(), "research", "researcher", 0.9)
+    first = int(clock() // 86400)
+    clock.advance((ROLLUP_DAYS + 1) * 86400)
+    h.execute(h.run(), "research", "researcher", 0.9)
+    days = board.client.zrange(board.keys.rollup_days(), 0, -1)
+    assert str(first) not in days and len(days) == 1
+    assert not board.client.exists(board.keys.rollup_day(first))
+
+
+def band_counts(
+    changed: dict[int, int], kept: dict[int, int], executions: dict[int, int]
+) -> list[dict[str, int]]:
+    return [
+        {"executions": executions.get(b, 0), "kept": kept.get(b, 0), "changed": changed.get(b, 0)}
+        for b in range(10)
+    ]
+
+
+def test_suggest_raises_the_threshold_when_people_changed_the_low_confidence_outputs() -> None:
+    # 11 outputs between 0.7 and 0.8 went through at once; people edited 9 of them
+    bands = band_counts(
+        changed={7: 9, 8: 2},
+        kept={7: 2, 8: 20, 9: 10},
+        executions={5: 4, 6: 10, 7: 11, 8: 22, 9: 10},
+    )
+    found, why = suggest("researcher", bands, 0.7)
+    assert found is not None, why
+    assert found.suggested == 0.8
+    assert found.line == (
+        "agents/researcher.yaml: confidence.threshold 0.7 → 0.8 (would have escalated 9 of 11 "
+        "outputs people later changed; +79% escalations)"
+    )
+
+
+def test_suggest_says_nothing_when_the_evidence_is_thin() -> None:
+    bands = band_counts(changed={7: 3}, kept={8: 4}, executions={7: 3, 8: 4})
+    found, why = suggest("researcher", bands, 0.7)
+    assert found is None
+    assert why == "not enough evidence: 7 judged outputs, 3 changed (needs 20 judged, 8 changed)"
+
+
+def test_crew_report_json_and_tables(example: Any, crew_cli: Any) -> None:
+    board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
+    empty = crew_cli("report")
+    assert empty.code == 0, empty.err
+    assert "no runs yet" in empty.out
+    clock = FakeClock(board.now() - 2 * 86400)
+    scripted(Board(board.client, board.name, clock=clock), clock)
+    result = crew_cli("report", "--json")
+    assert result.code == 0, result.err
+    data = json.loads(result.out)
+    assert by_name(data["roles"], "role")["researcher"]["executions"] == 7
+    table = crew_cli("report")
+    assert table.code == 0, table.err
+    assert "researcher" in table.out and "carol" in table.out
+    assert max(len(line) for line in table.out.splitlines()) <= 80
+    bad = crew_cli("report", "--role", "nobody")
+    assert bad.code == 2
+    assert "--role 'nobody' is unknown (known: " in bad.err and "researcher" in bad.err
+    since = crew_cli("report", "--since", "yesterdayish")
+    assert since.code == 2 and "--since 'yesterdayish' is not a duration or a date" in since.err
+
+
+def test_demo_history_fills_a_board_the_report_reads(project_dir: Any, crew_cli: Any) -> None:
+    from tests.support.example import copy_example
+
+    copy_example(project_dir)  # as shipped: the publisher's publish_post waits for dan
+    filled = crew_cli("demo", "history", "--runs", "6", "--days", "3")
+    assert filled.code == 0, filled.err
+    assert "6 runs of launch-brief over 3 days" in filled.err
+    data = json.loads(crew_cli("report", "--json").out)
+    playbook = by_name(data["playbooks"], "playbook")["launch-brief"]
+    assert playbook["total"] == 6 and sum(playbook["runs"].values()) == 6
+    roles = by_name(data["roles"], "role")
+    assert roles["researcher"]["executions"] >= 6 and roles["publisher"]["executions"] == 6
+    assert roles["researcher"]["cost"] > 0
+    people = by_name(data["people"], "person")
+    assert people["dan"]["decisions"]["approve"] >= 6  # every publish_post call
+    assert playbook["waiting_on_people"]["median"] > 60  # people take minutes to hours
