@@ -41,6 +41,13 @@ each other. The layout (`<P>` = `crew:{B}:`):
                               deleted with the run
     <P>workers                zset worker id -> when its heartbeat runs out (`crew workers`)
     <P>worker:<id>            hash: one worker's host, pid, concurrency, runs in hand (expires)
+    <P>report:day:<d>         hash: the report's roll-ups of UTC day d (days since the epoch),
+                              "<section>|<playbook>|<name>|<metric>" -> a number, kept by the
+                              transitions (scripts/_rollups.lua), read by crew.people.report
+    <P>report:days            zset day -> day: the days rolled up (days past the roll-up
+                              retention are deleted when a new day starts)
+    <P>report:meta            hash: facts about the roll-ups (since: when they were first kept,
+                              rebuilt: when `crew report --rebuild` last recomputed them)
     <P>token:<id>             hash: one personal access token of `crew token issue`: person,
                               sha256 of its secret, created, expires (`crew.people.tokens`)
     <P>tokens:<person>        set: the ids of a person's tokens (`crew token revoke --person`)
@@ -90,6 +97,9 @@ _TEMPLATES: dict[str, str] = {
     "run_seq": "runs:seq",
     "run_leases": "runs:leases",
     "run_key": "runs:key:{key}",
+    "rollup_day": "report:day:{day}",
+    "rollup_days": "report:days",
+    "rollup_meta": "report:meta",
     "workers": "workers",
     "worker": "worker:{worker}",
     "token": "token:{token}",
@@ -212,6 +222,15 @@ class BoardKeys:
 
     def web_session(self, session: str) -> str:
         return self._key("web_session", session=session)
+
+    def rollup_day(self, day: int) -> str:
+        return self._key("rollup_day", day=str(day))
+
+    def rollup_days(self) -> str:
+        return self._key("rollup_days")
+
+    def rollup_meta(self) -> str:
+        return self._key("rollup_meta")
 
     def run_state_namespace(self) -> str:
         """The namespace of the runs' LangGraph state (`crew.RedisCheckpointSaver`'s; under the
