@@ -227,3 +227,56 @@ def test_a_cassette_records_tool_turns_and_results_and_replay_runs_no_tool(
     assert again.status == "done", again.reason
     assert again.outputs["settle"]["answer"] == report.outputs["settle"]["answer"]
     assert (project_dir / "refunds.log").read_text() == before  # no tool ran
+
+
+def test_fan_out_items_wait_on_their_own_tool_calls_and_each_goes_on_when_decided(
+    project_dir: Path,
+) -> None:
+    import yaml
+
+    from crew.spec.loader import load_project
+
+    tools_project(project_dir)
+    playbook = {
+        "name": "refund",
+        "inputs": {"orders": {"type": "array", "items": {"type": "string"}}},
+        "steps": [
+            {
+                "id": "settle",
+                "role": "clerk",
+                "for_each": "inputs.orders",
+                "task": "Settle order {{item}}.",
+            }
+        ],
+    }
+    (project_dir / "playbooks" / "refund.yaml").write_text(yaml.safe_dump(playbook))
+    project = load_project(project_dir)
+
+    def settle(call: Any) -> Any:
+        order = ["A1", "B2"][call.item or 0]
+        if not tool_results(call):
+            return tool_calls(("refund", {"order": order, "amount": 500}))
+        return answer(tool_results(call)[0])
+
+    model = ScriptedModel({"settle": settle})
+    session = Session.open(project, person="alice")
+    try:
+        report = start_run(
+            session, project.playbook("refund"), {"orders": ["A1", "B2"]}, responder=model
+        )
+        assert report.status == "waiting"
+        cards = {w.card for w in report.waiting_on}
+        assert len(cards) == 2 and {w.kind for w in report.waiting_on} == {"tool_call"}
+        first, second = sorted(cards)
+        answer_card(project, first, "dan", "approve")
+        report = resume_run(session, report.run, responder=model)
+        assert [w.card for w in report.waiting_on] == [second]  # the other still waits
+        answer_card(project, second, "dan", "reject", comment="no")
+        report = resume_run(session, report.run, responder=model)
+    finally:
+        session.close()
+    assert report.status == "done", report.reason
+    first_item, second_item = (o["answer"] for o in report.outputs["settle"])
+    assert json.loads(first_item) == {"refunded": 500.0, "order": "A1"}
+    assert second_item == "rejected by dan: no"
+    assert len((project_dir / "refunds.log").read_text().splitlines()) == 1
