@@ -267,7 +267,8 @@ def test_fan_out_items_wait_on_their_own_tool_calls_and_each_goes_on_when_decide
         assert report.status == "waiting"
         cards = {w.card for w in report.waiting_on}
         assert len(cards) == 2 and {w.kind for w in report.waiting_on} == {"tool_call"}
-        first, second = sorted(cards)
+        by_order = {session.board.get(c).output["order"]: c for c in cards}
+        first, second = by_order["A1"], by_order["B2"]
         answer_card(project, first, "dan", "approve")
         report = resume_run(session, report.run, responder=model)
         assert [w.card for w in report.waiting_on] == [second]  # the other still waits
