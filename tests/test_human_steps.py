@@ -110,3 +110,42 @@ def test_validate_checks_a_human_step_like_an_agent_step(crew_cli: Cli, example:
     assert "Did you mean 'dan'" in result.err
     assert "unknown field 'amonut' of step 'quote'" in result.err
     assert "playbooks/renewal.yaml:" in result.err
+
+
+def test_the_next_agent_steps_prompt_contains_what_the_person_submitted(
+    example: Path,
+) -> None:
+    from crew.engine.runtime import Session, resume_run, start_run
+    from crew.people.answering import answer_card
+    from crew.spec.loader import load_project
+    from crew.testing import ScriptedModel
+
+    playbook = json.loads(json.dumps(PLAYBOOK))
+    playbook["steps"][1] = {
+        "id": "letter",
+        "role": "writer",
+        "task": "Write to the customer: {{steps.quote.amount}} for {{steps.quote.tier}}.",
+    }
+    with_renewal(example, playbook)
+    project = load_project(example)
+    model = ScriptedModel({"letter": [{"brief": "Dear ACME", "confidence": 0.9, "rationale": ""}]})
+    session = Session.open(project, person="bob")
+    try:
+        report = start_run(
+            session, project.playbook("renewal"), {"customer": "ACME"}, responder=model
+        )
+        (waiting,) = report.waiting_on
+        answer_card(
+            session.project,
+            session.board,
+            waiting.card,
+            "dan",
+            "submit",
+            edited={"amount": 990, "tier": "basic"},
+        )
+        report = resume_run(session, report.run, responder=model)
+    finally:
+        session.close()
+    assert report.status == "done", report.reason
+    (call,) = model.calls
+    assert "Write to the customer: 990 for basic." in call.messages[1]["content"]
