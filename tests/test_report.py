@@ -335,3 +335,47 @@ def test_demo_history_fills_a_board_the_report_reads(project_dir: Any, crew_cli:
     people = by_name(data["people"], "person")
     assert people["dan"]["decisions"]["approve"] >= 6  # every publish_post call
     assert playbook["waiting_on_people"]["median"] > 60  # people take minutes to hours
+
+
+def test_report_html_is_one_offline_file_with_its_charts_drawn_in_chromium(
+    example: Any, crew_cli: Any, tmp_path: Any
+) -> None:
+    import shutil
+    import subprocess
+
+    board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
+    clock = FakeClock(board.now() - 2 * 86400)
+    scripted(Board(board.client, board.name, clock=clock), clock)
+    page = tmp_path / "report.html"
+    result = crew_cli("report", "--html", str(page))
+    assert result.code == 0, result.err
+    text = page.read_text()
+    assert text.count("<svg") == 4  # a calibration diagram per role, lead time, time to decide
+    assert "<script" not in text and "src=" not in text and "<link" not in text
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("no Chromium on this machine")
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--proxy-server=127.0.0.1:9",  # offline: anything fetched would fail
+            "--window-size=1100,2400",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    from PIL import Image
+
+    colors = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20) or []
+    seen = {rgb for _, rgb in colors}
+    assert (0x09, 0x69, 0xDA) in seen  # the calibration curves and the AI working bar
+    assert (0xBF, 0x87, 0x00) in seen  # waiting on people
+    assert (0x1A, 0x7F, 0x37) in seen  # time to decide, median
