@@ -176,3 +176,35 @@ def test_sigkill_while_an_automated_step_runs_leaves_the_owner_to_decide(
     assert waiting["assignee"] == "carol"
     assert "checks:once may or may not have run" in waiting["reason"]
     assert len((example / "effects.log").read_text().splitlines()) == 1
+
+
+def test_a_playbook_routes_on_an_automated_steps_output(crew_cli: Cli, example: Path) -> None:
+    (example / "gate.py").write_text(
+        "def size(product: str) -> dict:\n"
+        "    return {'size': 'big' if len(product) > 5 else 'small'}\n"
+    )
+    playbook = yaml.safe_load((example / "playbooks" / "quick-brief.yaml").read_text())
+    first = playbook["steps"][0]["id"]
+    playbook["steps"] = [
+        {
+            "id": "sizing",
+            "run": "gate:size",
+            "output": {"size": {"type": "string", "enum": ["big", "small"]}},
+            "route": {"field": "size", "cases": {"big": first, "small": "noted"}},
+        },
+        playbook["steps"][0],
+        {"id": "noted", "run": "gate:size", "output": {"size": {"type": "string"}}},
+    ]
+    playbook.pop("outputs", None)
+    (example / "playbooks" / "quick-brief.yaml").write_text(
+        yaml.safe_dump(playbook, sort_keys=False)
+    )
+    assert crew_cli("validate").code == 0, crew_cli("validate").err
+    small = crew_cli("run", "quick-brief", "--replay", "-i", "product=mug", "--as", "bob", "--json")
+    assert small.code == 0, small.err
+    steps = [
+        s["step"]
+        for s in as_json(crew_cli("status", json.loads(small.out)["run"], "--json"))["steps"]
+        if s["card"]
+    ]
+    assert steps == ["sizing", "noted"]
