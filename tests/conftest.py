@@ -89,6 +89,10 @@ def project_dir(
     monkeypatch.setenv("CREW_REDIS_URL", redis_url)
     monkeypatch.setenv("CREW_BOARD", unique_name)
     monkeypatch.setenv("CREW_SIGNING_KEY", str(tmp_path / ".no-signing-key"))
+    # never a developer's `crew login` (the commands would go to their server)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
+    monkeypatch.delenv("CREW_SERVER", raising=False)
+    monkeypatch.delenv("CREW_TOKEN", raising=False)
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path

@@ -47,9 +47,13 @@ def answer_command(
     as_json: JsonOption = False,
 ) -> None:
     """Record your decision on a card waiting on you."""
+    from crew.cli import remote
     from crew.people.answering import answer_card, card_line, parse_decision, read_output_file
     from crew.types import Decision
 
+    if (api := remote.remote()) is not None:  # `crew login`: through the server's API
+        remote.answer(api, card, decision, comment, edited, as_person, as_json)
+        return
     project = open_project()
     person = identify(as_person, project)
     board = open_board(project)

@@ -167,6 +167,11 @@ def board_command(
 @app.command("inbox")
 def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> None:
     """Cards waiting on me (checkpoints and escalations), oldest first."""
+    from crew.cli import remote
+
+    if (api := remote.remote()) is not None:  # `crew login`: through the server's API
+        remote.inbox(api, as_person, as_json)
+        return
     project = open_project()
     person = identify(as_person, project)
     board = open_board(project)

@@ -7,6 +7,7 @@ from crew.cli import (  # noqa: F401
     demo,
     graph,
     new,
+    remote,
     report,
     results,
     run,

@@ -354,10 +354,18 @@ def run(
     as_json: JsonOption = False,
 ) -> None:
     """Run a playbook until it finishes or waits on a person (--detach: for a worker)."""
+    from crew.cli import remote
     from crew.cli.board import identify
     from crew.engine.runtime import LIVE, RECORD, REPLAY, start_run, submit_run
     from crew.spec.inputs import check_inputs
 
+    if (api := remote.remote()) is not None:  # `crew login`: queued through the server's API
+        given = parse_inputs(inputs or [], inputs_file)
+        remote.run(
+            api, playbook, given, replay=replay, record=record, key=key, as_person=as_,
+            as_json=as_json,
+        )  # fmt: skip
+        return
     if replay and record:
         raise ConfigError(
             "--replay and --record exclude each other",

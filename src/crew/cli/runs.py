@@ -225,6 +225,11 @@ def status(
     as_json: JsonOption = False,
 ) -> None:
     """One run: its step timeline (status, who, when, confidence, decisions) and outputs."""
+    from crew.cli import remote
+
+    if (api := remote.remote()) is not None:  # `crew login`: through the server's API
+        remote.status(api, run_id, as_json)
+        return
     from crew.engine.run_view import timeline, total_usage
     from crew.engine.runtime import Session, report_of
     from crew.people.sla import enforce_slas

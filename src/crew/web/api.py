@@ -1,5 +1,6 @@
 """The JSON API (DESIGN §8), `Authorization: Bearer TOKEN` (`crew token issue`):
 
+    GET  /api/me                    {"person", "name"}: who the token stands for (`crew login`)
     GET  /api/inbox                 `crew inbox --json`
     GET  /api/cards/{card}          `crew show CARD --json`
     POST /api/cards/{card}/answer   {"decision", "comment", "output", "version"?}
@@ -103,6 +104,11 @@ def _endpoint(handler: Any) -> Any:
     return endpoint
 
 
+def _me(request: Request, person: str, body: Any) -> tuple[int, Any]:
+    spec = _state(request).project.crew.people.get(person)
+    return 200, {"person": person, "name": spec.name if spec else person}
+
+
 def _inbox(request: Request, person: str, body: Any) -> tuple[int, Any]:
     return 200, [card.to_json() for card in views.inbox(_state(request), person)]
 
@@ -126,7 +132,7 @@ def _answer(request: Request, person: str, body: dict[str, Any]) -> tuple[int, A
         raise ConfigError("'output' must be an object of output fields")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise ConfigError("'version' must be the card version you decided on (an integer)")
-    card = request.path_params["card"]
+    card = views.find(state, person, request.path_params["card"])  # a card id, or a step's
     views.card_view(state, person, card)  # 404 / 403 before anything else
     answered = views.answer(
         state, person, card, decision, comment, output, shown_version=version, source="'output'"
@@ -147,6 +153,7 @@ def _log(request: Request, person: str, body: Any) -> tuple[int, Any]:
 
 
 routes = [
+    Route("/api/me", _endpoint(_me), methods=["GET"]),
     Route("/api/inbox", _endpoint(_inbox), methods=["GET"]),
     Route("/api/cards/{card}", _endpoint(_card), methods=["GET"]),
     Route("/api/cards/{card}/answer", _endpoint(_answer), methods=["POST"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from crew.exceptions import BoardError, CardNotFound, ConfigError, NotAllowed
+from crew.exceptions import BoardError, ConfigError, NotAllowed
 from crew.web.access import may_see_card, may_see_run
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "answer",
     "answer_json",
     "card_view",
+    "find",
     "inbox",
     "run_log",
     "run_status",
@@ -49,6 +50,14 @@ def _run(state: WebState, run_id: str) -> Run:
         return state.board.get_run(run_id)
     except BoardError:
         raise RunNotFound(f"no run {run_id!r} on this board", hint="See the runs page.") from None
+
+
+def find(state: WebState, person: str, ref: str) -> str:
+    """The id of the card `ref` names for `person`, as `crew answer` finds it: a card id, or the
+    step id of the one card of that step waiting on them."""
+    from crew.people.answering import find_card
+
+    return find_card(state.board, ref, person).id
 
 
 def card_view(state: WebState, person: str, card_id: str) -> CardView:
@@ -207,7 +216,3 @@ def submit(state: WebState, person: str, body: dict[str, Any]) -> dict[str, Any]
     given = check_inputs(spec, inputs)
     session = dataclasses.replace(state.session, person=person)
     return submit_run(session, spec, given, mode=mode, key=key).to_json()
-
-
-def card_missing(card_id: str) -> CardNotFound:
-    return CardNotFound(f"no card {card_id!r} on this board", hint="See your inbox.")
