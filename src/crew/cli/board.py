@@ -166,7 +166,7 @@ def board_command(
 
 @app.command("inbox")
 def inbox_command(as_person: AsOption = None, as_json: JsonOption = False) -> None:
-    """Cards waiting on me (checkpoints and escalations), oldest first."""
+    """Cards waiting on me (checkpoints, escalations, tool calls, tasks), oldest first."""
     from crew.cli import remote
 
     if (api := remote.remote()) is not None:  # `crew login`: through the server's API
