@@ -257,12 +257,35 @@ def test_rollups_stay_bounded_days_past_retention_go(board: Board, clock: FakeCl
 
     h = History(board, clock)
     h.execute(h.run(), "research", "researcher", 0.9)
-    first = int(clock() // 86400)
+    clock.advance(86400)
+    h.execute(h.run(), "research", "researcher", 0.9)  # a new day: a copy of the totals
+    second = int(clock() // 86400)
+    assert board.client.hget(board.keys.rollup_day(second), "r|brief|researcher|ok") == "1"
     clock.advance((ROLLUP_DAYS + 1) * 86400)
     h.execute(h.run(), "research", "researcher", 0.9)
     days = board.client.zrange(board.keys.rollup_days(), 0, -1)
-    assert str(first) not in days and len(days) == 1
-    assert not board.client.exists(board.keys.rollup_day(first))
+    assert days == [str(int(clock() // 86400))]
+    assert not board.client.exists(board.keys.rollup_day(second))
+    # the totals keep counting: a report over the whole time sees from the oldest copy kept
+    assert board.client.hget(board.keys.rollup_total(), "r|brief|researcher|ok") == "3"
+    report = build_report(board, since=clock() - 3 * 86400)
+    assert report.roles[0]["executions"] == 1
+
+
+def test_a_report_of_a_period_counts_only_that_period(board: Board, clock: FakeClock) -> None:
+    h = History(board, clock)
+    for day in range(5):
+        for _ in range(day + 1):  # day d has d + 1 executions
+            h.execute(h.run(), "research", "researcher", 0.9)
+        clock.advance(86400)
+    start = clock() - 5 * 86400
+    counts = [
+        build_report(board, since=start + d * 86400, until=start + d * 86400 + 3600).roles
+        for d in range(5)
+    ]
+    assert [c[0]["executions"] for c in counts] == [1, 2, 3, 4, 5]
+    days_1_to_3 = build_report(board, since=start + 86400, until=start + 3 * 86400 + 1)
+    assert days_1_to_3.roles[0]["executions"] == 2 + 3 + 4 and days_1_to_3.days == 3
 
 
 def band_counts(

@@ -41,10 +41,12 @@ each other. The layout (`<P>` = `crew:{B}:`):
                               deleted with the run
     <P>workers                zset worker id -> when its heartbeat runs out (`crew workers`)
     <P>worker:<id>            hash: one worker's host, pid, concurrency, runs in hand (expires)
-    <P>report:day:<d>         hash: the report's roll-ups of UTC day d (days since the epoch),
+    <P>report:total           hash: the report's roll-ups, running totals since they began,
                               "<section>|<playbook>|<name>|<metric>" -> a number, kept by the
                               transitions (scripts/_rollups.lua), read by crew.people.report
-    <P>report:days            zset day -> day: the days rolled up (days past the roll-up
+    <P>report:day:<d>         hash: a copy of report:total as UTC day d (days since the epoch)
+                              began, made by the day's first transition
+    <P>report:days            zset day -> day: the days with a copy (copies past the roll-up
                               retention are deleted when a new day starts)
     <P>report:meta            hash: facts about the roll-ups (since: when they were first kept,
                               rebuilt: when `crew report --rebuild` last recomputed them)
@@ -97,6 +99,7 @@ _TEMPLATES: dict[str, str] = {
     "run_seq": "runs:seq",
     "run_leases": "runs:leases",
     "run_key": "runs:key:{key}",
+    "rollup_total": "report:total",
     "rollup_day": "report:day:{day}",
     "rollup_days": "report:days",
     "rollup_meta": "report:meta",
@@ -222,6 +225,9 @@ class BoardKeys:
 
     def web_session(self, session: str) -> str:
         return self._key("web_session", session=session)
+
+    def rollup_total(self) -> str:
+        return self._key("rollup_total")
 
     def rollup_day(self, day: int) -> str:
         return self._key("rollup_day", day=str(day))

@@ -64,7 +64,12 @@ def replay(board: Board, *, batch: int = 500) -> dict[str, int]:
     client: Any = board.client
     keys = board.keys
     old = [int(d) for d in client.zrange(keys.rollup_days(), 0, -1)]
-    client.delete(keys.rollup_days(), keys.rollup_meta(), *(keys.rollup_day(d) for d in old))
+    client.delete(
+        keys.rollup_days(),
+        keys.rollup_meta(),
+        keys.rollup_total(),
+        *(keys.rollup_day(d) for d in old),
+    )
     counters = _Counters()
     runs = client.zrange(keys.runs(), 0, -1)
     cards_read = 0
@@ -93,17 +98,26 @@ def replay(board: Board, *, batch: int = 500) -> dict[str, int]:
                 _run(counters, run.playbook, str(run.status), run.created, run.finished, cards)
     now = board.now()
     pipe = client.pipeline(transaction=False)
-    for day, fields in counters.days.items():
-        values = {
-            name: (f"{value:.6f}" if name.endswith(_FLOATS) else str(int(value)))
-            for name, value in fields.items()
-        }
-        if values:
-            pipe.hset(keys.rollup_day(day), mapping=values)
-            pipe.zadd(keys.rollup_days(), {str(day): day})
+    total: dict[str, float] = defaultdict(float)
+    for day in sorted(counters.days):
+        # the copy of the totals as the day began, then the day's changes
+        if total:
+            pipe.hset(keys.rollup_day(day), mapping=_stored(total))
+        pipe.zadd(keys.rollup_days(), {str(day): day})
+        for name, value in counters.days[day].items():
+            total[name] += value
+    if total:
+        pipe.hset(keys.rollup_total(), mapping=_stored(total))
     pipe.hset(keys.rollup_meta(), mapping={"since": f"{first or now:.6f}", "rebuilt": f"{now:.6f}"})
     pipe.execute()
     return {"runs": len(runs), "cards": cards_read, "days": len(counters.days)}
+
+
+def _stored(fields: dict[str, float]) -> dict[str, str]:
+    return {
+        name: (f"{value:.6f}" if name.endswith(_FLOATS) else str(round(value)))
+        for name, value in fields.items()
+    }
 
 
 def _card(counters: _Counters, card: Card, cards: list[Card], judged: dict[str, str]) -> None:
@@ -115,17 +129,14 @@ def _card(counters: _Counters, card: Card, cards: list[Card], judged: dict[str, 
             at = card.waiting_since if escalated and card.waiting_since else card.updated
             if not escalated:
                 at = card.finished or card.updated
-            counters.add(at, "r", pb, role, "exec", 1)
             if escalated:
                 counters.add(at, "r", pb, role, "esc:" + _reason_kind(card.reason), 1)
             else:
                 counters.add(at, "r", pb, role, "ok", 1)
-                counters.add(at, "r", pb, role, "accepted", 1)
             band = _band(card.confidence)
             if band is not None:
                 counters.add(at, "r", pb, role, f"band:{band}", 1)
             if card.usage is not None:
-                counters.add(at, "r", pb, role, "usage", 1)
                 counters.add(at, "r", pb, role, "tok_in", card.usage.input_tokens)
                 counters.add(at, "r", pb, role, "tok_out", card.usage.output_tokens)
                 counters.add(at, "r", pb, role, "calls", card.usage.calls)
@@ -141,8 +152,6 @@ def _card(counters: _Counters, card: Card, cards: list[Card], judged: dict[str, 
         counters.add(at, "p", pb, answer.by, "ttd_sum", took)
     if card.kind is CardKind.ESCALATION and role:
         counters.add(at, "r", pb, role, "esc_dec:" + decision, 1)
-        if answer.decision in (Decision.APPROVE, Decision.EDIT):
-            counters.add(at, "r", pb, role, "accepted", 1)
         verdict = "kept" if answer.decision is Decision.APPROVE else "changed"
         _judge(counters, at, card, verdict, judged)
     elif card.kind is CardKind.CHECKPOINT:

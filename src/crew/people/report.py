@@ -265,16 +265,47 @@ class Report:
         }
 
 
-def read_rollups(board: Board, since: float, until: float) -> dict[int, dict[str, str]]:
-    """The roll-up hashes of the days from `since` to `until`: one round trip for the index,
-    one (pipelined) for the days."""
+@dataclass(frozen=True)
+class Rollups:
+    """The roll-ups of a period: each field's change over it, and how many days had any."""
+
+    fields: dict[str, float]
+    days: int
+
+
+def _numbers(flat: Mapping[str, str] | None) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, raw in (flat or {}).items():
+        try:
+            out[name] = float(raw)
+        except ValueError:
+            continue
+    return out
+
+
+def read_rollups(board: Board, since: float, until: float) -> Rollups:
+    """The roll-ups of the UTC days from `since` to `until`: the running totals at the first
+    day snapshot after `until` (or now) minus those at the first snapshot from `since` on. Two
+    round trips and two hashes, whatever the period or the history."""
     keys, client = board.keys, cast(Any, board.client)
     first, last = math.floor(since / DAY), math.floor(until / DAY)
-    days = [int(d) for d in client.zrangebyscore(keys.rollup_days(), first, last)]
     pipe = client.pipeline(transaction=False)
-    for day in days:
-        pipe.hgetall(keys.rollup_day(day))
-    return dict(zip(days, pipe.execute(), strict=True))
+    pipe.zrangebyscore(keys.rollup_days(), first, "+inf", start=0, num=1)
+    pipe.zrangebyscore(keys.rollup_days(), last + 1, "+inf", start=0, num=1)
+    pipe.zcount(keys.rollup_days(), first, last)
+    starts, ends, days = pipe.execute()
+    if not starts:  # nothing happened since `since`
+        return Rollups({}, 0)
+    pipe = client.pipeline(transaction=False)
+    pipe.hgetall(keys.rollup_day(int(starts[0])))
+    pipe.hgetall(keys.rollup_day(int(ends[0])) if ends else keys.rollup_total())
+    start, end = (_numbers(flat) for flat in pipe.execute())
+    fields = {}
+    for name, value in end.items():
+        change = value - start.get(name, 0.0)
+        if abs(change) > 1e-9:
+            fields[name] = change
+    return Rollups(fields, int(days))
 
 
 def _split(field_name: str) -> tuple[str, str, str, str] | None:
@@ -286,18 +317,17 @@ def _split(field_name: str) -> tuple[str, str, str, str] | None:
     return section, playbook, name, metric
 
 
-def names_in(rollups: Mapping[int, Mapping[str, str]]) -> dict[str, set[str]]:
+def names_in(rollups: Rollups) -> dict[str, set[str]]:
     """The roles, people and playbooks the roll-ups name."""
     found: dict[str, set[str]] = {"r": set(), "p": set(), "b": set()}
-    for fields in rollups.values():
-        for name in fields:
-            parts = _split(name)
-            if parts is None:
-                continue
-            section, playbook, who, _ = parts
-            found["b"].add(playbook)
-            if section in "rp":
-                found[section].add(who)
+    for name in rollups.fields:
+        parts = _split(name)
+        if parts is None:
+            continue
+        section, playbook, who, _ = parts
+        found["b"].add(playbook)
+        if section in "rp":
+            found[section].add(who)
     return found
 
 
@@ -310,7 +340,7 @@ def build_report(
     role: str | None = None,
     person: str | None = None,
     thresholds: Mapping[str, float] | None = None,
-    rollups: Mapping[int, Mapping[str, str]] | None = None,
+    rollups: Rollups | None = None,
 ) -> Report:
     """The report over [since, until] (whole UTC days), filtered. `thresholds`: each role's
     current confidence threshold (the project's), for the suggestions."""
@@ -318,23 +348,18 @@ def build_report(
     if rollups is None:
         rollups = read_rollups(board, since, until)
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
-    for fields in rollups.values():
-        for name, raw in fields.items():
-            parts = _split(name)
-            if parts is None:
-                continue
-            section, pb, who, metric = parts
-            if playbook is not None and pb != playbook:
-                continue
-            if section == "r" and role is not None and who != role:
-                continue
-            if section == "p" and person is not None and who != person:
-                continue
-            key = (section, pb if section == "b" else who)
-            try:
-                groups[key].add(metric, float(raw))
-            except ValueError:
-                continue
+    for name, value in rollups.fields.items():
+        parts = _split(name)
+        if parts is None:
+            continue
+        section, pb, who, metric = parts
+        if playbook is not None and pb != playbook:
+            continue
+        if section == "r" and role is not None and who != role:
+            continue
+        if section == "p" and person is not None and who != person:
+            continue
+        groups[(section, pb if section == "b" else who)].add(metric, value)
     thresholds = thresholds or {}
     roles, suggestions = [], []
     for (section, name), group in sorted(groups.items()):
@@ -355,7 +380,7 @@ def build_report(
         playbooks=playbooks,
         suggestions=suggestions,
         notes=[],
-        days=len(rollups),
+        days=rollups.days,
         rolled_up_since=float(meta) if meta else None,
     )
 
@@ -363,11 +388,12 @@ def build_report(
 def _role(
     name: str, g: _Group, threshold: float | None
 ) -> tuple[dict[str, Any], Suggestion | None]:
-    executions = int(g.get("exec"))
     at_once = int(g.get("ok"))
     escalated_by = g.prefixed("esc:")
     escalated = sum(escalated_by.values())
-    accepted = int(g.get("accepted"))
+    executions = at_once + escalated
+    decided = g.prefixed("esc_dec:")
+    accepted = at_once + decided.get("approve", 0) + decided.get("edit", 0)
     cost = g.get("cost") if "cost" in g.counters else None
     bands: list[dict[str, Any]] = []
     for band in range(BANDS):
@@ -395,7 +421,7 @@ def _role(
         "escalated": escalated,
         "escalated_rate": _rate(escalated, executions),
         "escalated_by": escalated_by,
-        "escalation_decisions": g.prefixed("esc_dec:"),
+        "escalation_decisions": decided,
         "checkpoint_decisions": g.prefixed("cp:"),
         "accepted": accepted,
         "calibration": bands,

@@ -1,39 +1,44 @@
 -- Roll-ups for `crew report` (DESIGN §10), after _common.lua and _runs.lua: bounded counters and
--- histograms kept in the same atomic step as the transition they count, so a report reads a few
--- hashes per day (never every card) and covers history older than card retention.
+-- histograms kept in the same atomic step as the transition they count, so a report reads two
+-- hashes whatever the period or the history (never a card), and covers history older than card
+-- retention.
 --
--- Layout (keys from crew/board/keys.py): K.rollup_day(d) is a hash per UTC day d (days since the
--- epoch) whose fields are "<section>|<playbook>|<name>|<metric>" -> a number:
---   r|<playbook>|<role>|...    exec, ok (accepted at once), esc:<reason kind>, accepted,
---                              esc_dec:<decision>, cp:<decision> (checkpoints that showed its
---                              output), band:<b> (executions with confidence in [b/10, (b+1)/10)),
+-- Layout (keys from crew/board/keys.py): K.rollup_total() is a hash of running totals since the
+-- roll-ups began, fields "<section>|<playbook>|<name>|<metric>" -> a number:
+--   r|<playbook>|<role>|...    ok (accepted at once), esc:<reason kind>, esc_dec:<decision>,
+--                              cp:<decision> (checkpoints that showed its output),
+--                              band:<b> (executions with confidence in [b/10, (b+1)/10)),
 --                              kept:<b> / changed:<b> (what people later did with them),
---                              tok_in, tok_out, calls, cost, usage (executions with usage)
+--                              tok_in, tok_out, calls, cost
 --   p|<playbook>|<person>|...  dec:<decision>, ttd:<bucket>, ttd_sum (time to decide),
 --                              sla_miss, reassigned (handed on by someone)
 --   b|<playbook>|-|...         out:<status> (runs by outcome), lead:/wait:/ai:<bucket> and
 --                              lead_sum, wait_sum (lead time, waiting on people, the rest)
 -- A histogram bucket of t seconds is ceil(2 * log2(t)) (0 for t <= 1): edges a factor sqrt(2)
--- apart, at most ~45 buckets up to a month. K.rollup_days indexes the days (score = day): a day
--- older than ROLLUP_DAYS is deleted when a new day starts, so roll-ups stay bounded.
+-- apart, at most ~45 buckets up to a month. K.rollup_day(d) is a copy of the totals as they were
+-- when UTC day d (days since the epoch) began, made by the day's first transition; K.rollup_days
+-- indexes those days (score = day). The figures of days a..b are then the totals at the first
+-- snapshot after b (or now) minus those at the first snapshot from a on. Snapshots older than
+-- ROLLUP_DAYS are deleted when a new day starts, so roll-ups stay bounded.
 -- Card fields the roll-ups keep: rw ('1' while the card counts as its run waiting on people),
--- rj ('<day>|kept' or '<day>|changed': where its calibration outcome was counted).
+-- rj ('kept' or 'changed': its calibration outcome, counted once; a later change moves it).
 -- Run record fields: rw_open, rw_since, rw_total (the run's time waiting on people so far).
 
-local ROLLUP_TODAY = nil
+local ROLLUP_READY = false
 
 local function rollup_key()
-  if ROLLUP_TODAY then return ROLLUP_TODAY end
+  if ROLLUP_READY then return K.rollup_total() end
+  ROLLUP_READY = true
   local day = math.floor(NOW / 86400)
-  ROLLUP_TODAY = K.rollup_day(day)
   if redis.call('ZADD', K.rollup_days(), 'NX', day, tostring(day)) == 1 then
     redis.call('HSETNX', K.rollup_meta(), 'since', NOW_S)
+    redis.call('COPY', K.rollup_total(), K.rollup_day(day), 'REPLACE')
     local cutoff = day - tonumber(ROLLUP_DAYS)
     local old = redis.call('ZRANGEBYSCORE', K.rollup_days(), '-inf', '(' .. cutoff)
     for _, d in ipairs(old) do redis.call('DEL', K.rollup_day(d)) end
     if #old > 0 then redis.call('ZREMRANGEBYSCORE', K.rollup_days(), '-inf', '(' .. cutoff) end
   end
-  return ROLLUP_TODAY
+  return K.rollup_total()
 end
 
 local function rollup_field(section, playbook, name, metric)
@@ -96,10 +101,8 @@ end
 local function rollup_executed(id, c, outcome, reason)
   if (c.role or '') == '' then return end
   local pb, role = c.playbook, c.role
-  rollup_add('r', pb, role, 'exec', 1)
   if outcome == 'ok' then
     rollup_add('r', pb, role, 'ok', 1)
-    rollup_add('r', pb, role, 'accepted', 1)
   else
     rollup_add('r', pb, role, 'esc:' .. rollup_reason_kind(reason), 1)
   end
@@ -107,7 +110,6 @@ local function rollup_executed(id, c, outcome, reason)
   if band then rollup_add('r', pb, role, 'band:' .. band, 1) end
   local usage = rollup_json(c.usage)
   if type(usage) == 'table' then
-    rollup_add('r', pb, role, 'usage', 1)
     rollup_add('r', pb, role, 'tok_in', tonumber(usage.input_tokens) or 0)
     rollup_add('r', pb, role, 'tok_out', tonumber(usage.output_tokens) or 0)
     rollup_add('r', pb, role, 'calls', tonumber(usage.calls) or 0)
@@ -120,15 +122,10 @@ end
 local function rollup_judged(id, pb, role, band, verdict, judged)
   if band == nil then return end
   judged = judged or ''
-  if judged ~= '' then
-    local day, was = string.match(judged, '^(%d+)|(%a+)$')
-    if was == verdict or was == 'changed' then return end
-    if day and redis.call('ZSCORE', K.rollup_days(), day) then
-      redis.call('HINCRBY', K.rollup_day(day), rollup_field('r', pb, role, 'kept:' .. band), -1)
-    end
-  end
+  if judged == verdict or judged == 'changed' then return end
+  if judged == 'kept' then rollup_add('r', pb, role, 'kept:' .. band, -1) end
   rollup_add('r', pb, role, verdict .. ':' .. band, 1)
-  redis.call('HSET', K.card(id), 'rj', math.floor(NOW / 86400) .. '|' .. verdict)
+  redis.call('HSET', K.card(id), 'rj', verdict)
 end
 
 -- A checkpoint's decision goes to the roles whose outputs it showed (the done agent cards of the
@@ -206,7 +203,6 @@ local function rollup_answered(id, c, person, decision)
   end
   if c.kind == 'escalation' and (c.role or '') ~= '' then
     rollup_add('r', pb, c.role, 'esc_dec:' .. decision, 1)
-    if decision == 'approve' or decision == 'edit' then rollup_add('r', pb, c.role, 'accepted', 1) end
     local verdict = 'changed'
     if decision == 'approve' then verdict = 'kept' end
     rollup_judged(id, pb, c.role, rollup_band(c.confidence), verdict, c.rj)
