@@ -145,3 +145,23 @@ def test_a_round_reads_a_window_of_waiting_runs_and_reaches_every_one_in_turn(
 
     # r00 is now the newest in the waiting index: the third window of 5 reaches it
     assert found == [[], [], ["r00"]]
+
+
+def test_runs_recorded_before_the_indexes_are_indexed_when_a_worker_starts(
+    board: Board, clock: FakeClock
+) -> None:
+    new_run(board, "r1")
+    new_run(board, "r2")
+    board.set_run_status("r2", RunStatus.WAITING, actor="crew", waiting_on=[])
+    new_run(board, "r3")
+    board.set_run_status("r3", RunStatus.DONE, actor="crew")
+    # as an older crew left them: no status index, no takeover entry
+    for status in ("running", "waiting", "queued"):
+        board.client.delete(board.keys.runs_status(status))
+    board.client.delete(board.keys.run_leases())
+
+    assert board.index_older_runs() == 2
+    assert indexed(board) == {"queued": [], "running": ["r1"], "waiting": ["r2"]}
+    clock.advance(1)
+    assert [r.id for r in board.runs_lease_expired()] == ["r1"]  # a worker takes it over
+    assert board.index_older_runs() == 0

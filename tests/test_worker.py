@@ -379,6 +379,9 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
         def leave_worker(self, worker: str) -> None:
             return None
 
+        def index_older_runs(self) -> int:
+            return 0
+
         def runs_lease_expired(self, limit: int) -> list[Any]:
             return []
 

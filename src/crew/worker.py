@@ -173,6 +173,12 @@ class Worker:
 
         self._beat_ttl = max(15.0, 3 * interval)
         try:
+            try:
+                older = self.board.index_older_runs()
+                if older:
+                    self.say(f"indexed {older} run(s) recorded by an older crew")
+            except redis.RedisError:
+                pass  # the first round says Redis is away
             while not self.stopping.is_set():
                 try:
                     self.round()

@@ -937,6 +937,33 @@ class Board:
         )
         return self._runs_of(ids)
 
+    def index_older_runs(self, limit: int = 1000) -> int:
+        """Put runs recorded before runs were indexed (by an older crew) in the index of their
+        status, and a running one in the takeover index: the newest `limit` runs are looked
+        at once (a worker does it when it starts). Returns how many were missing."""
+        ids = self._db.zrevrange(self.keys.runs(), 0, limit - 1)
+        pipe = self._db.pipeline(transaction=False)
+        for run_id in ids:
+            pipe.hmget(self.keys.run(run_id), "status", "updated", "lease_deadline")
+        fields = pipe.execute()
+        going = [status for status in RunStatus if not status.finished]
+        for run_id in ids:
+            for status in going:
+                pipe.zscore(self.keys.runs_status(status), run_id)
+        scores = pipe.execute()
+        missing = 0
+        for n, (run_id, (status, updated, deadline)) in enumerate(zip(ids, fields, strict=True)):
+            indexed = scores[n * len(going) : (n + 1) * len(going)]
+            if not status or RunStatus(status).finished or any(s is not None for s in indexed):
+                continue
+            missing += 1
+            pipe.zadd(self.keys.runs_status(status), {run_id: float(updated or 0)})
+            if status == RunStatus.RUNNING:
+                pipe.zadd(self.keys.run_leases(), {run_id: float(deadline or updated or 0)})
+        if missing:
+            pipe.execute()
+        return missing
+
     def take_run(self, holder: str, lease_seconds: float) -> tuple[str, str] | None:
         """Take the first run in line (priority, then first in first out) with its lease, for
         `holder`: (run id, lease token), or None when no run waits for a worker."""
