@@ -190,3 +190,17 @@ def test_crew_run_help_shows_the_submission_options(crew_cli: Cli) -> None:
     shown = " ".join(crew_cli("run", "--help").out.split())
     for option in ("--detach", "--key", "--priority"):
         assert option in shown
+
+
+def test_crew_resume_drives_a_queued_run_here_and_takes_it_out_of_line(
+    crew_cli: Cli, example: Path
+) -> None:
+    run_id = crew_cli(*DETACH).out.strip()
+
+    resumed = crew_cli("resume", run_id, "--json")
+
+    assert resumed.code == 3, resumed.err  # driven here to carol's checkpoint
+    assert as_json(resumed)["status"] == "waiting"
+    board = board_of(example)
+    assert board.queued_runs() == [] and board.take_run("w", 30) is None
+    assert crew_cli("worker", "--once").out == ""  # nothing left for a worker
