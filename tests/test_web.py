@@ -5,6 +5,7 @@ driven through Starlette's TestClient (real requests through the whole app, in p
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -318,3 +319,64 @@ def test_decisions_made_through_the_server_verify_as_the_web_authority(
     log = crew_cli("log", answered.json()["run"])
     assert "verified=web" in log.out, log.out
     assert crew_cli("audit", "verify").code == 0
+
+
+def test_an_escalation_edited_through_its_form_then_a_rejection_revises_the_draft(
+    project_dir: Path, crew_cli: Crew, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.example import copy_example
+
+    copy_example(project_dir)  # the research answer is unsure: it escalates to alice
+    monkeypatch.delenv("CREW_USER", raising=False)
+    result = crew_cli(*RUN, "--json")
+    assert result.code == 3, result.err
+    card = re.search(r'"card": "(c\w+)"', result.out).group(1)  # type: ignore[union-attr]
+    state, _said = open_state(load_project(project_dir))
+    try:
+        with TestClient(create_app(state), follow_redirects=False) as client:
+            _signin(client, token(crew_cli, "alice"))
+            page = client.get(f"/cards/{card}")
+            assert 'name="field.score"' in page.text and 'name="field.risks"' in page.text
+            form = {
+                "csrf": _csrf(page.text),
+                "version": str(state.board.get(card).version),
+                "decision": "edit",
+                "field.summary": "Kettles sell.",
+                "field.risks": "- supply\n- weather",
+                "field.severity": "low",
+                "field.score": "eleven",
+            }
+            refused = client.post(f"/cards/{card}/answer", data=form)
+            assert refused.status_code == 400
+            said = html.unescape(refused.text)
+            assert "not a valid output of role 'researcher': score: expected a number" in said
+            assert 'value="eleven"' in refused.text  # what was typed stays in the form
+            assert state.board.get(card).decision is None
+            edited = client.post(f"/cards/{card}/answer", data={**form, "field.score": "3"})
+            assert edited.status_code == 303, edited.text
+            output = state.board.get(card).decision.edited_output  # type: ignore[union-attr]
+            assert output["risks"] == ["supply", "weather"] and output["score"] == 3
+            state.settle(60)
+
+            client.cookies.clear()
+            _signin(client, token(crew_cli, "carol"))
+            (review,) = state.board.inbox("carol")
+            page = client.get(f"/cards/{review.id}")
+            rejected = client.post(
+                f"/cards/{review.id}/answer",
+                data={
+                    "csrf": _csrf(page.text),
+                    "version": str(review.version),
+                    "decision": "reject",
+                    "comment": "cite the <b>lab test</b>",
+                },
+            )
+            assert rejected.status_code == 303
+            state.settle(60)
+            (again,) = state.board.inbox("carol")
+            assert again.step == "legal_review" and again.revision == 1
+            shown = client.get(f"/cards/{review.id}").text
+            assert "cite the &lt;b&gt;lab test&lt;/b&gt;" in shown or "cite the lab test" in shown
+            assert "<b>lab test</b>" not in shown
+    finally:
+        state.close()
