@@ -165,3 +165,20 @@ def test_runs_recorded_before_the_indexes_are_indexed_when_a_worker_starts(
     clock.advance(1)
     assert [r.id for r in board.runs_lease_expired()] == ["r1"]  # a worker takes it over
     assert board.index_older_runs() == 0
+
+
+def test_concurrent_submissions_with_one_key_make_one_run(board: Board) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def submit(n: int) -> str:
+        run = board.create_run(
+            f"r{n}", playbook="p", inputs={}, started_by="hook", queued=True, key="ticket-1"
+        )
+        return run.id
+
+    with ThreadPoolExecutor(10) as pool:
+        ids = set(pool.map(submit, range(10)))
+
+    assert len(ids) == 1
+    assert [r.id for r in board.queued_runs()] == list(ids)
+    assert [r.id for r in board.runs(20)] == list(ids)
