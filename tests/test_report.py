@@ -402,3 +402,18 @@ def test_report_html_is_one_offline_file_with_its_charts_drawn_in_chromium(
     assert (0x09, 0x69, 0xDA) in seen  # the calibration curves and the AI working bar
     assert (0xBF, 0x87, 0x00) in seen  # waiting on people
     assert (0x1A, 0x7F, 0x37) in seen  # time to decide, median
+
+
+def test_suggest_lowers_the_threshold_when_people_kept_what_it_escalated() -> None:
+    # the escalated outputs between 0.6 and 0.7 were all approved as they were
+    bands = band_counts(
+        changed={4: 6, 5: 4, 8: 1},
+        kept={4: 2, 5: 3, 6: 12, 8: 9},
+        executions={4: 8, 5: 7, 6: 12, 7: 20, 8: 30},
+    )
+    found, why = suggest("researcher", bands, 0.7)
+    assert found is not None, why
+    assert found.line == (
+        "agents/researcher.yaml: confidence.threshold 0.7 → 0.6 (people kept 12 of the 12 "
+        "outputs between 0.6 and 0.7 they judged unchanged; -12 escalations)"
+    )

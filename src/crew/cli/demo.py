@@ -108,16 +108,17 @@ def fill(project: Project, *, runs: int, days: int, seed: int) -> dict[str, int]
     board = Board(opened.board.client, opened.board.name, clock=clock)
     board._waitaof = False  # simulated decisions: no need to wait for the disk's fsync
     session = dataclasses.replace(opened, board=board, lease_seconds=30 * 86400.0)
-    gap = days * 86400 / runs
+    gap = (days * 86400 - 86400) / runs
     decisions = 0
     try:
         with tempfile.TemporaryDirectory() as folder, contextlib.chdir(folder):
+            begin = clock.now
             for done in range(runs):
                 if done and done % 25 == 0:
                     err_console.print(f"{done} of {runs} runs", style="dim")
-                start = clock.now
+                # runs start evenly over the period, ending a day or so before now
+                clock.now = max(clock.now, begin + done * gap)
                 decisions += _one_run(session, board, clock, rng)
-                clock.now = max(clock.now, start + rng.uniform(0.3, 1.7) * gap)
     finally:
         opened.close()
     return {"runs": runs, "decisions": decisions}
@@ -241,7 +242,7 @@ def _decide(session: Session, board: Board, clock: _Clock, rng: random.Random, w
     clock.advance(min(rng.lognormvariate(7.6, 1.0), 12 * 3600))
     sweep(session.project, board)
     card = board.get(card_id)
-    if card.sla is not None and card.waiting_since is not None and card.waiting_since == clock.now:
+    if card.waiting_since is not None and abs(card.waiting_since - clock.now) < 1:
         clock.advance(rng.uniform(300, 3600))  # moved on just now: the next person takes a while
     person = card.assignee
     kind = str(card.kind)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 _ROLE_COLUMNS = [
     Column("role"),
-    Column("runs", justify="right"),
+    Column("outputs", justify="right"),
     Column("at once", justify="right"),
     Column("escalated", justify="right"),
     Column("threshold", justify="right", drop=2),
@@ -300,7 +300,7 @@ def _print_tables(result: Report, span: str) -> None:
 
 
 def _print_suggestions(result: Report) -> None:
-    from crew.people.report import MIN_CHANGED, MIN_JUDGED
+    from crew.people.report import CHANGED_MOST, KEPT_MOST, MIN_BAND, MIN_CHANGED, MIN_JUDGED
 
     for suggestion in result.suggestions:
         console.print(Text(suggestion.line))
@@ -309,8 +309,10 @@ def _print_suggestions(result: Report) -> None:
         console.print(Text(f"{r['role']}: no change ({r['suggestion_why_not']})", style="dim"))
     console.print(
         Text(
-            f"A change is suggested only for a role with at least {MIN_JUDGED} outputs people "
-            f"judged, {MIN_CHANGED} of them changed.",
+            f"Evidence required: {MIN_JUDGED} outputs of the role people judged, {MIN_CHANGED} "
+            f"of them changed; a confidence band counts with {MIN_BAND} judged outputs, people "
+            f"having changed {round(100 * CHANGED_MOST)}% of them (raise the threshold over it) "
+            f"or kept {round(100 * KEPT_MOST)}% (lower it under it).",
             style="dim",
         )
     )

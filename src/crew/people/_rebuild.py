@@ -82,9 +82,15 @@ def replay(board: Board, *, batch: int = 500) -> dict[str, int]:
         except Exception:  # a run whose record is gone: its cards still count
             run = None
         judged: dict[str, str] = {}
+        events = board.events(run_id)
+        reasons = {  # why each card was escalated (a retried card's reason says it was retried)
+            e.card: str((e.detail or {}).get("reason") or "")
+            for e in events
+            if e.event == "escalated" and e.card
+        }
         for card in sorted(cards, key=lambda c: c.updated):
-            _card(counters, card, cards, judged)
-        for event in board.events(run_id):
+            _card(counters, card, cards, judged, reasons.get(card.id))
+        for event in events:
             detail: Any = event.detail or {}
             pb = run.playbook if run is not None else ""
             if event.event == "reassigned" and detail.get("from"):
@@ -120,7 +126,13 @@ def _stored(fields: dict[str, float]) -> dict[str, str]:
     }
 
 
-def _card(counters: _Counters, card: Card, cards: list[Card], judged: dict[str, str]) -> None:
+def _card(
+    counters: _Counters,
+    card: Card,
+    cards: list[Card],
+    judged: dict[str, str],
+    reason: str | None = None,
+) -> None:
     pb, role = card.playbook, card.role or ""
     answer = card.decision
     if role and card.kind in (CardKind.AGENT, CardKind.ESCALATION):
@@ -130,7 +142,7 @@ def _card(counters: _Counters, card: Card, cards: list[Card], judged: dict[str, 
             if not escalated:
                 at = card.finished or card.updated
             if escalated:
-                counters.add(at, "r", pb, role, "esc:" + _reason_kind(card.reason), 1)
+                counters.add(at, "r", pb, role, "esc:" + _reason_kind(reason or card.reason), 1)
             else:
                 counters.add(at, "r", pb, role, "ok", 1)
             band = _band(card.confidence)

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from crew.board.board import Board
 
 __all__ = [
+    "CHANGED_MOST",
+    "KEPT_MOST",
+    "MIN_BAND",
     "MIN_CHANGED",
     "MIN_JUDGED",
     "Report",
@@ -57,8 +60,12 @@ MIN_JUDGED = 20
 """A threshold is suggested only for a role with at least this many judged outputs..."""
 MIN_CHANGED = 8
 """...of which at least this many were changed by people."""
-CATCH = 0.8
-"""The suggested threshold is the lowest that would have escalated this share of the changed."""
+MIN_BAND = 5
+"""A confidence band speaks for a change only with this many judged outputs in it..."""
+CHANGED_MOST = 0.5
+"""...of which people changed at least this share (raise the threshold over it)..."""
+KEPT_MOST = 0.9
+"""...or kept at least this share unchanged (lower the threshold under it)."""
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
 
@@ -150,19 +157,20 @@ class Suggestion:
 
     @property
     def line(self) -> str:
-        more = f"+{self.extra_escalations} escalation{'s' if self.extra_escalations != 1 else ''}"
-        if self.escalations:
-            more = f"+{round(100 * self.extra_escalations / self.escalations)}% escalations"
+        n = self.extra_escalations
         if self.suggested > self.current:
+            more = f"+{n} escalation{'s' if n != 1 else ''}"
+            if self.escalations:
+                more = f"+{round(100 * n / self.escalations)}% escalations"
             why = (
                 f"would have escalated {self.caught} of {self.changed} outputs people later "
                 f"changed; {more}"
             )
         else:
             why = (
-                f"{self.changed} of {self.judged} judged outputs were changed, none of them "
-                f"between {self.suggested:g} and {self.current:g}; "
-                f"-{self.extra_escalations} escalations"
+                f"people kept {self.caught} of the {self.changed} outputs between "
+                f"{self.suggested:g} and {self.current:g} they judged unchanged; "
+                f"-{n} escalation{'s' if n != 1 else ''}"
             )
         return f"{self.file}: {self.key} {self.current:g} → {self.suggested:g} ({why})"
 
@@ -186,9 +194,14 @@ def suggest(
     role: str, bands: Sequence[Mapping[str, int]], threshold: float | None
 ) -> tuple[Suggestion | None, str]:
     """The threshold a role's calibration points to, and why (or why not). `bands`: per band,
-    {executions, kept, changed}. The suggestion is the lowest band edge that would have escalated
-    at least `CATCH` of the outputs people changed; it is made only with `MIN_JUDGED` judged
-    outputs of which `MIN_CHANGED` changed, and when it differs from `threshold`."""
+    {executions, kept, changed}.
+
+    Raise: from the current threshold up, each band whose judged outputs people mostly changed
+    (at least `CHANGED_MOST` of at least `MIN_BAND` judged) joins what would be escalated; the
+    suggestion is the edge above the last such band. Lower: the bands just below the threshold
+    whose judged outputs people nearly all kept (at least `KEPT_MOST` of `MIN_BAND`) need no
+    person. A suggestion needs `MIN_JUDGED` judged outputs for the role, `MIN_CHANGED` of them
+    changed (raising) or kept (lowering)."""
     if threshold is None:
         return None, "no threshold known for this role"
     judged = sum(b["kept"] + b["changed"] for b in bands)
@@ -199,36 +212,52 @@ def suggest(
             f"(needs {MIN_JUDGED} judged, {MIN_CHANGED} changed)"
         )
     current = min(BANDS, max(0, math.ceil(threshold * BANDS - 1e-9)))
-    best = BANDS
-    for edge in range(BANDS + 1):
-        caught = sum(b["changed"] for b in bands[:edge])
-        if caught >= CATCH * changed:
-            best = edge
-            break
     escalations = sum(b["executions"] for b in bands[:current])
+
+    def share(band: Mapping[str, int], what: str) -> float | None:
+        seen = band["kept"] + band["changed"]
+        return band[what] / seen if seen >= MIN_BAND else None
+
+    best = current
+    while best < BANDS - 1 and (share(bands[best], "changed") or 0.0) >= CHANGED_MOST:
+        best += 1
     if best > current:
-        extra = sum(b["executions"] for b in bands[current:best])
-        caught = sum(b["changed"] for b in bands[:best])
-    elif best < current and sum(b["changed"] for b in bands[best:current]) == 0:
-        extra = sum(b["executions"] for b in bands[best:current])
-        caught = sum(b["changed"] for b in bands[:best])
-    else:
-        return None, f"threshold {threshold:g} fits: it escalates most of what people changed"
-    return (
-        Suggestion(
-            role=role,
-            file=f"agents/{role}.yaml",
-            key="confidence.threshold",
-            current=threshold,
-            suggested=best / BANDS,
-            caught=caught,
-            changed=changed,
-            extra_escalations=extra,
-            escalations=escalations,
-            judged=judged,
-        ),
-        "",
-    )
+        through = sum(b["changed"] for b in bands[current:])
+        return (
+            Suggestion(
+                role=role,
+                file=f"agents/{role}.yaml",
+                key="confidence.threshold",
+                current=threshold,
+                suggested=best / BANDS,
+                caught=sum(b["changed"] for b in bands[current:best]),
+                changed=through,
+                extra_escalations=sum(b["executions"] for b in bands[current:best]),
+                escalations=escalations,
+                judged=judged,
+            ),
+            "",
+        )
+    best = current
+    while best > 1 and (share(bands[best - 1], "kept") or 0.0) >= KEPT_MOST:
+        best -= 1
+    if best < current:
+        return (
+            Suggestion(
+                role=role,
+                file=f"agents/{role}.yaml",
+                key="confidence.threshold",
+                current=threshold,
+                suggested=best / BANDS,
+                caught=sum(b["kept"] for b in bands[best:current]),
+                changed=sum(b["kept"] + b["changed"] for b in bands[best:current]),
+                extra_escalations=sum(b["executions"] for b in bands[best:current]),
+                escalations=escalations,
+                judged=judged,
+            ),
+            "",
+        )
+    return None, f"threshold {threshold:g} fits what people did with its outputs"
 
 
 @dataclass
