@@ -417,3 +417,29 @@ def test_suggest_lowers_the_threshold_when_people_kept_what_it_escalated() -> No
         "agents/researcher.yaml: confidence.threshold 0.7 → 0.6 (people kept 12 of the 12 "
         "outputs between 0.6 and 0.7 they judged unchanged; -12 escalations)"
     )
+
+
+def test_a_board_without_rollups_says_so_and_rebuild_recomputes_them(
+    example: Any, crew_cli: Any
+) -> None:
+    board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
+    clock = FakeClock(board.now() - 2 * 86400)
+    scripted(Board(board.client, board.name, clock=clock), clock)
+    expected = json.loads(crew_cli("report", "--json").out)
+    # as an older crew left it: cards and streams, no roll-ups
+    days = board.client.zrange(board.keys.rollup_days(), 0, -1)
+    board.client.delete(
+        board.keys.rollup_total(),
+        board.keys.rollup_days(),
+        board.keys.rollup_meta(),
+        *(board.keys.rollup_day(int(d)) for d in days),
+    )
+    old = crew_cli("report")
+    assert old.code == 2
+    assert "this board's 6 runs have no roll-ups" in old.err
+    assert "crew report --rebuild" in old.err and "Traceback" not in old.err
+    rebuilt = crew_cli("report", "--rebuild", "--json")
+    assert rebuilt.code == 0, rebuilt.err
+    assert "roll-ups rebuilt from 6 runs" in rebuilt.err
+    again = json.loads(rebuilt.out)
+    assert again["roles"] == expected["roles"] and again["people"] == expected["people"]
