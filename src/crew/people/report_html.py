@@ -127,7 +127,7 @@ def lead_time_chart(playbooks: list[dict[str, Any]]) -> str:
     axes.barh(names, waiting, left=working, color="#bf8700", label="waiting on people")
     axes.set_xlabel("hours per run (mean)")
     axes.invert_yaxis()
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.45), ncols=2, fontsize=8, frameon=False)
+    figure.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
     return _svg(figure)
 
 
