@@ -438,6 +438,11 @@ def test_a_board_without_rollups_says_so_and_rebuild_recomputes_them(
     assert old.code == 2
     assert "this board's 6 runs have no roll-ups" in old.err
     assert "crew report --rebuild" in old.err and "Traceback" not in old.err
+    # the new crew keeps roll-ups from its first transition on, and says what it missed
+    History(board, FakeClock(board.now())).execute("r7", "research", "researcher", 0.9)
+    partial = crew_cli("report")
+    assert partial.code == 0, partial.err
+    assert "runs the board kept from before then are not counted" in " ".join(partial.out.split())
     rebuilt = crew_cli("report", "--rebuild", "--json")
     assert rebuilt.code == 0, rebuilt.err
     assert "roll-ups rebuilt from 6 runs" in rebuilt.err

@@ -297,6 +297,8 @@ def _print_tables(result: Report, span: str) -> None:
         console.print(
             f"{len(result.suggestions)} threshold change(s) suggested: `crew report --suggest`"
         )
+    for note in result.notes:
+        console.print(Text(note, style="dim"))
 
 
 def _print_suggestions(result: Report) -> None:

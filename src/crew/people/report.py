@@ -400,7 +400,17 @@ def build_report(
             suggestions.append(found)
     people = [_person(name, g) for (s, name), g in sorted(groups.items()) if s == "p"]
     playbooks = [_playbook(name, g) for (s, name), g in sorted(groups.items()) if s == "b"]
-    meta = board.client.hget(board.keys.rollup_meta(), "since")
+    client = cast(Any, board.client)
+    meta = client.hget(board.keys.rollup_meta(), "since")
+    notes = []
+    oldest = client.zrange(board.keys.runs(), 0, 0, withscores=True)
+    if meta and oldest and float(oldest[0][1]) < float(meta) - 60 and since < float(meta):
+        from crew.board.cards import iso
+
+        notes.append(
+            f"roll-ups were kept from {iso(float(meta))}; runs the board kept from before "
+            "then are not counted (crew report --rebuild recomputes them from the cards)"
+        )
     return Report(
         since=since,
         until=until,
@@ -408,7 +418,7 @@ def build_report(
         people=people,
         playbooks=playbooks,
         suggestions=suggestions,
-        notes=[],
+        notes=notes,
         days=rollups.days,
         rolled_up_since=float(meta) if meta else None,
     )
