@@ -216,7 +216,7 @@ def test_the_report_gives_exactly_the_rates_a_scripted_history_implies(
     assert research["cost"] == pytest.approx(0.07)
     # accepted: 4 at once + the escalation edited + the one approved
     assert research["accepted"] == 6
-    assert research["cost_per_accepted"] == pytest.approx(round(0.07 / 6, 4))
+    assert research["cost_per_accepted"] == pytest.approx(round(0.07 / 6, 6))
 
     people = by_name(report.people, "person")
     carol, alice, bob = people["carol"], people["alice"], people["bob"]
@@ -448,3 +448,45 @@ def test_a_board_without_rollups_says_so_and_rebuild_recomputes_them(
     assert "roll-ups rebuilt from 6 runs" in rebuilt.err
     again = json.loads(rebuilt.out)
     assert again["roles"] == expected["roles"] and again["people"] == expected["people"]
+
+
+def readme_report_commands() -> list[str]:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme[readme.index("## The report: `crew report`") :]
+    block = re.search(r"```console\n(.*?)```", section, flags=re.S)
+    assert block is not None, "the report section has no console block"
+    return [line.split("#")[0].strip() for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_readme_report_commands_run_on_the_example_project(project_dir: Any) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.support.example import copy_example
+
+    copy_example(project_dir)
+    commands = readme_report_commands()
+    assert commands[0] == "crew demo history --runs 200"
+    commands[0] = "crew demo history --runs 8"  # the same command, a shorter history
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    for command in commands:
+        done = subprocess.run(
+            ["bash", "-c", command], cwd=project_dir, env=env, capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, (command, done.stderr)
+        assert "Traceback" not in done.stderr
+    shown = subprocess.run(
+        ["bash", "-c", "crew report --since 7d --role writer --json"],
+        cwd=project_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert [r["role"] for r in json.loads(shown.stdout)["roles"]] == ["writer"]
+    assert (project_dir / "report.html").read_text().count("<svg") >= 3

@@ -136,6 +136,11 @@ def _rate(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def _money(cost: float | None, count: int) -> float | None:
+    """USD per item, to a millionth of a dollar (token prices are per million tokens)."""
+    return None if cost is None or not count else round(cost / count, 6)
+
+
 def _band_label(band: int) -> str:
     return f"{band / BANDS:.1f}-{(band + 1) / BANDS:.1f}"
 
@@ -471,8 +476,8 @@ def _role(
         "tokens": tokens,
         "tokens_per_execution": _rate(tokens["input"] + tokens["output"], executions),
         "cost": None if cost is None else round(cost, 6),
-        "cost_per_execution": None if cost is None else _rate(cost, executions),
-        "cost_per_accepted": None if cost is None else _rate(cost, accepted),
+        "cost_per_execution": _money(cost, executions),
+        "cost_per_accepted": _money(cost, accepted),
     }
     return entry, found
 
