@@ -380,3 +380,13 @@ def test_an_escalation_edited_through_its_form_then_a_rejection_revises_the_draf
             assert "<b>lab test</b>" not in shown
     finally:
         state.close()
+
+
+def test_sign_in_attempts_are_limited_and_bad_serve_options_are_one_line(
+    example: Path, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    _state, client = served
+    codes = [_signin(client, f"crew_0000000{n % 10}_wrong").status_code for n in range(11)]
+    assert codes[:10] == [401] * 10 and codes[10] == 429
+    bad = crew_cli("serve", "--public-url", "crew.example.com")
+    assert bad.code == 2 and "is not an http(s) URL" in bad.err and "Traceback" not in bad.err

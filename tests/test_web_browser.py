@@ -120,6 +120,7 @@ def test_sign_in_open_a_checkpoint_and_approve_it(
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
     _sign_in(page, base, _token(crew_cli, "carol"))
     assert "legal_review" in page.inner_text("main")
+    page.screenshot(path=str(_artefacts(tmp_path) / "inbox.png"), full_page=True)
     page.click(f"a[href='/cards/{card}']")
     page.wait_for_url(f"{base}/cards/{card}")
     assert "Approve this brief for publication?" in page.inner_text("main")
@@ -140,6 +141,9 @@ def test_sign_in_open_a_checkpoint_and_approve_it(
     assert str(run.status) == "done"
     decided = state.board.get(card).decision
     assert decided is not None and decided.by == "carol"
+    page.goto(f"{base}/runs/{started['run']}")
+    assert "done" in page.inner_text(".status") and "approve" in page.inner_text("table")
+    page.screenshot(path=str(_artefacts(tmp_path) / "run.png"), full_page=True)
 
 
 def test_a_human_task_form_shows_the_clis_message_then_takes_the_output(
