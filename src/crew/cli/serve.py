@@ -35,7 +35,7 @@ def serve_command(
         ),
     ] = None,
 ) -> None:
-    """Serve the web inbox and the JSON API (needs crew[web])."""
+    """Serve the web inbox and the JSON API on this board (the web extra)."""
     from crew.cli.board import open_project
 
     try:
