@@ -390,3 +390,15 @@ def test_sign_in_attempts_are_limited_and_bad_serve_options_are_one_line(
     assert codes[:10] == [401] * 10 and codes[10] == 429
     bad = crew_cli("serve", "--public-url", "crew.example.com")
     assert bad.code == 2 and "is not an http(s) URL" in bad.err and "Traceback" not in bad.err
+
+
+def test_reading_the_inbox_enforces_slas_like_a_command(
+    waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    state, client = served
+    past = state.board.now() - 60
+    state.board.client.hset(state.board.keys.card(waiting), "due", repr(past))
+    state.board.client.zadd(state.board.keys.due(), {waiting: past})
+    assert state.board.get(waiting).overdue is None
+    client.get("/api/inbox", headers=bearer(token(crew_cli, "carol")))
+    assert state.board.get(waiting).overdue is not None  # carol has no backup: flagged

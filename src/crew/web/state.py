@@ -5,6 +5,8 @@ attempts, and the runs it goes on with after an answer.
   browser holds only the random id, in an HttpOnly, SameSite=Lax cookie (Secure behind HTTPS).
   Each session has its own CSRF token, which every form carries. A session opened by a one-click
   link is limited to that card (`WebSession.card`).
+- **SLAs** are enforced as by every crew command, at most every `SWEEP_SECONDS`, when an inbox
+  or a card is read (`WebState.sweep`).
 - **Sign-in attempts** are limited per client address (`SIGNIN_ATTEMPTS` a `SIGNIN_WINDOW`).
 - **After an answer** the run goes on in the background (`crew.engine.runtime.continue_run`,
   as the person who answered): a run submitted to workers is queued for them, any other is
@@ -36,6 +38,7 @@ logger = logging.getLogger("crew.web")
 SESSION_SECONDS = 12 * 3600
 SIGNIN_ATTEMPTS = 10
 SIGNIN_WINDOW = 300.0
+SWEEP_SECONDS = 15.0
 COOKIE = "crew_session"
 SIGNIN_COOKIE = "crew_signin"
 
@@ -87,6 +90,7 @@ class WebState:
     )
     max_body: int = 2 * 1024 * 1024
     _going: list[Future[None]] = field(default_factory=list)
+    _next_sweep: float = 0.0
 
     @property
     def board(self) -> Board:
@@ -119,6 +123,17 @@ class WebState:
 
     def close_session(self, session_id: str) -> None:
         self.board.client.delete(self.board.keys.web_session(session_id))
+
+    def sweep(self) -> None:
+        """What every crew command touching the board does (DESIGN §5): move overdue cards on
+        their chain and attempt due webhook deliveries; here at most every `SWEEP_SECONDS`."""
+        from crew.people.sla import enforce_slas
+
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_SECONDS
+        enforce_slas(self.project, self.board, deliverer=self.session.deliverer)
 
     # -- after an answer --------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class RunNotFound(BoardError):
 
 def inbox(state: WebState, person: str) -> list[Card]:
     """The cards waiting on `person`, oldest first (a bounded range of their inbox index)."""
+    state.sweep()
     return state.board.inbox(person, limit=INBOX_LIMIT)
 
 
@@ -64,6 +65,7 @@ def card_view(state: WebState, person: str, card_id: str) -> CardView:
     """The card as `crew show` sees it; NotAllowed when `person` may not see it."""
     from crew.people.card_view import view_card
 
+    state.sweep()
     view = view_card(state.board, card_id)
     if not may_see_card(state.project, person, view.card, view.run):
         raise NotAllowed(
