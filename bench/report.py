@@ -5,7 +5,7 @@
 1. Roll-up overhead: the same transition cycles (an agent card started, then completed; or
    escalated, then answered) as bare EVALSHA calls, one round trip each, with the board's scripts
    as they are and with the same scripts whose roll-up functions (scripts/_rollups.lua) are
-   stubbed to do nothing, in alternating rounds (best round of each): `overhead: X%` (target
+   stubbed to do nothing, in alternating rounds (the median ratio): `overhead: X%` (target
    <= 15%).
 2. Report time: two fresh boards get `--small` and `--large` past card executions written through
    the real transition scripts (start, complete or escalate, answer: pipelined EVALSHA calls with
@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import time
 import uuid
 from importlib import resources
@@ -118,7 +119,8 @@ class Loader:
 
 def overhead(client: redis.Redis, count: int, rounds: int = 20) -> float:
     """How much slower the transition cycles are with roll-ups than with them stubbed: both
-    variants run in alternating rounds (so a busy machine slows both alike); best round each."""
+    variants run the same cycles in alternating rounds, back to back (so a busy machine slows
+    both alike); the median of the rounds' ratios."""
     names = ("start", "complete", "wait", "answer")
     variants = {
         "without": {n: without_rollups(n) for n in names},
@@ -129,8 +131,9 @@ def overhead(client: redis.Redis, count: int, rounds: int = 20) -> float:
         loaders = {label: Loader(client, boards[label], variants[label]) for label in variants}
         now = time.time() - DAY
         per_round = max(1, count // rounds)
-        best = {label: float("inf") for label in variants}
+        ratios = []
         for r in range(rounds):
+            took = {}
             order = list(loaders.items())
             for label, loader in order if r % 2 else order[::-1]:
                 calls = [
@@ -140,11 +143,12 @@ def overhead(client: redis.Redis, count: int, rounds: int = 20) -> float:
                 started = time.perf_counter()
                 for name, args in calls:  # one round trip each, as a driver makes them
                     client.evalsha(loader.sha[name], 1, *args)
-                best[label] = min(best[label], time.perf_counter() - started)
+                took[label] = time.perf_counter() - started
+            ratios.append(took["with"] / took["without"])
     finally:
         for board in boards.values():
             _drop(client, board)
-    return best["with"] / best["without"] - 1
+    return statistics.median(ratios) - 1
 
 
 def load(client: redis.Redis, executions: int) -> tuple[Board, float, float, float]:
