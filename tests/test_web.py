@@ -402,3 +402,40 @@ def test_reading_the_inbox_enforces_slas_like_a_command(
     assert state.board.get(waiting).overdue is None
     client.get("/api/inbox", headers=bearer(token(crew_cli, "carol")))
     assert state.board.get(waiting).overdue is not None  # carol has no backup: flagged
+
+
+def test_a_tool_calls_page_shows_its_arguments_and_takes_an_edit_as_yaml(
+    project_dir: Path, crew_cli: Crew, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from support.example import copy_example, without_escalation
+
+    copy_example(project_dir)  # publish_post waits for dan's approval
+    without_escalation(project_dir)
+    monkeypatch.delenv("CREW_USER", raising=False)
+    assert crew_cli(*RUN).code == 3
+    assert crew_cli("answer", "legal_review", "approve", "--as", "carol").code == 3
+    state, _said = open_state(load_project(project_dir))
+    try:
+        with TestClient(create_app(state), follow_redirects=False) as client:
+            _signin(client, token(crew_cli, "dan"))
+            (call,) = state.board.inbox("dan")
+            page = client.get(f"/cards/{call.id}")
+            assert page.status_code == 200
+            assert "Tool call: publish_post" in page.text and 'name="yaml"' in page.text
+            edited = client.post(
+                f"/cards/{call.id}/answer",
+                data={
+                    "csrf": _csrf(page.text),
+                    "version": str(call.version),
+                    "decision": "edit",
+                    "yaml": "- not\n- a mapping",
+                },
+            )
+            assert edited.status_code == 400 and "must be a mapping" in html.unescape(edited.text)
+            assert client.get(f"/runs/{call.run}").status_code == 200
+            assert client.get("/runs?status=waiting&playbook=launch-brief").status_code == 200
+            assert call.run in client.get("/runs?status=waiting").text
+            assert call.run not in client.get("/runs?status=done").text
+            assert client.get("/board").status_code == 200
+    finally:
+        state.close()
