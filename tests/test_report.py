@@ -490,3 +490,36 @@ def test_the_readme_report_commands_run_on_the_example_project(project_dir: Any)
     )
     assert [r["role"] for r in json.loads(shown.stdout)["roles"]] == ["writer"]
     assert (project_dir / "report.html").read_text().count("<svg") >= 3
+
+
+def test_crew_serve_shows_the_same_report_as_a_page(example: Any, crew_cli: Any) -> None:
+    import re
+
+    pytest.importorskip("starlette", reason="crew[web] is not installed")
+    from starlette.testclient import TestClient
+
+    from crew.spec.loader import load_project
+    from crew.web.app import create_app, open_state
+
+    board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
+    clock = FakeClock(board.now() - 2 * 86400)
+    scripted(Board(board.client, board.name, clock=clock), clock)
+    issued = crew_cli("token", "issue", "carol")
+    assert issued.code == 0, issued.err
+    state, _said = open_state(load_project(example), public_url="http://testserver")
+    try:
+        with TestClient(create_app(state), follow_redirects=False) as client:
+            assert client.get("/report").headers["location"].startswith("/signin")
+            page = client.get("/signin")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf is not None
+            client.post(
+                "/signin",
+                data={"csrf": csrf.group(1), "token": issued.out.strip().splitlines()[-1]},
+            )
+            shown = client.get("/report")
+            assert shown.status_code == 200
+            assert shown.text.count("<svg") == 4 and "researcher" in shown.text
+            assert client.get("/report?since=whenever").status_code == 400
+    finally:
+        state.close()

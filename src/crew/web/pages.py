@@ -483,6 +483,27 @@ async def board_events(request: Request) -> Response:
     )
 
 
+# -- report (crew report's page: crew.people.report, rendered by crew.people.report_html) --------
+
+
+def _report_html(state: WebState, since: str) -> str:
+    from crew.people.report import build_report, parse_since
+    from crew.people.report_html import render_html
+
+    now = state.board.now()
+    thresholds = {name: role.confidence.threshold for name, role in state.project.roles.items()}
+    start = parse_since(since, now)
+    found = build_report(state.board, since=start, until=now, thresholds=thresholds)
+    return render_html(found, title=f"crew report: {state.project.crew.name}")
+
+
+async def report_page(request: Request) -> Response:
+    state = _state(request)
+    await run_in_threadpool(_require, request)
+    since = request.query_params.get("since") or "30d"
+    return HTMLResponse(await run_in_threadpool(_report_html, state, since))
+
+
 async def _signin_get(request: Request) -> Response:
     if _signed_in(request) is not None and not getattr(request.state, "new_session", None):
         return RedirectResponse("/inbox", status_code=303)
@@ -502,4 +523,5 @@ routes = [
     Route("/runs/{run}", _page(run_page)),
     Route("/board", _page(board_page)),
     Route("/board/events", _page(board_events)),
+    Route("/report", _page(report_page)),
 ]
