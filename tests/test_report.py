@@ -523,3 +523,14 @@ def test_crew_serve_shows_the_same_report_as_a_page(example: Any, crew_cli: Any)
             assert client.get("/report?since=whenever").status_code == 400
     finally:
         state.close()
+
+
+def test_a_board_whose_first_run_is_still_going_is_not_taken_for_an_old_one(
+    example: Any, crew_cli: Any
+) -> None:
+    board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
+    h = History(board, FakeClock(board.now()))
+    h.checkpoint(h.run(), ["research"])  # a run waiting at its first step: nothing rolled up
+    shown = crew_cli("report")
+    assert shown.code == 0, shown.err
+    assert "no runs yet in this period" in shown.out

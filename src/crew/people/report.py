@@ -520,8 +520,11 @@ def _playbook(name: str, g: _Group) -> dict[str, Any]:
 
 def rollups_missing(board: Board) -> int:
     """How many runs the board keeps while it has no roll-ups (a board written by a crew that
-    kept none): 0 when it has roll-ups, or no runs."""
+    kept none): 0 when it has roll-ups, or no finished run (every run's end is rolled up, so
+    a board whose runs are all still going may have none yet)."""
     if board.client.exists(board.keys.rollup_meta()):
+        return 0
+    if not board.client.zcard(board.keys.runs_finished()):
         return 0
     return int(board.client.zcard(board.keys.runs()))
 
