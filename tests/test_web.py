@@ -439,3 +439,17 @@ def test_a_tool_calls_page_shows_its_arguments_and_takes_an_edit_as_yaml(
             assert client.get("/board").status_code == 200
     finally:
         state.close()
+
+
+def test_without_the_web_extra_crew_serve_names_the_install_command(
+    example: Path, crew_cli: Crew, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    for name in [n for n in sys.modules if n == "crew.web.app" or n.startswith("starlette")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "starlette", None)  # as if it were not installed
+    result = crew_cli("serve")
+    assert result.code == 2, result.err
+    assert "crew serve needs the web extra" in result.err
+    assert 'pip install "crew[web]"' in result.err
