@@ -453,3 +453,25 @@ def test_without_the_web_extra_crew_serve_names_the_install_command(
     assert result.code == 2, result.err
     assert "crew serve needs the web extra" in result.err
     assert 'pip install "crew[web]"' in result.err
+
+
+def test_a_checkpoint_edit_fills_the_form_of_the_step_it_shows(
+    waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    state, client = served
+    _signin(client, token(crew_cli, "carol"))
+    page = client.get(f"/cards/{waiting}")
+    assert 'name="field.brief"' in page.text  # the writer's output, the draft it shows
+    assert "Solar kettle: launch brief" in page.text.split('name="field.brief"')[1]
+    edited = client.post(
+        f"/cards/{waiting}/answer",
+        data={
+            "csrf": _csrf(page.text),
+            "version": str(state.board.get(waiting).version),
+            "decision": "edit",
+            "field.brief": "# Shorter brief",
+        },
+    )
+    assert edited.status_code == 303, html.unescape(edited.text)
+    answer = state.board.get(waiting).decision
+    assert answer is not None and answer.edited_output["brief"] == "# Shorter brief"
