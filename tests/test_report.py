@@ -442,7 +442,9 @@ def test_a_board_without_rollups_says_so_and_rebuild_recomputes_them(
     History(board, FakeClock(board.now())).execute("r7", "research", "researcher", 0.9)
     partial = crew_cli("report")
     assert partial.code == 0, partial.err
-    assert "runs the board kept from before then are not counted" in " ".join(partial.out.split())
+    assert "runs the board kept that finished before then are not counted" in " ".join(
+        partial.out.split()
+    )
     rebuilt = crew_cli("report", "--rebuild", "--json")
     assert rebuilt.code == 0, rebuilt.err
     assert "roll-ups rebuilt from 6 runs" in rebuilt.err

@@ -408,13 +408,14 @@ def build_report(
     client = cast(Any, board.client)
     meta = client.hget(board.keys.rollup_meta(), "since")
     notes = []
-    oldest = client.zrange(board.keys.runs(), 0, 0, withscores=True)
-    if meta and oldest and float(oldest[0][1]) < float(meta) - 60 and since < float(meta):
+    # a run that finished before the roll-ups began (a board upgraded from a crew without them)
+    oldest = client.zrange(board.keys.runs_finished(), 0, 0, withscores=True)
+    if meta and oldest and float(oldest[0][1]) < float(meta) and since < float(meta):
         from crew.board.cards import iso
 
         notes.append(
-            f"roll-ups were kept from {iso(float(meta))}; runs the board kept from before "
-            "then are not counted (crew report --rebuild recomputes them from the cards)"
+            f"roll-ups were kept from {iso(float(meta))}; runs the board kept that finished "
+            "before then are not counted (crew report --rebuild recomputes them from the cards)"
         )
     return Report(
         since=since,
