@@ -475,3 +475,32 @@ def test_a_checkpoint_edit_fills_the_form_of_the_step_it_shows(
     assert edited.status_code == 303, html.unescape(edited.text)
     answer = state.board.get(waiting).decision
     assert answer is not None and answer.edited_output["brief"] == "# Shorter brief"
+
+
+def test_people_with_an_email_and_no_webhook_are_told_by_mail_with_the_link(
+    example: Path, crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    from support.smtp import Inbox
+
+    mail = Inbox()
+    try:
+        crew_yaml = example / "crew.yaml"
+        team = yaml.safe_load(crew_yaml.read_text())
+        team["people"]["carol"]["email"] = "carol@example.com"
+        team["settings"]["smtp"] = {
+            "host": "127.0.0.1",
+            "port": mail.port,
+            "sender": "crew@example.com",
+            "starttls": False,
+        }
+        crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
+        assert crew_cli("validate").code == 0
+        assert crew_cli(*RUN).code == 3
+        assert mail.got.wait(10)
+    finally:
+        mail.close()
+    (message,) = mail.received
+    assert message["To"] == "carol@example.com" and message["From"] == "crew@example.com"
+    assert "legal_review waits on you (checkpoint)" in message["Subject"]
+    body = message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert "http://testserver/link?card=" in body and "crew answer" in body

@@ -144,14 +144,29 @@ def message_of(entry: OutboxEntry, link: str | None = None) -> dict[str, Any]:
 
 
 def webhook_of(project: Project, person: str) -> str | None:
-    """`person`'s webhook URL from crew.yaml, or None (no webhook, or not a person of it)."""
+    """`person`'s webhook URL from crew.yaml, or None (no webhook, or not a person of it).
+    A person with an `email` and no webhook, on a project with `settings.smtp`, is told by
+    e-mail: their address is a `mailto:` URL (`crew.people.mail`)."""
     spec = project.crew.people.get(person)
     url = getattr(spec, "webhook", None)
-    return str(url) if url else None
+    if url:
+        return str(url)
+    smtp = project.crew.settings.smtp
+    email = getattr(spec, "email", None)
+    if smtp is not None and email:
+        from crew.people.mail import mail_url
+
+        return mail_url(smtp, str(email))
+    return None
 
 
 def post(url: str, payload: Mapping[str, Any], *, timeout: float = TIMEOUT) -> Sent:
-    """POST `payload` as JSON, once; never raise. Retrying is the outbox's job."""
+    """POST `payload` as JSON, once; never raise. Retrying is the outbox's job. A `mailto:`
+    address is sent by e-mail instead (`crew.people.mail`)."""
+    if url.startswith("mailto:"):
+        from crew.people.mail import send
+
+        return send(url, payload, timeout=timeout)
     # Imported here: most commands never POST, and urllib.request is slow to import.
     import urllib.error
     import urllib.request

@@ -206,6 +206,22 @@ class Retention(_Spec):
     )
 
 
+class Smtp(_Spec):
+    """E-mail notifications (DESIGN §8): a person with an `email` and no `webhook` is told of a
+    card waiting on them by e-mail, through this SMTP server (the password from the environment)."""
+
+    host: str = Field(description="The SMTP server's host name")
+    port: int = Field(default=587, ge=1, le=65535, description="Its port (587: submission)")
+    sender: str = Field(description="The From address, e.g. crew@example.com")
+    starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS")
+    username_env: str | None = Field(
+        default=None, description="The environment variable holding the SMTP user name"
+    )
+    password_env: str | None = Field(
+        default=None, description="The environment variable holding the SMTP password"
+    )
+
+
 class Settings(_Spec):
     """Settings shared by the team's runs."""
 
@@ -233,6 +249,11 @@ class Settings(_Spec):
         default=False,
         description="A run goes on from a person's decision only when its signature verifies "
         "against the keys in crew.yaml (people.<p>.keys or an authority)",
+    )
+    smtp: Smtp | None = Field(
+        default=None,
+        description="E-mail notifications for people with an email and no webhook "
+        "(host, port, sender, starttls, username_env, password_env)",
     )
 
 
