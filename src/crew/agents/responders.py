@@ -215,13 +215,33 @@ def _chat_model(profile: ModelProfile, api_key: str) -> Any:
 
 
 def _structured(model: Any, profile: ModelProfile, schema: dict[str, Any]) -> Runnable[Any, Any]:
+    """The model bound to answer in the role's schema, the way `with_structured_output` binds
+    it, but without its parser: crew reads the raw message itself (`_answer`), and the parser's
+    `include_raw` branch runs in a thread pool that starts threads on every call (most of the
+    client's CPU per call)."""
     method = profile.structured_output.value
-    # Strict json_schema makes OpenAI enforce the schema; function calling stays non-strict because
-    # many OpenAI-compatible servers reject or ignore `strict` on tools. crew validates either way.
-    strict = True if method == "json_schema" else None
-    runnable: Runnable[Any, Any] = model.with_structured_output(
-        schema, method=method, include_raw=True, strict=strict
-    )
+    name = schema.get("title") or "output"
+    parameters = {k: v for k, v in schema.items() if k not in ("title", "description")}
+    runnable: Runnable[Any, Any]
+    if method == "function_calling":
+        # Non-strict: many OpenAI-compatible servers reject or ignore `strict` on tools.
+        tool = {
+            "type": "function",
+            "function": {
+                "name": name,
+                "description": schema.get("description") or "",
+                "parameters": parameters,
+            },
+        }
+        runnable = model.bind_tools([tool], tool_choice=name, parallel_tool_calls=False)
+    elif method == "json_mode":
+        runnable = model.bind(response_format={"type": "json_object"})
+    else:
+        # Strict json_schema makes OpenAI enforce the schema; crew validates either way.
+        json_schema = {"name": name, "schema": parameters, "strict": True}
+        if schema.get("description"):
+            json_schema["description"] = schema["description"]
+        runnable = model.bind(response_format={"type": "json_schema", "json_schema": json_schema})
     return runnable
 
 
