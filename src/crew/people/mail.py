@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 if TYPE_CHECKING:
-    from crew.people.notify import Sent
     from crew.spec.models import Smtp
 
 __all__ = ["is_mail", "mail_url", "send"]
@@ -58,13 +57,12 @@ def _body(payload: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def send(url: str, payload: Mapping[str, Any], *, timeout: float) -> Sent:
+def send(url: str, payload: Mapping[str, Any], *, timeout: float) -> tuple[int | None, str | None]:
     """Send `payload` (a webhook message) by e-mail to the `mailto:` address `url`, once; never
-    raise (retrying is the outbox's job)."""
+    raise (retrying is the outbox's job). `(250, None)` when the server took it, else the SMTP
+    code (None: no answer) and the error."""
     import smtplib
     from email.message import EmailMessage
-
-    from crew.people.notify import Sent
 
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -83,7 +81,7 @@ def send(url: str, payload: Mapping[str, Any], *, timeout: float) -> Sent:
                 smtp.login(user, password)
             smtp.send_message(message)
     except smtplib.SMTPResponseException as error:
-        return Sent(url, False, int(error.smtp_code), f"SMTP {error.smtp_code}")
+        return int(error.smtp_code), f"SMTP {error.smtp_code}"
     except (smtplib.SMTPException, OSError, KeyError, ValueError) as error:
-        return Sent(url, False, None, f"SMTP: {error or type(error).__name__}")
-    return Sent(url, True, 250)
+        return None, f"SMTP: {error or type(error).__name__}"
+    return 250, None

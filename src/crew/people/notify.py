@@ -166,7 +166,8 @@ def post(url: str, payload: Mapping[str, Any], *, timeout: float = TIMEOUT) -> S
     if url.startswith("mailto:"):
         from crew.people.mail import send
 
-        return send(url, payload, timeout=timeout)
+        status, error = send(url, payload, timeout=timeout)
+        return Sent(url, error is None, status, error)
     # Imported here: most commands never POST, and urllib.request is slow to import.
     import urllib.error
     import urllib.request
