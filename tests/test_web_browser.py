@@ -1,7 +1,8 @@
 """`crew serve` in a real browser: Playwright driving Debian's Chromium (/usr/bin/chromium,
 headless) against the server on a loopback port. Sign in by token, the inbox, a checkpoint
 approved (after a refusal because the card changed meanwhile), a human task's form with a
-validation error then success. Screenshots go to $CREW_TEST_ARTEFACTS (else the test's tmp dir).
+validation error then success, the board live, a stranger's 403, a one-click link used twice.
+Screenshots go to $CREW_TEST_ARTEFACTS (else the test's tmp dir).
 """
 
 from __future__ import annotations
@@ -184,7 +185,7 @@ def test_a_human_task_form_shows_the_clis_message_then_takes_the_output(
     assert str(state.board.get_run(started["run"]).status) == "done"
 
 
-def test_the_board_shows_a_new_card_live_and_a_stranger_gets_403(
+def test_the_board_live_a_strangers_403_and_a_link_that_opens_once(
     example: Path,
     crew_cli: Crew,
     server: tuple[str, WebState],
@@ -210,3 +211,17 @@ def test_the_board_shows_a_new_card_live_and_a_stranger_gets_403(
     response = stranger.goto(f"{base}/cards/{card}")
     assert response is not None and response.status == 403
     assert "erin may not see card" in stranger.inner_text("main")
+    # A one-click link from a notification opens the card once.
+    from crew.people.tokens import link_for, set_public_url
+
+    set_public_url(_state.board, base)
+    link = link_for(_state.board, card, "carol")
+    assert link is not None
+    clicked = browser.new_page()
+    clicked.goto(link)
+    assert clicked.url == f"{base}/cards/{card}"
+    assert "Approve this brief for publication?" in clicked.inner_text("main")
+    again = browser.new_page()
+    refused = again.goto(link)
+    assert refused is not None and refused.status == 403
+    assert "already used" in again.inner_text("main")
