@@ -54,8 +54,12 @@ def serve_command(
         raise ConfigError(f"--port {port} is not a port number", hint="Use 1 to 65535.")
     project = open_project()
     state, signing = open_state(project, public_url=public_url, trust_header=trust_header)
-    shown = public_url or f"http://{host}:{port}"
-    err_console.print(f"crew serve: {shown} (board {project.board_name})", markup=False)
+    public = f", reached at {public_url}" if public_url else ""
+    err_console.print(
+        f"crew serve: http://{host}:{port} (board {project.board_name}{public}); Ctrl-C stops",
+        markup=False,
+        highlight=False,
+    )
     err_console.print(f"  {signing}", markup=False, highlight=False)
     if trust_header:
         err_console.print(
