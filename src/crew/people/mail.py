@@ -18,11 +18,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlsplit
 if TYPE_CHECKING:
     from crew.spec.models import Smtp
 
-__all__ = ["is_mail", "mail_url", "send"]
-
-
-def is_mail(url: str) -> bool:
-    return url.startswith("mailto:")
+__all__ = ["mail_url", "send"]
 
 
 def mail_url(smtp: Smtp, email: str) -> str:
