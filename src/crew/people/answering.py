@@ -123,9 +123,7 @@ def answer_card(
             decision=choice,
             comment=comment,
             edited_output=output,
-            expected_version=card.version
-            if proof.signature or shown_version is not None
-            else None,
+            expected_version=card.version if proof.signature or shown_version is not None else None,
             proof=proof.fields(),
             proof_detail=proof.detail(),
         )

@@ -499,9 +499,7 @@ def sign_answer(
             hint=f"Answer as the person that key belongs to, or add its public key to "
             f"people.{person}.keys (`crew keys` prints it).",
         )
-    payload = Payload.of(
-        board, card, by=person, decision=decision, comment=comment, edited=edited
-    )
+    payload = Payload.of(board, card, by=person, decision=decision, comment=comment, edited=edited)
     signature = signer.sign(payload.message())
     verdict = verify_payload(crew, payload, signature)
     return Proof(signature, payload, verdict)
@@ -550,8 +548,7 @@ def verify_answer(crew: CrewSpec, board: str, card: Card) -> Verdict:
         if claimed is not None and claimed != payload:
             return Verdict(
                 False,
-                why="the signature is over another decision: " + "; ".join(
-                    payload.differences(claimed)
-                )[:300],
+                why="the signature is over another decision: "
+                + "; ".join(payload.differences(claimed))[:300],
             )
     return verify_payload(crew, payload, answer.signature)
