@@ -102,7 +102,17 @@ class WorkerProcess:
         return self.process.pid
 
     def finish(self, timeout: float = 30) -> tuple[str, str]:
-        out, err = self.process.communicate(timeout=timeout)
+        try:
+            out, err = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # What is it stuck on? The worker prints every thread's stack on SIGUSR1.
+            self.process.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            self.process.kill()
+            out, err = self.process.communicate(timeout=10)
+            raise AssertionError(
+                f"the worker did not exit within {timeout}s:\n{out}\n{err}"
+            ) from None
         return out, err
 
     def kill(self) -> None:
@@ -186,9 +196,7 @@ def test_two_workers_drive_submitted_runs_and_a_worker_killed_mid_way_loses_noth
     for run in runs:
         done = {c.step for c in board.cards_of_run(run) if c.status is CardStatus.DONE}
         assert done == set(STEPS)
-    took_over = [
-        e for run in runs for e in board.events(run) if e.detail.get("took_over_from")
-    ]
+    took_over = [e for run in runs for e in board.events(run) if e.detail.get("took_over_from")]
     assert took_over, "the killed worker had runs in hand; the other one took them over"
 
 
@@ -202,7 +210,7 @@ def test_sigterm_drains_runs_finish_their_step_and_go_back_in_line_at_once(
     wait_for(lambda: model.calls("research") == 3, 20, "every run to be in its first step")
 
     worker.process.send_signal(signal.SIGTERM)
-    out, err = worker.finish(timeout=20)
+    out, err = worker.finish(timeout=60)
 
     assert worker.process.returncode == 0, err
     assert "stopping after the runs in flight" in out

@@ -64,6 +64,7 @@ def worker_command(
         worker.stop()
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    dumps = _stacks_on_sigusr1()
     if not once:
         _say(
             f"worker on board {project.board_name}: up to {concurrency} run(s) at once, "
@@ -74,7 +75,27 @@ def worker_command(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if dumps:
+            import faulthandler
+
+            faulthandler.unregister(signal.SIGUSR1)
         session.close()
+
+
+def _stacks_on_sigusr1() -> bool:
+    """`kill -USR1 PID` prints every thread's stack to stderr: what a stuck worker waits on.
+    Only where stderr is a real file (not when the CLI runs in-process, e.g. under a test)."""
+    import faulthandler
+    import sys
+
+    if not hasattr(signal, "SIGUSR1"):
+        return False
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    return True
 
 
 def _say(text: str) -> None:
