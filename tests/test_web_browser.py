@@ -225,3 +225,58 @@ def test_the_board_live_a_strangers_403_and_a_link_that_opens_once(
     refused = again.goto(link)
     assert refused is not None and refused.status == 403
     assert "already used" in again.inner_text("main")
+
+
+def test_an_escalation_edited_in_the_form_then_a_checkpoint_rejected_with_a_comment(
+    example: Path,
+    crew_cli: Crew,
+    server: tuple[str, WebState],
+    browser: Any,
+    tmp_path: Path,
+) -> None:
+    """The edit form shows the field's problem and records nothing; a valid edit lets the run
+    go on to the checkpoint, whose rejection (with a comment) sends the draft back for a
+    revision."""
+    from support.example import answers
+
+    base, state = server
+    cassette = example / "playbooks" / "launch-brief.cassette.yaml"
+    entries = yaml.safe_load(cassette.read_text())
+    answers(entries, "research")[0]["confidence"] = 0.55  # escalated to alice
+    cassette.write_text(yaml.safe_dump(entries, sort_keys=False))
+    started = as_json(crew_cli(*RUN, "--json"))
+    (waiting,) = started["waiting_on"]
+    assert waiting["assignee"] == "alice" and waiting["kind"] == "escalation"
+    card = waiting["card"]
+
+    alice = browser.new_context().new_page()
+    _sign_in(alice, base, _token(crew_cli, "alice"))
+    alice.goto(f"{base}/cards/{card}")
+    alice.click("details:has(#edit-form) > summary")  # open the edit form
+    alice.fill("#edit-score", "eleven")
+    alice.click("#edit-form button[type=submit]")
+    error = alice.inner_text(".error")
+    assert "score" in error
+    assert state.board.get(card).decision is None  # nothing recorded
+    alice.screenshot(path=str(_artefacts(tmp_path) / "edit-refused.png"), full_page=True)
+    alice.fill("#edit-score", "7")
+    alice.click("#edit-form button[type=submit]")
+    alice.wait_for_url(f"{base}/cards/{card}?answered=edit")
+    state.settle(60)
+    edited = state.board.get(card).decision
+    assert edited is not None and edited.edited_output["score"] == 7
+
+    run = state.board.get_run(started["run"])
+    (checkpoint,) = [w for w in run.waiting_on]
+    assert checkpoint["step"] == "legal_review"
+    carol = browser.new_context().new_page()
+    _sign_in(carol, base, _token(crew_cli, "carol"))
+    carol.goto(f"{base}/cards/{checkpoint['card']}")
+    carol.fill("#reject-comment", "cite the lab test for the boil time")
+    carol.click("button.reject")
+    carol.wait_for_url(f"{base}/cards/{checkpoint['card']}?answered=reject")
+    state.settle(60)
+    drafts = [c for c in state.board.cards_of_run(started["run"]) if c.step == "draft"]
+    assert [c.revision for c in drafts] == [0, 1]  # the run revised the draft
+    (again,) = state.board.get_run(started["run"]).waiting_on
+    assert again["step"] == "legal_review" and again["card"] != checkpoint["card"]
