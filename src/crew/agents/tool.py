@@ -28,7 +28,7 @@ from typing import Any
 from crew.spec.models import ToolSpec
 from crew.types import ToolCall
 
-__all__ = ["Tool", "ToolResult", "json_schema_problems"]
+__all__ = ["CallFailed", "Tool", "ToolResult", "call_bounded", "json_schema_problems"]
 
 
 @dataclass(frozen=True)
@@ -78,31 +78,46 @@ class Tool:
         problem = self.check(arguments)
         if problem is not None:
             return ToolResult.failed(f"invalid arguments for {self.name}: {problem}")
-        done: concurrent.futures.Future[Any] = concurrent.futures.Future()
-
-        def work() -> None:
-            try:
-                done.set_result(self.runner(dict(arguments), call))
-            except BaseException as error:  # the tool's failure is the model's result
-                done.set_exception(error)
-
-        threading.Thread(target=work, name=f"crew-tool-{self.name}", daemon=True).start()
         try:
-            value = done.result(timeout=self.spec.timeout)
-        except concurrent.futures.TimeoutError:
-            return ToolResult.failed(
-                f"TimeoutError: {self.name} did not return within {self.spec.timeout:g}s"
+            _, text = call_bounded(
+                self.name, lambda: self.runner(dict(arguments), call), self.spec.timeout
             )
-        except BaseException as error:
-            return ToolResult.failed(_error_text(error))
-        try:
-            return ToolResult(json.dumps(value, ensure_ascii=False, allow_nan=False))
-        except (TypeError, ValueError) as error:
-            return ToolResult.failed(
-                f"TypeError: {self.name} returned a {type(value).__name__}, which is not "
-                f"JSON-serialisable ({_short(str(error))})"
-            )
+        except CallFailed as failed:  # the tool's failure is the model's result
+            return ToolResult.failed(str(failed))
+        return ToolResult(text)
 
+
+class CallFailed(Exception):
+    """A bounded call failed: `Type: message`, one line (`call_bounded`)."""
+
+
+def call_bounded(name: str, work: Callable[[], Any], timeout: float) -> tuple[Any, str]:
+    """Run `work()` in a thread of its own for at most `timeout` seconds; its value and that
+    value as JSON text. `CallFailed` when it raised, timed out, or returned something that is
+    not JSON-serialisable. A call that times out keeps running in its thread (Python cannot
+    stop a thread); its result is dropped. What tools and automated steps share."""
+    done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            done.set_result(work())
+        except BaseException as error:  # reported to the caller, never raised in the thread
+            done.set_exception(error)
+
+    threading.Thread(target=run, name=f"crew-call-{name}", daemon=True).start()
+    try:
+        value = done.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        raise CallFailed(f"TimeoutError: {name} did not return within {timeout:g}s") from None
+    except BaseException as error:
+        raise CallFailed(_error_text(error)) from None
+    try:
+        return value, json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise CallFailed(
+            f"TypeError: {name} returned a {type(value).__name__}, which is not "
+            f"JSON-serialisable ({_short(str(error))})"
+        ) from None
 
 
 def json_schema_problems(schema: Mapping[str, Any], arguments: Any) -> str | None:

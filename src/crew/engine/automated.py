@@ -16,10 +16,7 @@ What a caller may rely on:
 
 from __future__ import annotations
 
-import concurrent.futures
 import inspect
-import json
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,32 +58,14 @@ def arguments(
 
 
 def call(function: Callable[..., Any], kwargs: dict[str, Any], timeout: float) -> Any:
-    done: concurrent.futures.Future[Any] = concurrent.futures.Future()
+    from crew.agents.tool import CallFailed, call_bounded
 
-    def work() -> None:
-        try:
-            done.set_result(function(**kwargs))
-        except BaseException as error:  # the function's failure is the step's
-            done.set_exception(error)
-
-    name = getattr(function, "__name__", "step")
-    threading.Thread(target=work, name=f"crew-run-{name}", daemon=True).start()
     try:
-        value = done.result(timeout=timeout)
-    except concurrent.futures.TimeoutError:
-        raise StepProblem(f"TimeoutError: {name} did not return within {timeout:g}s") from None
-    except BaseException as error:
-        text = " ".join(str(error).split())
-        raise StepProblem(
-            f"{type(error).__name__}: {text}" if text else type(error).__name__
-        ) from None
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError) as error:
-        raise StepProblem(
-            f"TypeError: {name} returned a {type(value).__name__}, which is not "
-            f"JSON-serialisable ({error})"
-        ) from None
+        value, _ = call_bounded(
+            getattr(function, "__name__", "step"), lambda: function(**kwargs), timeout
+        )
+    except CallFailed as failed:
+        raise StepProblem(str(failed)) from None
     return value
 
 
@@ -99,5 +78,6 @@ def check_output(fields: Mapping[str, FieldSpec] | None, value: Any) -> Any:
     try:
         return validate_fields(fields, value)
     except InvalidOutput as invalid:
-        raise StepProblem("the value returned is not the step's output: "
-                          + "; ".join(invalid.problems)) from None
+        raise StepProblem(
+            "the value returned is not the step's output: " + "; ".join(invalid.problems)
+        ) from None
