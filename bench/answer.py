@@ -20,10 +20,10 @@ import os
 import statistics
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
+from _common import add_url, fresh_session, print_ratio
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from crew.agents.responders import ModelCall
-from crew.engine.runtime import Session, continue_run, start_run
+from crew.engine.runtime import continue_run, start_run
 from crew.people.answering import answer_card
 from crew.spec.models import CrewSpec, PlaybookSpec, RoleSpec
 from crew.spec.project import Project
@@ -87,12 +87,9 @@ def project(public: str, *, signed: bool) -> Project:
 
 def answered_seconds(url: str, key: Path, public: str, *, signed: bool) -> float:
     """One run: start it (untimed), then time the answer until the run has gone on to its end."""
-    board = f"bench-{uuid.uuid4().hex[:8]}"
-    os.environ["CREW_BOARD"], os.environ["CREW_REDIS_URL"] = board, url
     os.environ["CREW_SIGNING_KEY"] = str(key if signed else key.with_name("absent"))
-    session = Session.open(project(public, signed=signed), person="alice")
     model = ScriptedModel({"write": answer})
-    try:
+    with fresh_session(project(public, signed=signed), url) as session:
         report = start_run(session, PLAYBOOK, {}, responder=model)
         assert report.status == "waiting", report
         card = report.waiting_on[0].card
@@ -102,21 +99,12 @@ def answered_seconds(url: str, key: Path, public: str, *, signed: bool) -> float
         elapsed = time.perf_counter() - started
         assert final is not None and final.status == "done", final
         assert answered.decision is not None and answered.decision.verified is signed
-    finally:
-        keys = list(session.board.client.scan_iter(match=f"crew:{{{board}}}:*", count=1000))
-        if keys:
-            session.board.client.delete(*keys)
-        session.close()
     return elapsed
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("CREW_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="The Redis to run against (default: CREW_REDIS_URL or 127.0.0.1:6379).",
-    )
+    add_url(parser)
     parser.add_argument("--rounds", type=int, default=15, help="Runs per side; medians count.")
     args = parser.parse_args()
     os.environ.pop("SSH_AUTH_SOCK", None)  # the key file, not an agent: what is measured
@@ -134,7 +122,7 @@ def main() -> None:
     print(f"rounds: {args.rounds}, redis: {args.url}")
     print(f"unsigned (self-declared): {unsigned * 1000:.2f} ms from answer to run resumed")
     print(f"signed (require_signed): {signed_ * 1000:.2f} ms from answer to run resumed")
-    print(f"ratio: {signed_ / unsigned:.2f}")
+    print_ratio(signed_ / unsigned)
 
 
 if __name__ == "__main__":

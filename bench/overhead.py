@@ -18,18 +18,18 @@ The Redis keys are written on a fresh board and deleted afterwards.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import uuid
 from pathlib import Path
 from typing import Any, TypedDict
 
+from _common import add_url, fresh_session, print_ratio
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
 from crew.agents.responders import ModelCall
 from crew.agents.step import run_agent_step
-from crew.engine.runtime import Session, start_run
+from crew.engine.runtime import start_run
 from crew.spec.models import CrewSpec, ModelProfile, PlaybookSpec, RoleSpec
 from crew.spec.project import Project
 from crew.testing import ScriptedModel
@@ -66,8 +66,6 @@ def playbook(steps: int) -> PlaybookSpec:
 
 
 def crew_seconds(url: str, steps: int) -> float:
-    board = f"bench-{uuid.uuid4().hex[:8]}"
-    os.environ["CREW_BOARD"] = board
     spec = playbook(steps)
     project = Project(
         root=Path.cwd(),
@@ -81,20 +79,13 @@ def crew_seconds(url: str, steps: int) -> float:
         roles={"writer": ROLE},
         playbooks={"chain": spec},
     )
-    os.environ["CREW_REDIS_URL"] = url
-    session = Session.open(project, person="alice")
     model = ScriptedModel({f"s{i}": answer for i in range(steps)})
-    try:
+    with fresh_session(project, url) as session:
         started = time.perf_counter()
         report = start_run(session, spec, {"topic": "tides"}, responder=model)
         elapsed = time.perf_counter() - started
-        assert report.status == "done", report
-        assert len(model.calls) == steps
-    finally:
-        keys = list(session.board.client.scan_iter(match=f"crew:{{{board}}}:*", count=1000))
-        if keys:
-            session.board.client.delete(*keys)
-        session.close()
+    assert report.status == "done", report
+    assert len(model.calls) == steps
     return elapsed
 
 
@@ -146,11 +137,7 @@ def ping_ms(url: str, times: int = 200) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("CREW_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="The Redis to run against (default: CREW_REDIS_URL or 127.0.0.1:6379).",
-    )
+    add_url(parser)
     parser.add_argument("--steps", type=int, default=20, help="Agent steps per run.")
     parser.add_argument("--rounds", type=int, default=5, help="Runs per side; the best counts.")
     args = parser.parse_args()
@@ -165,7 +152,7 @@ def main() -> None:
     print(f"redis round trip (PING, median): {ping_ms(args.url):.3f} ms")
     print(f"plain LangGraph + InMemorySaver: {plain * 1000:.2f} ms per step")
     print(f"crew (cards, lease, Redis state): {crew * 1000:.2f} ms per step")
-    print(f"ratio: {crew / plain:.2f}")
+    print_ratio(crew / plain)
 
 
 if __name__ == "__main__":

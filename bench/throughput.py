@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from _common import add_url, delete_board, print_ratio
 
 from crew.board import Board, CardStatus, RunStatus
 from crew.engine.runtime import Session, submit_run
@@ -112,9 +113,7 @@ def fleet_seconds(
                 process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        keys = list(board.client.scan_iter(match=board.keys.pattern(), count=1000))
-        for start in range(0, len(keys), 500):
-            board.client.delete(*keys[start : start + 500])
+        delete_board(board)
         session.close()
 
 
@@ -133,11 +132,7 @@ def _wall(board: Board, ids: list[str]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("CREW_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="The Redis to run against (default: CREW_REDIS_URL or 127.0.0.1:6379).",
-    )
+    add_url(parser)
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=32)
@@ -178,7 +173,7 @@ def main() -> None:
             print(
                 f"fleet speed-up over one worker: {(args.runs / wall) / (contrast_runs / one):.1f}x"
             )
-        print(f"ratio: {wall / ideal:.2f}")
+        print_ratio(wall / ideal)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -28,6 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _common import add_url, fresh_session, print_ratio
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import StructuredTool
@@ -36,7 +36,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 
 from crew.agents.responders import ModelCall
-from crew.engine.runtime import Session, start_run
+from crew.engine.runtime import start_run
 from crew.spec.models import CrewSpec, PlaybookSpec, RoleSpec
 from crew.spec.project import Project
 from crew.testing import ScriptedModel, tool_calls
@@ -74,9 +74,6 @@ ANSWER = {"answer": "settled", "confidence": 0.9, "rationale": "scripted"}
 
 
 def crew_seconds(root: Path, url: str, calls: int) -> float:
-    board = f"bench-{uuid.uuid4().hex[:8]}"
-    os.environ["CREW_BOARD"] = board
-    os.environ["CREW_REDIS_URL"] = url
     project = Project(
         root=root,
         crew=CrewSpec.model_validate(
@@ -97,18 +94,12 @@ def crew_seconds(root: Path, url: str, calls: int) -> float:
         return ANSWER
 
     model = ScriptedModel({"settle": turn})
-    session = Session.open(project, person="alice")
-    try:
+    with fresh_session(project, url) as session:
         started = time.perf_counter()
         report = start_run(session, PLAYBOOK, {"order": "A1"}, responder=model)
         elapsed = time.perf_counter() - started
-        assert report.status == "done", report
-        assert len(model.calls) == calls + 1
-    finally:
-        keys = list(session.board.client.scan_iter(match=f"crew:{{{board}}}:*", count=1000))
-        if keys:
-            session.board.client.delete(*keys)
-        session.close()
+    assert report.status == "done", report
+    assert len(model.calls) == calls + 1
     return elapsed
 
 
@@ -153,11 +144,7 @@ def plain_seconds(root: Path, calls: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--url",
-        default=os.environ.get("CREW_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="The Redis to run against (default: CREW_REDIS_URL or 127.0.0.1:6379).",
-    )
+    add_url(parser)
     parser.add_argument("--calls", type=int, default=5, help="Tool calls in the step.")
     parser.add_argument("--rounds", type=int, default=20, help="Runs per side; the best counts.")
     args = parser.parse_args()
@@ -173,7 +160,7 @@ def main() -> None:
     print(f"tool calls per step: {args.calls}, rounds: {args.rounds}, redis: {args.url}")
     print(f"plain LangGraph + ToolNode + InMemorySaver: {plain * 1000:.2f} ms per tool call")
     print(f"crew (card, lease, turns and results on Redis): {crew * 1000:.2f} ms per tool call")
-    print(f"ratio: {crew / plain:.2f}")
+    print_ratio(crew / plain)
 
 
 if __name__ == "__main__":
