@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from crew.board.scripts import RUN_EVENTS_MAXLEN
-from crew.board.texts import MARK
+from crew.board.texts import MARK, text_name
 
 if TYPE_CHECKING:
     from crew.board.board import Board
@@ -179,13 +179,13 @@ def _check_texts(board: Board, run: str, detail: str, broken: Any) -> list[Break
         return [broken("text", "a list of pieces", detail[:40], "its reference is garbled")]
     names = [p["t"] for p in pieces if isinstance(p, dict) and isinstance(p.get("t"), str)]
     found = []
-    for text_name, text in board.stored_texts(run, names).items():
+    for name, text in board.stored_texts(run, names).items():
         if text is None:
-            found.append(broken("text", text_name, "missing", "a text the event refers to is gone"))
+            found.append(broken("text", name, "missing", "a text the event refers to is gone"))
             continue
-        actual = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-        if actual != text_name:
+        actual = text_name(text)
+        if actual != name:
             found.append(
-                broken("text", text_name, actual, "a text the event refers to was changed")
+                broken("text", name, actual, "a text the event refers to was changed")
             )
     return found

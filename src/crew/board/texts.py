@@ -39,7 +39,7 @@ from typing import Any
 
 from crew.board.keys import BoardKeys
 
-__all__ = ["CARD_FIELDS", "EVENT_FIELDS", "INLINE", "MARK", "RUN_FIELDS", "Texts"]
+__all__ = ["CARD_FIELDS", "EVENT_FIELDS", "INLINE", "MARK", "RUN_FIELDS", "Texts", "text_name"]
 
 MARK = "\x00crew:texts\x00"
 """The start of a field stored as a reference."""
@@ -218,7 +218,8 @@ def _parses(text: str) -> bool:
     return True
 
 
-def _digest(text: str) -> str:
+def text_name(text: str) -> str:
+    """The name `text` is stored under in its run's texts hash (HASH in the module docstring)."""
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
@@ -296,7 +297,7 @@ def _split(
             for start, stop in gaps:
                 if stop - start >= inline:
                     text = dumped[start:stop]
-                    digest = _digest(text)
+                    digest = text_name(text)
                     new[digest] = text
                     bisect.insort(covered, (start, stop, digest))
             at = dumped.find(leaf, end)
