@@ -223,45 +223,35 @@ def suggest(
         seen = band["kept"] + band["changed"]
         return band[what] / seen if seen >= MIN_BAND else None
 
+    def offer(best: int, lo: int, hi: int, caught: str, changed: int) -> tuple[Suggestion, str]:
+        """Move the threshold to band edge `best`; bands[lo:hi] are the ones it moves over."""
+        return (
+            Suggestion(
+                role=role,
+                file=f"agents/{role}.yaml",
+                key="confidence.threshold",
+                current=threshold,
+                suggested=best / BANDS,
+                caught=sum(b[caught] for b in bands[lo:hi]),
+                changed=changed,
+                extra_escalations=sum(b["executions"] for b in bands[lo:hi]),
+                escalations=escalations,
+                judged=judged,
+            ),
+            "",
+        )
+
     best = current
     while best < BANDS - 1 and (share(bands[best], "changed") or 0.0) >= CHANGED_MOST:
         best += 1
     if best > current:
-        through = sum(b["changed"] for b in bands[current:])
-        return (
-            Suggestion(
-                role=role,
-                file=f"agents/{role}.yaml",
-                key="confidence.threshold",
-                current=threshold,
-                suggested=best / BANDS,
-                caught=sum(b["changed"] for b in bands[current:best]),
-                changed=through,
-                extra_escalations=sum(b["executions"] for b in bands[current:best]),
-                escalations=escalations,
-                judged=judged,
-            ),
-            "",
-        )
+        return offer(best, current, best, "changed", sum(b["changed"] for b in bands[current:]))
     best = current
     while best > 1 and (share(bands[best - 1], "kept") or 0.0) >= KEPT_MOST:
         best -= 1
     if best < current:
-        return (
-            Suggestion(
-                role=role,
-                file=f"agents/{role}.yaml",
-                key="confidence.threshold",
-                current=threshold,
-                suggested=best / BANDS,
-                caught=sum(b["kept"] for b in bands[best:current]),
-                changed=sum(b["kept"] + b["changed"] for b in bands[best:current]),
-                extra_escalations=sum(b["executions"] for b in bands[best:current]),
-                escalations=escalations,
-                judged=judged,
-            ),
-            "",
-        )
+        kept_or_changed = sum(b["kept"] + b["changed"] for b in bands[best:current])
+        return offer(best, best, current, "kept", kept_or_changed)
     return None, f"threshold {threshold:g} fits what people did with its outputs"
 
 
