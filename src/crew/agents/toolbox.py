@@ -135,6 +135,7 @@ def _python_tool(project: Project, name: str, spec: ToolSpec) -> Tool:
     from crew.spec.tools import (
         ToolImportError,
         argument_schema,
+        arguments_model,
         call_parameters,
         description,
         import_tool,
@@ -146,7 +147,7 @@ def _python_tool(project: Project, name: str, spec: ToolSpec) -> Tool:
             function = import_tool(project.root, spec.python)
     except ToolImportError as error:
         raise ConfigError(f"tool '{name}': {error.message}", hint=error.hint) from None
-    model = _arguments_model(name, function, call_parameters(function))
+    model = arguments_model(name, function)
     crew_parameters = call_parameters(function)
 
     def run(arguments: dict[str, Any], call: ToolCall) -> Any:
@@ -172,16 +173,10 @@ def _python_tool(project: Project, name: str, spec: ToolSpec) -> Tool:
         name=name,
         spec=spec,
         description=description(function),
-        schema=argument_schema(name, function),
+        schema=argument_schema(name, function, model),
         runner=run,
         validator=validate,
     )
-
-
-def _arguments_model(name: str, function: Callable[..., Any], skip: list[str]) -> Any:
-    from langchain_core.tools import create_schema_from_function
-
-    return create_schema_from_function(name, function, filter_args=skip)
 
 
 def _pydantic_problems(error: Any) -> str:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ToolImportError",
     "argument_schema",
+    "arguments_model",
     "call_parameters",
     "describe",
     "description",
@@ -156,12 +157,22 @@ def signature_problems(function: Callable[..., Any]) -> list[str]:
     return problems
 
 
-def argument_schema(name: str, function: Callable[..., Any]) -> dict[str, Any]:
-    """The JSON Schema of the arguments a model passes, from the signature (langchain-core)."""
-    from langchain_core.tools import StructuredTool, create_schema_from_function
+def arguments_model(name: str, function: Callable[..., Any]) -> Any:
+    """The pydantic model of the arguments a model passes (crew's `ToolCall` parameters left
+    out), built from the signature by langchain-core: what checks and coerces a call's
+    arguments, and what `argument_schema` describes."""
+    from langchain_core.tools import create_schema_from_function
+
+    return create_schema_from_function(name, function, filter_args=call_parameters(function))
+
+
+def argument_schema(name: str, function: Callable[..., Any], model: Any = None) -> dict[str, Any]:
+    """The JSON Schema of the arguments a model passes, from the signature (langchain-core);
+    `model`: the function's `arguments_model`, when the caller has it already."""
+    from langchain_core.tools import StructuredTool
     from langchain_core.utils.function_calling import convert_to_openai_tool
 
-    schema = create_schema_from_function(name, function, filter_args=call_parameters(function))
+    schema = model if model is not None else arguments_model(name, function)
     tool = StructuredTool.from_function(
         function, name=name, description=description(function), args_schema=schema
     )
