@@ -16,7 +16,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from support.cli import as_json
 from support.cluster import Cluster, cluster_or_skip
-from support.example import copy_example
+from support.example import add_signoff, copy_example
 
 # The board's races, run here with this module's fixtures (the cluster's URL and client).
 from test_board_races import (  # noqa: F401
@@ -34,26 +34,6 @@ from crew.engine.retention import enforce_retention
 from crew.spec.models import Retention
 
 Cli = Callable[..., Any]
-# A playbook of this test's own (the example grows): a draft, carol's checkpoint, a final draft.
-SIGNOFF = """
-name: signoff
-inputs:
-  product: {type: string}
-steps:
-  - id: draft
-    role: writer
-    task: "Write a launch brief for {{inputs.product}}."
-  - id: legal_review
-    checkpoint: {owner: carol, question: Approve this brief?, show: [draft]}
-  - id: final
-    role: writer
-    needs: [legal_review]
-    task: "Polish: {{steps.draft.brief}}"
-"""
-SIGNOFF_CASSETTE = """
-draft: [{brief: "# Launch brief", confidence: 0.9, rationale: r}]
-final: [{brief: "# Final brief", confidence: 0.9, rationale: r}]
-"""
 RUN_SIGNOFF = ("run", "signoff", "--replay", "-i", "product=Solar kettle", "--as", "bob")
 
 
@@ -117,8 +97,7 @@ def test_a_playbook_runs_on_the_cluster_and_every_key_shares_the_boards_slot(
     monkeypatch.delenv("CREW_USER", raising=False)
     monkeypatch.chdir(tmp_path)
     copy_example(tmp_path)
-    (tmp_path / "playbooks" / "signoff.yaml").write_text(SIGNOFF)
-    (tmp_path / "playbooks" / "signoff.cassette.yaml").write_text(SIGNOFF_CASSETTE)
+    add_signoff(tmp_path)
 
     started = crew_cli(*RUN_SIGNOFF, "--json")
     assert started.code == 3, started.err

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from support.cli import as_json
-from support.example import copy_example, use_loopback
+from support.example import add_signoff, copy_example, use_loopback
 from support.redis_server import RedisServer, start_server
 
 from crew.board import Board, CardStatus, RunStatus
@@ -27,25 +27,6 @@ from crew.testing import OpenAIServer
 
 Cli = Callable[..., Any]
 DURABLE = ("--appendonly", "yes", "--appendfsync", "always")
-SIGNOFF = """
-name: signoff
-inputs:
-  product: {type: string}
-steps:
-  - id: draft
-    role: writer
-    task: "Write a launch brief for {{inputs.product}}."
-  - id: legal_review
-    checkpoint: {owner: carol, question: Approve this brief?, show: [draft]}
-  - id: final
-    role: writer
-    needs: [legal_review]
-    task: "Polish: {{steps.draft.brief}}"
-"""
-SIGNOFF_CASSETTE = """
-draft: [{brief: "# Launch brief", confidence: 0.9, rationale: r}]
-final: [{brief: "# Final brief", confidence: 0.9, rationale: r}]
-"""
 CHAIN = """
 name: chain
 inputs:
@@ -63,8 +44,7 @@ SUBMIT = ("run", "signoff", "--replay", "-i", "product=Kettle", "--as", "bob", "
 
 def project_in(root: Path) -> Path:
     copy_example(root)
-    (root / "playbooks" / "signoff.yaml").write_text(SIGNOFF)
-    (root / "playbooks" / "signoff.cassette.yaml").write_text(SIGNOFF_CASSETTE)
+    add_signoff(root)
     (root / "playbooks" / "chain.yaml").write_text(CHAIN)
     return root
 

@@ -29,6 +29,35 @@ def copy_example(root: Path, *, schemas: bool = False, cassettes: bool = True) -
     return root
 
 
+# A playbook of the tests' own (the example's grow): a draft, carol's checkpoint on it, a final
+# draft; replayed from its cassette.
+SIGNOFF = """
+name: signoff
+inputs:
+  product: {type: string}
+steps:
+  - id: draft
+    role: writer
+    task: "Write a launch brief for {{inputs.product}}."
+  - id: legal_review
+    checkpoint: {owner: carol, question: Approve this brief?, show: [draft]}
+  - id: final
+    role: writer
+    needs: [legal_review]
+    task: "Polish: {{steps.draft.brief}}"
+"""
+SIGNOFF_CASSETTE = """
+draft: [{brief: "# Launch brief", confidence: 0.9, rationale: r}]
+final: [{brief: "# Final brief", confidence: 0.9, rationale: r}]
+"""
+
+
+def add_signoff(root: Path) -> None:
+    """Write the `signoff` playbook and its cassette into the project in `root`."""
+    (root / "playbooks" / "signoff.yaml").write_text(SIGNOFF)
+    (root / "playbooks" / "signoff.cassette.yaml").write_text(SIGNOFF_CASSETTE)
+
+
 def _ignore(more: Any) -> Any:
     """Never copy caches (a tools/ package imported by a test leaves __pycache__)."""
     caches = shutil.ignore_patterns("__pycache__", "*.pyc")
