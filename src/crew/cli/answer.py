@@ -8,7 +8,7 @@ process when it goes on (`crew.engine.runtime.continue_run`), and prints.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -48,7 +48,13 @@ def answer_command(
 ) -> None:
     """Record your decision on a card waiting on you."""
     from crew.cli import remote
-    from crew.people.answering import answer_card, card_line, parse_decision, read_output_file
+    from crew.people.answering import (
+        answer_card,
+        answer_json,
+        card_line,
+        parse_decision,
+        read_output_file,
+    )
     from crew.types import Decision
 
     if (api := remote.remote()) is not None:  # `crew login`: through the server's API
@@ -128,28 +134,3 @@ def _continue(project: Project, board: Board, card: Card, *, person: str, as_jso
         session.close()
     if report is not None:
         finish(report, as_json=as_json, playbook=playbook)
-
-
-def answer_json(board: Board, card: Card) -> dict[str, Any]:
-    """DESIGN §3's run shape as far as the board knows it, plus the answered card."""
-    from crew.exceptions import BoardError
-
-    try:
-        run = board.get_run(card.run)
-    except BoardError:
-        return {
-            "run": card.run,
-            "playbook": card.playbook,
-            "status": None,
-            "waiting_on": [],
-            "outputs": {},
-            "card": card.to_json(),
-        }
-    return {
-        "run": run.id,
-        "playbook": run.playbook,
-        "status": str(run.status),
-        "waiting_on": [w for w in run.waiting_on if w.get("card") != card.id],
-        "outputs": {},
-        "card": card.to_json(),
-    }

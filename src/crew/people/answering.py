@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "answer_card",
+    "answer_json",
     "card_line",
     "find_card",
     "parse_decision",
@@ -264,6 +265,30 @@ def _mapping(
         )
     check_size(size_of, json_size(data), limits.edit, "edit")
     return data
+
+
+def answer_json(board: Board, card: Card) -> dict[str, Any]:
+    """`crew answer --json` (DESIGN §3's run shape as far as the board knows it right after the
+    answer, plus the answered card): what every surface prints or returns for an answer."""
+    try:
+        run = board.get_run(card.run)
+    except BoardError:
+        return {
+            "run": card.run,
+            "playbook": card.playbook,
+            "status": None,
+            "waiting_on": [],
+            "outputs": {},
+            "card": card.to_json(),
+        }
+    return {
+        "run": run.id,
+        "playbook": run.playbook,
+        "status": str(run.status),
+        "waiting_on": [w for w in run.waiting_on if w.get("card") != card.id],
+        "outputs": {},
+        "card": card.to_json(),
+    }
 
 
 def resumable_run(board: Board, card: Card) -> Run | None:

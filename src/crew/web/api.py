@@ -32,6 +32,7 @@ from crew.exceptions import (
     NotAllowed,
     WrongStatus,
 )
+from crew.people.answering import answer_json
 from crew.people.tokens import person_of_token
 from crew.web import views
 from crew.web.state import WebState
@@ -137,7 +138,7 @@ def _answer(request: Request, person: str, body: dict[str, Any]) -> tuple[int, A
     answered = views.answer(
         state, person, card, decision, comment, output, shown_version=version, source="'output'"
     )
-    return 200, views.answer_json(state, answered)
+    return 200, answer_json(state.board, answered)
 
 
 def _submit(request: Request, person: str, body: dict[str, Any]) -> tuple[int, Any]:

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = [
     "RunNotFound",
     "answer",
-    "answer_json",
     "card_view",
     "find",
     "inbox",
@@ -104,29 +103,6 @@ def answer(
     )
     state.go_on(answered, person)
     return answered
-
-
-def answer_json(state: WebState, card: Card) -> dict[str, Any]:
-    """`crew answer --json`'s shape as the board knows it right after the answer."""
-    try:
-        run = state.board.get_run(card.run)
-    except BoardError:
-        return {
-            "run": card.run,
-            "playbook": card.playbook,
-            "status": None,
-            "waiting_on": [],
-            "outputs": {},
-            "card": card.to_json(),
-        }
-    return {
-        "run": run.id,
-        "playbook": run.playbook,
-        "status": str(run.status),
-        "waiting_on": [w for w in run.waiting_on if w.get("card") != card.id],
-        "outputs": {},
-        "card": card.to_json(),
-    }
 
 
 def runs(
