@@ -13,7 +13,8 @@ What a caller may rely on:
 - **Approvals.** A call whose tool needs one (`approval`, `approve_when`) runs only after a
   person's decision (`Journal.decide`): approve runs it as asked, edit with the person's
   arguments, reject gives the model "rejected by PERSON: WHY" as its result. While a decision
-  is pending the loop stops (`LoopResult.waiting`); the calls of the same turn that needed no
+  is pending the loop stops (`ToolLoop.run_calls` returns the `Pending` ones, and the step
+  comes back with `StepResult.waiting`); the calls of the same turn that needed no
   decision have run and are recorded.
 - The calls of one turn run concurrently. A tool that fails gives the model its error as the
   result; a call of a tool the role does not have, or with arguments that do not fit its
@@ -26,14 +27,14 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from crew.agents.responders import ModelReply, ToolRequest
 from crew.agents.toolbox import Tool, Toolbox, ToolResult
 from crew.types import Decision, ToolCall
 
-__all__ = ["Decided", "Journal", "LoopResult", "Pending", "ToolLoop", "needs_approval"]
+__all__ = ["Decided", "Journal", "Pending", "ToolLoop", "needs_approval"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,6 @@ class Pending:
     """A decision the loop waits for: the card a person answers."""
 
     card: str
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class Journal(Protocol):
@@ -80,20 +80,6 @@ class Journal(Protocol):
     def tool_call(self, call_id: str, approved_by: str | None) -> ToolCall:
         """What a tool declaring ``call: crew.ToolCall`` is told."""
         ...
-
-
-@dataclass(frozen=True)
-class LoopResult:
-    """How far the loop got: `reply` is the model's final answer (not validated yet) when it
-    gave one; `waiting` the decisions it waits for; `reason` why it stopped otherwise."""
-
-    reply: ModelReply | None = None
-    waiting: tuple[Pending, ...] = ()
-    reason: str | None = None
-    calls: int = 0
-    """Tool calls made (or answered from records) in this execution."""
-    turns: list[dict[str, Any]] = field(default_factory=list)
-    """The model turns recorded before this answer (their usage is counted by the caller)."""
 
 
 def needs_approval(tool: Tool, arguments: Any) -> bool:
