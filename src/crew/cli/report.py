@@ -123,14 +123,14 @@ def report(
         err_console.print(
             f"roll-ups rebuilt from {done['runs']} runs and {done['cards']} cards still kept"
         )
-    missing = rollups_missing(board)
+    rollups = read_rollups(board, start, now)
+    missing = rollups_missing(board, rollups)
     if missing:
         raise ConfigError(
             f"this board's {missing} runs have no roll-ups: it was written by an older crew, "
             "which kept none",
             hint="`crew report --rebuild` recomputes them from the cards and streams still kept.",
         )
-    rollups = read_rollups(board, start, now)
     found = names_in(rollups)
     unknown = []
     for flag, value, section, listed in (

@@ -291,10 +291,13 @@ class Report:
 
 @dataclass(frozen=True)
 class Rollups:
-    """The roll-ups of a period: each field's change over it, and how many days had any."""
+    """The roll-ups of a period: each field's change over it, and how many days had any;
+    when the roll-ups began (None: never) and when the oldest run the board kept finished."""
 
     fields: dict[str, float]
     days: int
+    began: float | None = None
+    oldest_finished: float | None = None
 
 
 def _numbers(flat: Mapping[str, str] | None) -> dict[str, float]:
@@ -317,9 +320,13 @@ def read_rollups(board: Board, since: float, until: float) -> Rollups:
     pipe.zrangebyscore(keys.rollup_days(), first, "+inf", start=0, num=1)
     pipe.zrangebyscore(keys.rollup_days(), last + 1, "+inf", start=0, num=1)
     pipe.zcount(keys.rollup_days(), first, last)
-    starts, ends, days = pipe.execute()
+    pipe.hget(keys.rollup_meta(), "since")
+    pipe.zrange(keys.runs_finished(), 0, 0, withscores=True)
+    starts, ends, days, meta, oldest = pipe.execute()
+    began = float(meta) if meta else None
+    oldest_finished = float(oldest[0][1]) if oldest else None
     if not starts:  # nothing happened since `since`
-        return Rollups({}, 0)
+        return Rollups({}, 0, began, oldest_finished)
     pipe = client.pipeline(transaction=False)
     pipe.hgetall(keys.rollup_day(int(starts[0])))
     pipe.hgetall(keys.rollup_day(int(ends[0])) if ends else keys.rollup_total())
@@ -329,7 +336,7 @@ def read_rollups(board: Board, since: float, until: float) -> Rollups:
         change = value - start.get(name, 0.0)
         if abs(change) > 1e-9:
             fields[name] = change
-    return Rollups(fields, int(days))
+    return Rollups(fields, int(days), began, oldest_finished)
 
 
 def _split(field_name: str) -> tuple[str, str, str, str] | None:
@@ -395,16 +402,14 @@ def build_report(
             suggestions.append(found)
     people = [_person(name, g) for (s, name), g in sorted(groups.items()) if s == "p"]
     playbooks = [_playbook(name, g) for (s, name), g in sorted(groups.items()) if s == "b"]
-    client = cast(Any, board.client)
-    meta = client.hget(board.keys.rollup_meta(), "since")
     notes = []
     # a run that finished before the roll-ups began (a board upgraded from a crew without them)
-    oldest = client.zrange(board.keys.runs_finished(), 0, 0, withscores=True)
-    if meta and oldest and float(oldest[0][1]) < float(meta) and since < float(meta):
+    began, oldest = rollups.began, rollups.oldest_finished
+    if began is not None and oldest is not None and oldest < began and since < began:
         from crew.board.cards import iso
 
         notes.append(
-            f"roll-ups were kept from {iso(float(meta))}; runs the board kept that finished "
+            f"roll-ups were kept from {iso(began)}; runs the board kept that finished "
             "before then are not counted (crew report --rebuild recomputes them from the cards)"
         )
     return Report(
@@ -416,7 +421,7 @@ def build_report(
         suggestions=suggestions,
         notes=notes,
         days=rollups.days,
-        rolled_up_since=float(meta) if meta else None,
+        rolled_up_since=began,
     )
 
 
@@ -509,13 +514,12 @@ def _playbook(name: str, g: _Group) -> dict[str, Any]:
     }
 
 
-def rollups_missing(board: Board) -> int:
+def rollups_missing(board: Board, rollups: Rollups) -> int:
     """How many runs the board keeps while it has no roll-ups (a board written by a crew that
     kept none): 0 when it has roll-ups, or no finished run (every run's end is rolled up, so
-    a board whose runs are all still going may have none yet)."""
-    if board.client.exists(board.keys.rollup_meta()):
-        return 0
-    if not board.client.zcard(board.keys.runs_finished()):
+    a board whose runs are all still going may have none yet). `rollups`: as read_rollups
+    read them (they say both)."""
+    if rollups.began is not None or rollups.oldest_finished is None:
         return 0
     return int(board.client.zcard(board.keys.runs()))
 
