@@ -207,7 +207,8 @@ class EscalationGate(TypedDict):
     step: str
     """The agent step's id."""
     kind: str
-    """Always ``CardKind.ESCALATION``'s value."""
+    """The card's kind: ``escalation`` (an output a person must decide on), ``task`` (a human
+    step's work) or ``tool_call`` (a tool call to approve)."""
     assignee: str
     """The person of the role's chain it waits on now."""
     reason: str

@@ -382,10 +382,7 @@ class Steps:
         elif card.status is CardStatus.DONE and card.decision is not None:
             self.session.observer.step_reused(card)
             return StepOutcome(ok=True, output=card.decision.edited_output)
-        gate = escalation_of(card, task)
-        gate["kind"] = str(CardKind.TASK)
-        gate["output"] = None
-        return StepOutcome(ok=False, reason=card.reason or "", escalation=gate)
+        return StepOutcome(ok=False, reason=card.reason or "", escalation=escalation_of(card, task))
 
     def _assess(
         self, step: StepSpec, task: AgentTask, role: RoleSpec, journal: BoardJournal | None
@@ -422,7 +419,6 @@ class Steps:
         )
         waiting = self.board.get(result.waiting[0].card)
         gate = escalation_of(waiting, task)
-        gate["kind"] = str(waiting.kind)
         gate["continues"] = True
         return StepOutcome(ok=False, reason=waiting.reason or "", escalation=gate)
 
@@ -546,7 +542,7 @@ def escalation_of(card: Card, task: AgentTask) -> EscalationGate:
     return EscalationGate(
         card=card.id,
         step=card.step,
-        kind=str(CardKind.ESCALATION),
+        kind=str(card.kind),
         assignee=card.assignee,
         reason=card.reason or "",
         revision=task.revision,
