@@ -258,11 +258,14 @@ def find_signer(env: Mapping[str, str] | None = None) -> tuple[Signer | None, st
     shown = str(path)
     agent = env.get("SSH_AUTH_SOCK") or ""
     public = _public_line(path)
+
+    def held() -> Signer | None:
+        """An ssh-agent holding the key's public half, asked when the file cannot sign."""
+        return _agent_signer(agent, public) if public is not None and agent else None
+
     if not path.exists():
-        if public is not None and agent:
-            signer = _agent_signer(agent, public)
-            if signer is not None:
-                return signer, ""
+        if (signer := held()) is not None:
+            return signer, ""
         return None, (
             f"no signing key at {shown}: create one with `ssh-keygen -t ed25519 -f {shown}`, "
             f"or set {SIGNING_KEY_ENV} to your key"
@@ -276,10 +279,8 @@ def find_signer(env: Mapping[str, str] | None = None) -> tuple[Signer | None, st
     try:
         private = load_ssh_private_key(data, password=None)
     except TypeError:  # encrypted: only the agent can sign with it
-        if public is not None and agent:
-            signer = _agent_signer(agent, public)
-            if signer is not None:
-                return signer, ""
+        if (signer := held()) is not None:
+            return signer, ""
         return None, (
             f"the signing key {shown} is protected by a passphrase and no ssh-agent holds it: "
             f"run `ssh-add {shown}`, or set {SIGNING_KEY_ENV} to a key without one"
