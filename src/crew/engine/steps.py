@@ -342,10 +342,7 @@ class Steps:
         if card is None:
             project = self.session.project
             owner = human.owner
-            person = project.crew.people.get(owner)
-            chain = [owner]
-            if person is not None and person.backup and person.backup != owner:
-                chain.append(person.backup)
+            chain = project.with_backup(owner)
             sla = human.sla if human.sla is not None else project.crew.settings.sla
             detail: dict[str, Any] = {
                 "task": task.task,

@@ -88,10 +88,14 @@ class Project:
         """Who hears of the role's escalations, in order: its chain, else owner + backup."""
         if role.escalation.chain:
             return list(role.escalation.chain)
-        chain = [role.owner]
-        owner = self.crew.people.get(role.owner)
-        if owner is not None and owner.backup and owner.backup != role.owner:
-            chain.append(owner.backup)
+        return self.with_backup(role.owner)
+
+    def with_backup(self, person: str) -> list[str]:
+        """`person`, then their backup when they have one: who a card moves to by default."""
+        chain = [person]
+        found = self.crew.people.get(person)
+        if found is not None and found.backup and found.backup != person:
+            chain.append(found.backup)
         return chain
 
     def sla_for(self, role: RoleSpec) -> float:
