@@ -5,34 +5,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
-from support.example import copy_example, use_loopback
+from support.crash import crash_env, crew, sigkill_when
+from support.example import LOW_RISK_ANSWERS, copy_example, use_loopback
 
 from crew import testing
 from crew.board.board import Board
 from crew.testing import OpenAIServer
-
-CREW = str(Path(sys.executable).parent / "crew")
-
-ANSWERS: dict[str, dict[str, Any]] = {
-    "research": {
-        "summary": "demand",
-        "risks": [],
-        "severity": "low",
-        "score": 6,
-        "confidence": 0.9,
-        "rationale": "r",
-    },
-    "draft": {"brief": "the brief", "confidence": 0.9, "rationale": "r"},
-    "triage": {"severity": "low", "reasons": [], "confidence": 0.9, "rationale": "r"},
-    "publish": {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"},
-}
 
 
 def step_of(body: dict[str, Any]) -> str:
@@ -60,23 +42,15 @@ def test_sigkill_mid_run_then_resume_completes_without_rerunning_finished_steps(
                 draft_started.set()
                 release.wait(60)
                 return OpenAIServer.status(503, "gone")
-        return ANSWERS[step]
+        return LOW_RISK_ANSWERS[step]
 
     with OpenAIServer(answer) as server:
         use_loopback(copy_example(project_dir), server.url, timeout=60, max_retries=0)
-        env = {**os.environ, "CREW_TEST_LLM_KEY": "sk-test", "CREW_RUN_LEASE": "2"}
-        command = [CREW, "run", "launch-brief", "-i", "product=kettle", "-i", "markets=[US, EU]"]
-        command += ["--as", "bob"]
-        driver = subprocess.Popen(
-            command, cwd=project_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
+        env = crash_env()
+        command = ["run", "launch-brief", "-i", "product=kettle", "-i", "markets=[US, EU]"]
         try:
-            assert draft_started.wait(60), driver.communicate(timeout=5)
-            driver.send_signal(signal.SIGKILL)
-            assert driver.wait(timeout=30) == -signal.SIGKILL
+            sigkill_when(draft_started, project_dir, env, *command, "--as", "bob")
         finally:
-            if driver.poll() is None:
-                driver.kill()
             release.set()
 
         board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
@@ -84,14 +58,7 @@ def test_sigkill_mid_run_then_resume_completes_without_rerunning_finished_steps(
         before = [(c.step, str(c.status)) for c in board.cards_of_run(run.id)]
         assert before == [("research", "done"), ("research", "done"), ("draft", "running")]
 
-        resumed = subprocess.run(
-            [CREW, "resume", run.id, "--wait", "30", "--json"],
-            cwd=project_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        resumed = crew(project_dir, env, "resume", run.id, "--wait", "30", "--json")
         assert resumed.returncode == 0, resumed.stderr
         report = json.loads(resumed.stdout)
         assert report["status"] == "done"

@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support.crash import crash_env, crew, sigkill_when
 from support.example import use_loopback
 from support.tools_project import answer, tools_project
 
 from crew import testing
 from crew.board.board import Board
 from crew.testing import OpenAIServer
-
-CREW = str(Path(sys.executable).parent / "crew")
-
-
-def crew(project_dir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CREW, *args], cwd=project_dir, env=env, capture_output=True, text=True, timeout=120
-    )
-
-
-def wait_for(condition: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 def turn_of(body: dict[str, Any]) -> int:
@@ -66,7 +48,7 @@ def test_sigkill_between_an_approved_call_and_the_next_turn_runs_the_call_once(
     with OpenAIServer(reply) as server:
         tools_project(project_dir)
         use_loopback(project_dir, server.url, timeout=60, max_retries=0)
-        env = {**os.environ, "CREW_TEST_LLM_KEY": "sk-test", "CREW_RUN_LEASE": "2"}
+        env = crash_env()
         started = crew(project_dir, env, "run", "refund", "-i", "order=B2", "--as", "alice")
         assert started.returncode == 3, started.stdout + started.stderr
         board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
@@ -74,20 +56,9 @@ def test_sigkill_between_an_approved_call_and_the_next_turn_runs_the_call_once(
         (card,) = board.inbox("dan")
         assert card.kind == "tool_call"
 
-        answering = subprocess.Popen(
-            [CREW, "answer", card.id, "approve", "--as", "dan"],
-            cwd=project_dir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
         try:
-            assert turn_one.wait(60), answering.communicate(timeout=5)
-            answering.send_signal(signal.SIGKILL)
-            assert answering.wait(timeout=30) == -signal.SIGKILL
+            sigkill_when(turn_one, project_dir, env, "answer", card.id, "approve", "--as", "dan")
         finally:
-            if answering.poll() is None:
-                answering.kill()
             release.set()
         assert (project_dir / "refunds.log").read_text().count("B2") == 1
 
@@ -119,23 +90,12 @@ def test_sigkill_while_a_tool_runs(project_dir: Path, idempotent: bool) -> None:
             project_dir, tools={"charge": {"python": "shop.tools:charge", "idempotent": idempotent}}
         )
         use_loopback(project_dir, server.url, timeout=60, max_retries=0)
-        env = {**os.environ, "CREW_TEST_LLM_KEY": "sk-test", "CREW_RUN_LEASE": "2"}
+        env = crash_env()
         charges, hold = project_dir / "charges.log", project_dir / "hold"
         hold.write_text("")
-        driver = subprocess.Popen(
-            [CREW, "run", "refund", "-i", "order=A1", "--as", "alice"],
-            cwd=project_dir,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+        sigkill_when(
+            charges.exists, project_dir, env, "run", "refund", "-i", "order=A1", "--as", "alice"
         )
-        try:
-            wait_for(charges.exists, "the tool to start")
-            driver.send_signal(signal.SIGKILL)
-            assert driver.wait(timeout=30) == -signal.SIGKILL
-        finally:
-            if driver.poll() is None:
-                driver.kill()
         hold.unlink()
         board = Board.from_url(os.environ["CREW_REDIS_URL"], os.environ["CREW_BOARD"])
         (run,) = board.runs()

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from support.cli import as_json
-from support.example import use_loopback
+from support.example import LOW_RISK_ANSWERS, use_loopback
 
 from crew.board import Board, CardStatus, RunStatus
 from crew.connection import connect
@@ -34,20 +34,6 @@ from crew.testing import OpenAIServer, step_of
 
 Cli = Callable[..., Any]
 STEPS = ("research", "draft", "triage", "publish")
-ANSWERS: dict[str, dict[str, Any]] = {
-    "research": {
-        "summary": "demand",
-        "risks": [],
-        "severity": "low",
-        "score": 6,
-        "confidence": 0.9,
-        "rationale": "r",
-    },
-    "draft": {"brief": "the brief", "confidence": 0.9, "rationale": "r"},
-    # low risk: the run goes straight on to publish (no checkpoint)
-    "triage": {"severity": "low", "reasons": [], "confidence": 0.9, "rationale": "r"},
-    "publish": {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"},
-}
 
 
 class Model:
@@ -59,7 +45,7 @@ class Model:
 
     def answer(self, body: dict[str, Any]) -> Any:
         step = step_of(body) or ""
-        return OpenAIServer.hang(self.delay, then=ANSWERS[step])
+        return OpenAIServer.hang(self.delay, then=LOW_RISK_ANSWERS[step])
 
     def calls(self, step: str) -> int:
         return len(self.server.calls_for(step))

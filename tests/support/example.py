@@ -51,6 +51,22 @@ draft: [{brief: "# Launch brief", confidence: 0.9, rationale: r}]
 final: [{brief: "# Final brief", confidence: 0.9, rationale: r}]
 """
 
+# The loopback model's answers to the example's launch-brief, each step confident; triage says
+# low risk, so the run goes straight on to publish (no checkpoint).
+LOW_RISK_ANSWERS: dict[str, dict[str, Any]] = {
+    "research": {
+        "summary": "demand",
+        "risks": [],
+        "severity": "low",
+        "score": 6,
+        "confidence": 0.9,
+        "rationale": "r",
+    },
+    "draft": {"brief": "the brief", "confidence": 0.9, "rationale": "r"},
+    "triage": {"severity": "low", "reasons": [], "confidence": 0.9, "rationale": "r"},
+    "publish": {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"},
+}
+
 
 def add_signoff(root: Path) -> None:
     """Write the `signoff` playbook and its cassette into the project in `root`."""
