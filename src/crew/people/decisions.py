@@ -126,7 +126,7 @@ def _tool_call_decision(
             hint=f'Reject it with a reason the model reads: crew answer {card.id} reject -m "why"',
         )
     if decision == Decision.EDIT and edited is not None:
-        from crew.agents.toolbox import json_schema_problems
+        from crew.agents.tool import json_schema_problems
 
         schema = card.detail.get("schema")
         problems = json_schema_problems(schema, edited) if isinstance(schema, dict) else None
