@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crew.board.scripts import RUN_EVENTS_MAXLEN
@@ -79,16 +79,20 @@ class Break:
 
 @dataclass(frozen=True)
 class ChainReport:
-    """A run's chain: how many events were checked and where it breaks."""
+    """A run's chain: how many events were checked and where it breaks; `stored`: the events
+    as read (id, fields as Redis holds them), oldest first, for a caller that reads them too
+    (`Board.events_from_stored`)."""
 
     run: str
     events: int
     breaks: list[Break]
+    stored: list[tuple[str, dict[str, str]]] = field(default_factory=list)
 
 
 def check_chain(board: Board, run: str) -> ChainReport:
     """Check the audit chain of `run` as stored on `board` (see the module docstring)."""
     breaks: list[Break] = []
+    stored: list[tuple[str, dict[str, str]]] = []
     count = 0
     last_hash: str | None = None
     last: tuple[str, dict[str, str]] | None = None
@@ -97,6 +101,7 @@ def check_chain(board: Board, run: str) -> ChainReport:
         page = board.stored_events(run, after=after, limit=_PAGE)
         for entry_id, fields in page:
             breaks.extend(_check_event(board, run, entry_id, fields, last_hash, count))
+            stored.append((entry_id, fields))
             last_hash = fields.get("hash", "")
             last = (entry_id, fields)
             count += 1
@@ -119,7 +124,7 @@ def check_chain(board: Board, run: str) -> ChainReport:
                 "deleted",
             )
         )
-    return ChainReport(run, count, breaks)
+    return ChainReport(run, count, breaks, stored)
 
 
 def _check_event(

@@ -744,6 +744,10 @@ class Board:
         entries = self._db.xrange(self.keys.run_events(run), min=start, max="+", count=limit)
         return [(str(entry_id), dict(fields)) for entry_id, fields in entries]
 
+    def events_from_stored(self, entries: Sequence[tuple[str, dict[str, str]]]) -> list[Event]:
+        """The events `stored_events` returned (left as they are), as `events` reads them."""
+        return self._events([(entry_id, dict(fields)) for entry_id, fields in entries])
+
     def audit_head(self, run: str) -> str | None:
         """The hash of the run's newest audit event, as its run record keeps it (None: no run
         record, or one written before the chain)."""

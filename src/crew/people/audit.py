@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Exported", "RunAudit", "audit_run", "export_decision"]
 
-_PAGE = 1000
-
 
 @dataclass(frozen=True)
 class RunAudit:
@@ -65,7 +63,7 @@ def audit_run(project: Project, board: Board, run: str) -> RunAudit:
     signatures = 0
     answered: dict[str, Event] = {}
     refused: list[Event] = []
-    for event in _events(board, run):
+    for event in board.events_from_stored(chain.stored):  # the events the chain read
         if event.event == "refused_decision":
             refused.append(event)
             if event.card:
@@ -141,17 +139,6 @@ def _check_card(project: Project, board: str, card: Card, event: Event | None) -
                 broken("signature", "the card's decision as signed", verdict.why or "no", "")
             )
     return found
-
-
-def _events(board: Board, run: str) -> list[Event]:
-    events: list[Event] = []
-    after: str | None = None
-    while True:
-        page = board.events(run, after=after, limit=_PAGE)
-        events.extend(page)
-        if len(page) < _PAGE:
-            return events
-        after = page[-1].id
 
 
 def _check_signed(project: Project, run: str, event: Event) -> list[Break]:
