@@ -259,8 +259,7 @@ async def inbox_page(request: Request) -> Response:
     state = _state(request)
     session = await run_in_threadpool(_require, request)
     cards = await run_in_threadpool(views.inbox, state, session.person)
-    now = await run_in_threadpool(state.board.now)
-    return render(request, "inbox.html", session=session, cards=cards, now=now)
+    return render(request, "inbox.html", session=session, cards=cards)
 
 
 def _edit_fields(state: WebState, view: CardView) -> tuple[dict[str, FieldSpec] | None, Any]:
@@ -416,20 +415,28 @@ async def run_page(request: Request) -> Response:
 
 
 def _board_cards(state: WebState, person: str) -> list[Any]:
+    """The cards of the last day `person` may see; a run is read (once) only for a card they
+    may see for having started its run alone."""
+    import functools
+
     from crew.web.access import may_see_card
 
     since = state.board.now() - 86400
     runs: dict[str, Any] = {}
-    shown = []
-    for card in state.board.cards(limit=50, finished_since=since):
-        if card.run not in runs:
+
+    def run_of(run_id: str) -> Any:
+        if run_id not in runs:
             try:
-                runs[card.run] = state.board.get_run(card.run)
+                runs[run_id] = state.board.get_run(run_id)
             except CrewError:
-                runs[card.run] = None
-        if may_see_card(state.project, person, card, runs[card.run]):
-            shown.append(card)
-    return shown
+                runs[run_id] = None
+        return runs[run_id]
+
+    return [
+        card
+        for card in state.board.cards(limit=50, finished_since=since)
+        if may_see_card(state.project, person, card, functools.partial(run_of, card.run))
+    ]
 
 
 async def board_page(request: Request) -> Response:
