@@ -30,6 +30,7 @@ from importlib import resources
 import redis
 
 from crew.board import Board
+from crew.board.cards import card_id
 from crew.board.scripts import source
 from crew.people.report import build_report, read_rollups
 
@@ -47,15 +48,6 @@ HOOKS = (
     "rollup_wait_end",
     "rollup_run_ended",
 )
-
-
-def base36(n: int) -> str:
-    digits, out = "0123456789abcdefghijklmnopqrstuvwxyz", ""
-    while True:
-        n, d = divmod(n, 36)
-        out = digits[d] + out
-        if n == 0:
-            return out
 
 
 def without_rollups(name: str) -> str:
@@ -77,7 +69,7 @@ class Loader:
     def calls(self, i: int, at: float) -> list[tuple[str, list[str]]]:
         """The transitions of execution `i` at time `at`."""
         self.n += 1
-        card = "c" + base36(self.n)
+        card = card_id(self.n)
         role, playbook = ROLES[i % len(ROLES)], PLAYBOOKS[i % len(PLAYBOOKS)]
         person = PEOPLE[i % len(PEOPLE)]
         confidence = ((i * 37) % 60 + 40) / 100  # 0.40 .. 0.99

@@ -23,6 +23,7 @@ __all__ = [
     "CardStatus",
     "Decision",
     "Lease",
+    "card_id",
     "iso",
 ]
 
@@ -200,6 +201,18 @@ class Card:
             "usage": None if self.usage is None else self.usage.counts(),
             "cost": None if self.usage is None else self.usage.cost,
         }
+
+
+def card_id(number: int) -> str:
+    """The id of card number `number`, as the scripts make them (next_card_id in _common.lua):
+    c + the number in base 36, 1 -> c1, 36 -> c10."""
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if number == 0:
+            return "c" + text
 
 
 def iso(seconds: float | None) -> str | None:

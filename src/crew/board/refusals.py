@@ -33,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from crew.board.cards import Decision, iso
+from crew.board.cards import Decision, card_id, iso
 from crew.exceptions import (
     AlreadyDecided,
     BoardError,
@@ -178,7 +178,7 @@ def _lost_keys(refused: Refusal) -> BoardError:
         )
     repair = (
         f"if nothing else was lost, `redis-cli SET '{counter}' {count}` continues after "
-        f"{_card_id(int(count))},"
+        f"{card_id(int(count))},"
         if count
         else f"set it past the board's highest card id (redis-cli SET '{counter}' N),"
     )
@@ -188,17 +188,6 @@ def _lost_keys(refused: Refusal) -> BoardError:
         "c1 and overwrite cards, so nothing was created",
         hint=f"{fix} {repair} {new_board}",
     )
-
-
-def _card_id(number: int) -> str:
-    """Card number -> id, as the scripts make them: 1 -> c1, 36 -> c10 (base 36)."""
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    text = ""
-    while True:
-        number, digit = divmod(number, 36)
-        text = digits[digit] + text
-        if number == 0:
-            return "c" + text
 
 
 def _or(people: Sequence[str]) -> str:
