@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml
-from support.cli import RUN, CliResult
+from support.cli import RUN, CliResult, as_json
 
 pytest.importorskip("starlette", reason="crew[web] is not installed")
 
@@ -186,6 +186,36 @@ def test_pages_sign_in_by_token_and_guard_forms(
     no_csrf = client.post(f"/cards/{waiting}/answer", data={"decision": "approve"})
     assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
     assert client.get("/cards/c999").status_code == 404
+
+
+def test_the_board_page_shows_a_person_the_cards_they_may_see_only(
+    example: Path, crew_cli: Crew
+) -> None:
+    """erin takes part in no playbook: she sees the cards of the run she started, not bob's;
+    frank, who started nothing, sees none."""
+    crew_yaml = example / "crew.yaml"
+    team = yaml.safe_load(crew_yaml.read_text())
+    team["people"]["erin"] = {"name": "Erin Starter"}
+    team["people"]["frank"] = {"name": "Frank Stranger"}
+    crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
+    bobs = as_json(crew_cli(*RUN, "--json"))["waiting_on"][0]["card"]
+    erins_run = [*RUN[:-1], "erin", "--json"]
+    erins = as_json(crew_cli(*erins_run))["waiting_on"][0]["card"]
+    state, _said = open_state(load_project(example))
+    app = create_app(state)
+    try:
+        with TestClient(app) as erin, TestClient(app) as frank, TestClient(app) as carol:
+            for client, person in ((erin, "erin"), (frank, "frank"), (carol, "carol")):
+                _signin(client, token(crew_cli, person))
+            seen = erin.get("/board")
+            assert seen.status_code == 200
+            assert f"/cards/{erins}" in seen.text and f"/cards/{bobs}" not in seen.text
+            assert "/cards/c" not in frank.get("/board").text
+            assert {f"/cards/{erins}", f"/cards/{bobs}"} <= set(
+                re.findall(r"/cards/c\w+", carol.get("/board").text)
+            )
+    finally:
+        state.close()
 
 
 def test_outputs_are_sanitised_markdown(

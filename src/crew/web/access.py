@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from crew.board.cards import Card
     from crew.board.runs import Run
     from crew.spec.project import Project
@@ -48,11 +50,16 @@ def may_see_run(project: Project, person: str, run: Run) -> bool:
     return run.started_by == person or person in takes_part(project, run.playbook)
 
 
-def may_see_card(project: Project, person: str, card: Card, run: Run | None) -> bool:
+def may_see_card(
+    project: Project, person: str, card: Card, run: Run | Callable[[], Run | None] | None
+) -> bool:
+    """`run` (None: gone) may be a function reading it: it is called only when the card and its
+    playbook do not already let `person` see the card (a board page reads few runs then)."""
     if person in card.may_answer or person in (card.assignee, card.owner):
         return True
     if card.decision is not None and card.decision.by == person:
         return True
-    if run is not None and run.started_by == person:
+    if person in takes_part(project, card.playbook):
         return True
-    return person in takes_part(project, card.playbook)
+    found = run() if callable(run) else run
+    return found is not None and found.started_by == person
