@@ -903,11 +903,7 @@ class Board:
 
     def runs(self, limit: int = 20) -> list[Run]:
         """The newest runs first."""
-        ids = self._db.zrevrange(self.keys.runs(), 0, limit - 1)
-        pipe = self._db.pipeline(transaction=False)
-        for run_id in ids:
-            pipe.hgetall(self.keys.run(run_id))
-        return self._runs_from([h for h in pipe.execute() if h])
+        return self._runs_of(self._db.zrevrange(self.keys.runs(), 0, limit - 1))
 
     def runs_in(
         self, status: RunStatus | str, limit: int = 100, *, offset: int = 0
@@ -1033,10 +1029,7 @@ class Board:
     def runs_started_before(self, before: float, limit: int = 100) -> list[Run]:
         """The oldest runs started before `before` (a time), oldest first, at most `limit`."""
         ids = self._db.zrangebyscore(self.keys.runs(), "-inf", f"({before}", start=0, num=limit)
-        pipe = self._db.pipeline(transaction=False)
-        for run_id in ids:
-            pipe.hgetall(self.keys.run(run_id))
-        return self._runs_from([h for h in pipe.execute() if h])
+        return self._runs_of(ids)
 
     def cancel_run(self, run_id: str, *, actor: str, reason: str) -> Run:
         """Cancel a run and each of its open cards (a driver holding it stops before its next
