@@ -278,7 +278,7 @@ def start_run(
     responder = responder or _responder(session.project, playbook, mode)
     pinned = Pinned(snapshot.hash, snapshot.text)
     if run_id is None:
-        run_id = _new_run_id(
+        run_id = _new_run(
             session.board,
             playbook.name,
             inputs,
@@ -286,7 +286,7 @@ def start_run(
             {"mode": mode},
             pinned,
             takeover=session.lease_seconds,
-        )
+        ).id
     else:
         session.board.create_run(
             run_id,
@@ -342,7 +342,7 @@ def submit_run(
                 hint="Record one with `crew run --record`, or submit it live without --replay.",
             )
     snapshot = Snapshot.of(session.project, playbook)
-    run_id = _new_run_id(
+    run = _new_run(
         session.board,
         playbook.name,
         inputs,
@@ -353,7 +353,7 @@ def submit_run(
         priority=priority,
         key=key,
     )
-    return report_of(session, session.board.get_run(run_id))
+    return report_of(session, run)
 
 
 def resume_run(
@@ -396,9 +396,8 @@ def resume_run(
     if target is not None:
         session = dataclasses.replace(session, project=target.project(session.project))
     playbook = session.project.playbook(run.playbook)
-    mode = _meta(session, run_id).get("mode", LIVE)
-    responder = responder or _responder(session.project, playbook, str(mode), resume=True)
-    driver = _Driver(session, playbook, run_id, responder, upgrade=move)
+    responder = responder or _responder(session.project, playbook, _mode(session, run), resume=True)
+    driver = _Driver(session, playbook, run_id, responder, upgrade=move, record=run)
     return driver.drive(None, wait=wait, token=lease)
 
 
@@ -466,7 +465,7 @@ def report_of(session: Session, run: Run) -> RunReport:
 # --- internals -------------------------------------------------------------------------------
 
 
-def _new_run_id(
+def _new_run(
     board: Board,
     playbook: str,
     inputs: dict[str, Any],
@@ -474,9 +473,10 @@ def _new_run_id(
     meta: dict[str, Any],
     pinned: Pinned | None = None,
     **options: Any,
-) -> str:
-    """A short, typeable run id, recorded on the board (retried on the rare collision); with
-    a `key` option, the id of the run already submitted with it, if any (`Board.create_run`)."""
+) -> Run:
+    """A new run recorded on the board under a short, typeable id (retried on the rare
+    collision); with a `key` option, the run already submitted with it, if any
+    (`Board.create_run`)."""
     for _ in range(20):
         run_id = "r" + secrets.token_hex(3)
         try:
@@ -491,7 +491,7 @@ def _new_run_id(
             )
         except RunExists:
             continue
-        return run.id
+        return run
     raise RunError("could not find a free run id after 20 tries")
 
 
@@ -506,9 +506,11 @@ def _values(session: Session, run_id: str) -> dict[str, Any]:
     return dict(saved.checkpoint.get("channel_values") or {})
 
 
-def _meta(session: Session, run_id: str) -> dict[str, Any]:
-    saved = _values(session, run_id).get("meta")
-    return dict(saved or session.board.get_run(run_id).meta)
+def _mode(session: Session, run: Run) -> str:
+    """How the run's model calls go (live, replay, record): its record says; a run recorded
+    before records kept it, its saved state."""
+    mode = run.meta.get("mode") or (_values(session, run.id).get("meta") or {}).get("mode")
+    return str(mode or LIVE)
 
 
 def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: bool = False) -> Any:
@@ -608,10 +610,13 @@ class _Driver:
         responder: Responder,
         *,
         upgrade: _Upgrade | None = None,
+        record: Run | None = None,
     ) -> None:
         self.session, self.board = session, session.board
         self.playbook, self.run_id, self.responder = playbook, run_id, responder
         self.upgrade = upgrade
+        # The run's record as the caller read it, for what never changes (inputs, meta).
+        self.record = record
 
     def _acquire(self, wait: float) -> str | None:
         give_up = time.monotonic() + wait
@@ -767,7 +772,7 @@ class _Driver:
             # card's output without a model call, so only unfinished work runs again.
             from crew.engine.graph import initial_state
 
-            run = self.board.get_run(self.run_id)
+            run = self.record or self.board.get_run(self.run_id)
             meta = {"playbook": self.playbook.name, **run.meta}
             return initial_state(run.inputs, meta)
         answers = self._answers(state)
