@@ -252,6 +252,22 @@ def test_rebuild_recomputes_the_same_rollups_from_the_cards_and_streams(
     assert a["runs"] == b["runs"] and a["lead_time_total"] == pytest.approx(b["lead_time_total"])
 
 
+def test_rebuild_reads_all_of_a_long_run_stream(board: Board, clock: FakeClock) -> None:
+    """A run's stream keeps up to RUN_EVENTS_MAXLEN events: a rebuild counts past the first
+    page of them (here 1,200 reassignments of one card, 1,202 events)."""
+    h = History(board, clock)
+    run = h.run()
+    card = h.execute(run, "research", "researcher", 0.4)  # escalated to alice
+    for i in range(1200):
+        board.reassign(card, to=("bob", "alice")[i % 2], actor="ann", reason="handed on")
+    before = build_report(board, since=clock() - HOUR)
+    rebuild_rollups(board)
+    after = build_report(board, since=clock() - HOUR)
+    moved = {p["person"]: p["reassignments"] for p in before.people}
+    assert moved == {"alice": 600, "bob": 600}
+    assert {p["person"]: p["reassignments"] for p in after.people} == moved
+
+
 def test_rollups_stay_bounded_days_past_retention_go(board: Board, clock: FakeClock) -> None:
     from crew.board.scripts import ROLLUP_DAYS
 

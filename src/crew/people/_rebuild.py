@@ -19,6 +19,7 @@ from crew.types import CardKind, CardStatus, Decision
 if TYPE_CHECKING:
     from crew.board.board import Board
     from crew.board.cards import Card
+    from crew.board.events import Event
 
 DAY = 86400
 _FLOATS = ("ttd_sum", "lead_sum", "wait_sum", "cost")
@@ -82,7 +83,7 @@ def replay(board: Board, *, batch: int = 500) -> dict[str, int]:
         except Exception:  # a run whose record is gone: its cards still count
             run = None
         judged: dict[str, str] = {}
-        events = board.events(run_id)
+        events = _events(board, run_id)
         reasons = {  # why each card was escalated (a retried card's reason says it was retried)
             e.card: str((e.detail or {}).get("reason") or "")
             for e in events
@@ -117,6 +118,16 @@ def replay(board: Board, *, batch: int = 500) -> dict[str, int]:
     pipe.hset(keys.rollup_meta(), mapping={"since": f"{first or now:.6f}", "rebuilt": f"{now:.6f}"})
     pipe.execute()
     return {"runs": len(runs), "cards": cards_read, "days": len(counters.days)}
+
+
+def _events(board: Board, run: str, page: int = 1000) -> list[Event]:
+    """Every event of `run` its stream still keeps (up to RUN_EVENTS_MAXLEN), oldest first."""
+    events: list[Event] = []
+    while True:
+        read = board.events(run, after=events[-1].id if events else None, limit=page)
+        events.extend(read)
+        if len(read) < page:
+            return events
 
 
 def _stored(fields: dict[str, float]) -> dict[str, str]:
