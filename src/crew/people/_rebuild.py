@@ -61,7 +61,7 @@ class _Counters:
         self.days[math.floor(at / DAY)][f"{section}|{playbook}|{name}|{metric}"] += by
 
 
-def replay(board: Board, *, batch: int = 500) -> dict[str, int]:
+def replay(board: Board) -> dict[str, int]:
     client: Any = board.client
     keys = board.keys
     old = [int(d) for d in client.zrange(keys.rollup_days(), 0, -1)]

@@ -524,13 +524,13 @@ def rollups_missing(board: Board, rollups: Rollups) -> int:
     return int(board.client.zcard(board.keys.runs()))
 
 
-def rebuild_rollups(board: Board, *, batch: int = 500) -> dict[str, int]:
+def rebuild_rollups(board: Board) -> dict[str, int]:
     """Recompute the roll-ups from the cards and run event streams the board still keeps (older
     history is gone with them): every roll-up key is deleted, then each run's events are replayed
     in order through the same rules the transition scripts apply. Returns what it read."""
     from crew.people._rebuild import replay
 
-    return replay(board, batch=batch)
+    return replay(board)
 
 
 def known_names(values: Iterable[str]) -> str:
