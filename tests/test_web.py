@@ -214,6 +214,15 @@ def test_the_board_page_shows_a_person_the_cards_they_may_see_only(
             assert {f"/cards/{erins}", f"/cards/{bobs}"} <= set(
                 re.findall(r"/cards/c\w+", carol.get("/board").text)
             )
+            # Nor can frank learn anything of it through the API: 403 before his answer is read.
+            franks = bearer(token(crew_cli, "frank"))
+            for decision in ("approve", "maybe"):
+                refused = frank.post(
+                    f"/api/cards/{bobs}/answer", json={"decision": decision}, headers=franks
+                )
+                assert refused.status_code == 403, refused.text
+                assert "frank may not see card" in refused.json()["message"]
+            assert state.board.get(bobs).decision is None
     finally:
         state.close()
 

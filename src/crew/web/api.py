@@ -133,8 +133,7 @@ def _answer(request: Request, person: str, body: dict[str, Any]) -> tuple[int, A
         raise ConfigError("'output' must be an object of output fields")
     if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
         raise ConfigError("'version' must be the card version you decided on (an integer)")
-    card = views.find(state, person, request.path_params["card"])  # a card id, or a step's
-    views.card_view(state, person, card)  # 404 / 403 before anything else
+    card = views.find(state, person, request.path_params["card"])  # 404 / 403 before the rest
     answered = views.answer(
         state, person, card, decision, comment, output, shown_version=version, source="'output'"
     )

@@ -342,8 +342,7 @@ async def answer_form(request: Request) -> Response:
     def record() -> None:
         output = None
         if decision in ("edit", "submit"):
-            context = _card_context(state, session, card_id)
-            fields, _ = _edit_fields(state, context["view"])
+            fields, _ = _edit_fields(state, views.card_view(state, session.person, card_id))
             limits = state.project.crew.settings.limits
             if fields is not None and "yaml" not in form:
                 output = output_of_form(fields, posted, limits)

@@ -14,6 +14,8 @@ from crew.exceptions import BoardError, ConfigError, NotAllowed
 from crew.web.access import may_see_card, may_see_run
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from crew.board.cards import Card
     from crew.board.runs import Run
     from crew.people.card_view import CardView
@@ -52,12 +54,33 @@ def _run(state: WebState, run_id: str) -> Run:
         raise RunNotFound(f"no run {run_id!r} on this board", hint="See the runs page.") from None
 
 
+def _check_may_see(
+    state: WebState, person: str, card: Card, run: Run | Callable[[], Run | None] | None
+) -> None:
+    if not may_see_card(state.project, person, card, run):
+        raise NotAllowed(
+            f"{person} may not see card {card.id}: it waits on {' or '.join(card.may_answer)}"
+            f" in a run of {card.playbook}, which {person} takes no part in"
+        )
+
+
+def _run_or_none(state: WebState, run_id: str) -> Run | None:
+    try:
+        return state.board.get_run(run_id)
+    except BoardError:
+        return None
+
+
 def find(state: WebState, person: str, ref: str) -> str:
     """The id of the card `ref` names for `person`, as `crew answer` finds it: a card id, or the
-    step id of the one card of that step waiting on them."""
+    step id of the one card of that step waiting on them; NotAllowed when `person` may not see
+    it (before an answer is checked, so its errors tell nothing of a card they may not see)."""
     from crew.people.answering import find_card
 
-    return find_card(state.board, ref, person).id
+    state.sweep()
+    card = find_card(state.board, ref, person)
+    _check_may_see(state, person, card, lambda: _run_or_none(state, card.run))
+    return card.id
 
 
 def card_view(state: WebState, person: str, card_id: str) -> CardView:
@@ -66,11 +89,7 @@ def card_view(state: WebState, person: str, card_id: str) -> CardView:
 
     state.sweep()
     view = view_card(state.board, card_id)
-    if not may_see_card(state.project, person, view.card, view.run):
-        raise NotAllowed(
-            f"{person} may not see card {card_id}: it waits on {' or '.join(view.card.may_answer)}"
-            f" in a run of {view.card.playbook}, which {person} takes no part in"
-        )
+    _check_may_see(state, person, view.card, view.run)
     return view
 
 
