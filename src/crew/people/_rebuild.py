@@ -14,6 +14,7 @@ import math
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from crew.exceptions import BoardError
 from crew.types import CardKind, CardStatus, Decision
 
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def replay(board: Board) -> dict[str, int]:
         cards_read += len(cards)
         try:
             run = board.get_run(run_id)
-        except Exception:  # a run whose record is gone: its cards still count
+        except BoardError:  # a run whose record is gone: its cards still count
             run = None
         judged: dict[str, str] = {}
         events = _events(board, run_id)
