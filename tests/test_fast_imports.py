@@ -12,8 +12,6 @@ import pytest
 from support.example import copy_example
 from support.imports import imports_of
 
-# the name test_worker.py imported before the probe moved to support.imports
-
 
 @pytest.fixture
 def example_copy(tmp_path: Path) -> Path:

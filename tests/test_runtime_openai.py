@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.example import copy_example, use_loopback
+from support.example import LOW_RISK_ANSWERS, copy_example, use_loopback
 
 from crew import testing
 from crew.engine.runtime import Session, resume_run, start_run
@@ -20,18 +20,10 @@ from crew.spec.loader import load_project
 from crew.spec.project import Project
 from crew.testing import OpenAIServer
 
+# Triage says high risk: the run waits at the legal review before publishing.
 ANSWERS: dict[str, dict[str, Any]] = {
-    "research": {
-        "summary": "demand",
-        "risks": [],
-        "severity": "low",
-        "score": 6,
-        "confidence": 0.9,
-        "rationale": "r",
-    },
-    "draft": {"brief": "the brief", "confidence": 0.9, "rationale": "r"},
+    **LOW_RISK_ANSWERS,
     "triage": {"severity": "high", "reasons": ["claim"], "confidence": 0.9, "rationale": "r"},
-    "publish": {"channel": "blog", "url": "https://x", "confidence": 0.9, "rationale": "r"},
 }
 
 
