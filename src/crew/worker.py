@@ -80,7 +80,7 @@ class Worker:
         # The runs this worker drives stop between steps once it is set (`stop`).
         self.draining = threading.Event()
         session.draining = self.draining
-        self.id = str(getattr(session, "holder", "") or f"{socket.gethostname()}:{os.getpid()}")
+        self.id = session.holder  # host:pid:random, one per process (`Session`)
         self.started = time.time()
         self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="crew-run")
         self._lock = threading.Lock()
