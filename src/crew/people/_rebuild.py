@@ -15,7 +15,6 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from crew.exceptions import BoardError
-from crew.people.report import BANDS, DAY
 from crew.types import CardKind, CardStatus, Decision
 
 if TYPE_CHECKING:
@@ -23,6 +22,7 @@ if TYPE_CHECKING:
     from crew.board.cards import Card
     from crew.board.events import Event
 
+DAY = 86400
 _FLOATS = ("ttd_sum", "lead_sum", "wait_sum", "cost")
 
 
@@ -33,7 +33,7 @@ def _bucket(seconds: float) -> int:
 def _band(confidence: float | None) -> int | None:
     if confidence is None:
         return None
-    return min(BANDS - 1, max(0, math.floor(confidence * BANDS)))
+    return min(9, max(0, math.floor(confidence * 10)))
 
 
 def _reason_kind(reason: str | None) -> str:
