@@ -145,11 +145,15 @@ def _submit(request: Request, person: str, body: dict[str, Any]) -> tuple[int, A
 
 
 def _run(request: Request, person: str, body: Any) -> tuple[int, Any]:
-    return 200, views.run_status(_state(request), person, request.path_params["run"])
+    state = _state(request)
+    run = views.visible_run(state, person, request.path_params["run"])
+    return 200, views.run_status(state, run)
 
 
 def _log(request: Request, person: str, body: Any) -> tuple[int, Any]:
-    return 200, views.run_log(_state(request), person, request.path_params["run"])
+    state = _state(request)
+    run = views.visible_run(state, person, request.path_params["run"])
+    return 200, views.run_log(state, run)
 
 
 routes = [

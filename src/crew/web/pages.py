@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 __all__ = ["render_error", "routes"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+RUN_PAGE_EVENTS = 200
+"""How many of a run's newest events its page lists (`crew log RUN` has them all)."""
 _env = Environment(
     loader=FileSystemLoader(_TEMPLATES),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -407,10 +409,12 @@ async def runs_page(request: Request) -> Response:
 async def run_page(request: Request) -> Response:
     state = _state(request)
     session = await run_in_threadpool(_require, request)
-    run_id = request.path_params["run"]
-    data = await run_in_threadpool(views.run_status, state, session.person, run_id)
-    log = await run_in_threadpool(views.run_log, state, session.person, run_id)
-    return render(request, "run.html", session=session, run=data, log=log[-200:])
+    run = await run_in_threadpool(
+        views.visible_run, state, session.person, request.path_params["run"]
+    )
+    data = await run_in_threadpool(views.run_status, state, run)
+    log = await run_in_threadpool(lambda: views.run_log(state, run, newest=RUN_PAGE_EVENTS))
+    return render(request, "run.html", session=session, run=data, log=log)
 
 
 def _board_cards(state: WebState, person: str) -> list[Any]:

@@ -1,9 +1,10 @@
 """What the pages and the JSON API show and do, in the CLI's shapes: one place for both surfaces.
 
-Each function takes the server's state and the signed-in person, calls the library's use cases
-(`answer_card`, `view_card`, `report_of`, `timeline`, `submit_run`) and returns plain data, or
-raises the library's errors (`NotAllowed` for what the person may not see, `CardNotFound` /
-`RunNotFound` for what is not there); the surfaces turn those into pages or JSON errors.
+Each function takes the server's state and the signed-in person (or a run `visible_run` found
+for them), calls the library's use cases (`answer_card`, `view_card`, `report_of`, `timeline`,
+`submit_run`) and returns plain data, or raises the library's errors (`NotAllowed` for what
+the person may not see, `CardNotFound` / `RunNotFound` for what is not there); the surfaces turn
+those into pages or JSON errors.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "run_status",
     "runs",
     "submit",
+    "visible_run",
 ]
 
 INBOX_LIMIT = 200
@@ -45,13 +47,6 @@ def inbox(state: WebState, person: str) -> list[Card]:
     """The cards waiting on `person`, oldest first (a bounded range of their inbox index)."""
     state.sweep()
     return state.board.inbox(person, limit=INBOX_LIMIT)
-
-
-def _run(state: WebState, run_id: str) -> Run:
-    try:
-        return state.board.get_run(run_id)
-    except BoardError:
-        raise RunNotFound(f"no run {run_id!r} on this board", hint="See the runs page.") from None
 
 
 def _check_may_see(
@@ -138,18 +133,25 @@ def runs(
     ]
 
 
-def run_status(state: WebState, person: str, run_id: str) -> dict[str, Any]:
-    """`crew status RUN --json`'s shape; NotAllowed when `person` may not see the run."""
+def visible_run(state: WebState, person: str, run_id: str) -> Run:
+    """The run `run_id`: RunNotFound when there is none, NotAllowed when `person` may not see it."""
+    run = _run_or_none(state, run_id)
+    if run is None:
+        raise RunNotFound(f"no run {run_id!r} on this board", hint="See the runs page.")
+    if not may_see_run(state.project, person, run):
+        raise NotAllowed(f"{person} may not see run {run_id}: they take no part in {run.playbook}")
+    return run
+
+
+def run_status(state: WebState, run: Run) -> dict[str, Any]:
+    """`crew status RUN --json`'s shape (of a `visible_run`)."""
     from crew.board.cards import iso
     from crew.engine.run_view import timeline, total_usage
     from crew.engine.runtime import report_of, started_with
 
-    run = _run(state, run_id)
-    if not may_see_run(state.project, person, run):
-        raise NotAllowed(f"{person} may not see run {run_id}: they take no part in {run.playbook}")
     report = report_of(state.session, run)
-    cards = state.board.cards_of_run(run_id)
-    started = started_with(state.board, run_id)
+    cards = state.board.cards_of_run(run.id)
+    started = started_with(state.board, run.id)
     playbook = started.playbook if started else state.project.playbooks.get(run.playbook)
     used = total_usage(cards)
     data = report.to_json()
@@ -178,14 +180,16 @@ def run_status(state: WebState, person: str, run_id: str) -> dict[str, Any]:
     return data
 
 
-def run_log(state: WebState, person: str, run_id: str) -> list[dict[str, Any]]:
-    """`crew log RUN --json`'s shape."""
+def run_log(state: WebState, run: Run, *, newest: int | None = None) -> list[dict[str, Any]]:
+    """`crew log RUN --json`'s shape (of a `visible_run`): every event the run keeps, or only
+    the `newest` ones."""
     from crew.board.scripts import RUN_EVENTS_MAXLEN
 
-    run = _run(state, run_id)
-    if not may_see_run(state.project, person, run):
-        raise NotAllowed(f"{person} may not see run {run_id}: they take no part in {run.playbook}")
-    return [event.to_json() for event in state.board.events(run_id, limit=RUN_EVENTS_MAXLEN)]
+    if newest is not None:
+        events = state.board.last_events(run.id, limit=newest)
+    else:
+        events = state.board.events(run.id, limit=RUN_EVENTS_MAXLEN)
+    return [event.to_json() for event in events]
 
 
 def submit(state: WebState, person: str, body: dict[str, Any]) -> dict[str, Any]:
