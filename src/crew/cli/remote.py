@@ -102,7 +102,8 @@ class Remote:
         return ConfigError(message)
 
     def person(self, explicit: str | None) -> str:
-        """Who the token stands for; `--as` may only name them."""
+        """Who the token stands for; `--as` may only name them. (A call of its own: the API
+        acts as the token's person anyway, so the commands ask only to check an `--as`.)"""
         me = str(self.call("GET", "/api/me")["person"])
         if explicit and explicit != me:
             raise ConfigError(
@@ -177,13 +178,13 @@ def logout() -> None:
 def inbox(api: Remote, as_person: str | None, as_json: bool) -> None:
     from crew.cli.display import line
 
-    person = api.person(as_person)
+    person = api.person(as_person) if as_person else None
     cards = api.call("GET", "/api/inbox")
     if as_json:
         print_json(cards)
         return
     if not cards:
-        console.print(f"nothing waits on {person}", markup=False)
+        console.print(f"nothing waits on {person or api.person(None)}", markup=False)
         return
     for card in cards:
         due = f", due {card['due']}" if card.get("due") else ""
@@ -211,7 +212,8 @@ def answer(
     from crew.cli.display import line
     from crew.people.answering import read_output_file
 
-    api.person(as_person)
+    if as_person:
+        api.person(as_person)
     output = read_output_file(edited) if edited is not None else None
     body = {"decision": decision, "comment": comment, "output": output}
     answered = api.call("POST", f"/api/cards/{card}/answer", body)
@@ -246,7 +248,8 @@ def run(
             f"a run through {api.server} cannot record a cassette: a worker drives it",
             hint="`crew logout` to record in this terminal.",
         )
-    api.person(as_person)
+    if as_person:
+        api.person(as_person)
     body = {
         "playbook": playbook,
         "inputs": inputs,
