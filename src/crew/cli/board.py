@@ -59,11 +59,13 @@ AsOption = Annotated[
 ]
 
 
-def open_project() -> Project:
-    """The project found from --project / CREW_PROJECT / the current directory."""
+def open_project(*, code: bool = False) -> Project:
+    """The project found from --project / CREW_PROJECT / the current directory. `code`: also
+    import and check its Python (tools, automated steps), for the commands that drive runs;
+    the others stay fast and never run the project's code just to read the board."""
     from crew.spec.loader import find_project_root, load_project
 
-    return load_project(find_project_root(project_option()))
+    return load_project(find_project_root(project_option()), code=code)
 
 
 def open_board(project: Project) -> Board:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from crew.cli._app import app, err_console, project_option
+from crew.cli._app import app, err_console
 
 if TYPE_CHECKING:
     from crew.board.board import Board
@@ -58,10 +58,10 @@ def history(
 ) -> None:
     """Fill the project's board with finished runs of launch-brief, offline, with scripted model
     answers and people's decisions (for `crew report`)."""
+    from crew.cli.board import open_project
     from crew.exceptions import ConfigError
-    from crew.spec.loader import find_project_root, load_project
 
-    project = load_project(find_project_root(project_option()))
+    project = open_project(code=True)
     if "launch-brief" not in project.playbooks:
         raise ConfigError(
             "crew demo history runs the example project's playbook launch-brief, which this "

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from crew.cli._app import app, console, err_console, print_json, project_option
+from crew.cli._app import app, console, err_console, print_json
 from crew.cli.display import line
 from crew.cli.fit import Column, fit_table
 
@@ -101,7 +101,7 @@ def report(
     ] = False,
 ) -> None:
     """Is the AI work any good, where does the time go: per role, person and playbook."""
-    from crew.cli.board import open_board
+    from crew.cli.board import open_board, open_project
     from crew.exceptions import ConfigError
     from crew.people.report import (
         build_report,
@@ -112,9 +112,8 @@ def report(
         rebuild_rollups,
         rollups_missing,
     )
-    from crew.spec.loader import find_project_root, load_project
 
-    project = load_project(find_project_root(project_option()))
+    project = open_project()
     board = open_board(project)
     now = board.now()
     start = parse_since(since, now)

@@ -17,7 +17,7 @@ import typer
 import yaml
 from rich.text import Text
 
-from crew.cli._app import app, console, print_json, project_option
+from crew.cli._app import app, console, print_json
 from crew.cli.display import line
 from crew.cli.outputs import render_output
 from crew.exceptions import ConfigError
@@ -98,10 +98,10 @@ def output_command(
     ] = Format.MD,
 ) -> None:
     """Print a run's final outputs, or one step's output, in full."""
+    from crew.cli.board import open_project
     from crew.engine.runtime import Session, read_outputs
-    from crew.spec.loader import find_project_root, load_project
 
-    project = load_project(find_project_root(project_option()))
+    project = open_project()
     session = Session.open(project)
     try:
         run = session.board.get_run(run_id)

@@ -39,10 +39,11 @@ AsOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the run as JSON on stdout.")]
 
 
-def load() -> Project:
+def load(*, code: bool = False) -> Project:
+    """The project; `code` for the commands that drive runs (see `open_project`)."""
     from crew.cli.board import open_project
 
-    return open_project()
+    return open_project(code=code)
 
 
 def open_session(project: Project, person: str | None, *, quiet: bool = False) -> Session:
@@ -383,7 +384,7 @@ def run(
             hint="Record in this process: `crew run PLAYBOOK --record` without --detach.",
         )
     rank = _priority(priority)
-    project = load()
+    project = load(code=True)
     spec: PlaybookSpec = project.playbook(playbook)
     limits = project.crew.settings.limits
     given = check_inputs(spec, parse_inputs(inputs or [], inputs_file, limits))
@@ -467,7 +468,7 @@ def resume(
     from crew.cli.results import followed_playbook
     from crew.engine.runtime import resume_run
 
-    project = load()
+    project = load(code=True)
     if upgrade:  # the audit trail names who moved the run: a person of crew.yaml
         from crew.cli.board import identify
 

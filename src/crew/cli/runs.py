@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
-from crew.cli._app import app, console, print_json, project_option
+from crew.cli._app import app, console, print_json
 from crew.cli.display import line, markup
 from crew.cli.fit import Column, fit_table, hanging
 from crew.types import CardKind, CardStatus, RunStatus
@@ -41,9 +41,9 @@ _STYLE = {
 
 
 def _project() -> Project:
-    from crew.spec.loader import find_project_root, load_project
+    from crew.cli.board import open_project
 
-    return load_project(find_project_root(project_option()))
+    return open_project()
 
 
 def _board(project: Project) -> Board:

@@ -52,7 +52,7 @@ def serve_command(
         )
     if not 0 < port < 65536:
         raise ConfigError(f"--port {port} is not a port number", hint="Use 1 to 65535.")
-    project = open_project()
+    project = open_project(code=True)
     state, signing = open_state(project, public_url=public_url, trust_header=trust_header)
     public = f", reached at {public_url}" if public_url else ""
     err_console.print(

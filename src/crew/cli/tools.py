@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from crew.cli._app import app, console, print_json, project_option
+from crew.cli._app import app, console, print_json
 from crew.cli.display import line
 from crew.cli.fit import wrapped
 from crew.exceptions import ConfigError
@@ -43,11 +43,11 @@ def tools(
     ] = False,
 ) -> None:
     """List the tool registry: each tool's source, approval, timeout and arguments."""
+    from crew.cli.board import open_project
     from crew.spec.durations import format_duration
-    from crew.spec.loader import find_project_root, load_project
     from crew.spec.tools import ToolImportError, describe
 
-    project = load_project(find_project_root(project_option()))
+    project = open_project(code=True)
     if check:
         from crew.cli.tools_check import check as check_servers
 

@@ -47,7 +47,7 @@ def worker_command(
     from crew.engine.runtime import Session
     from crew.worker import Worker
 
-    project = open_project()
+    project = open_project(code=True)
     session = Session.open(project)
     volatile = warn_if_volatile(session.board.client, project.redis_url())
     if volatile:

@@ -40,14 +40,19 @@ ADDED_FIELDS = ("confidence", "rationale")
 TEMPLATE_NAMES = "inputs.<name>, steps.<id>, steps.<id>.<field>, item, index or feedback"
 
 
-def check_project(loaded: Loaded) -> list[Problem]:
-    """Every cross-file problem of the files that parsed on their own."""
+def check_project(loaded: Loaded, *, code: bool = True) -> list[Problem]:
+    """Every cross-file problem of the files that parsed on their own. With `code`, the
+    project's Python too: each tool's and automated step's module is imported (afresh) and its
+    function checked. That is user code, possibly slow or heavy to import: `crew validate` and
+    the commands that drive runs ask for it, the ones that only read or answer the board don't
+    (a run still imports its tools when a step needs them, and fails that step clearly)."""
+    root = loaded.root if code else None
     problems: list[Problem] = []
     crew = loaded.crew
     if crew is not None:
         problems.extend(_check_people(crew.spec, crew.source))
         problems.extend(_check_keys(crew.spec, crew.source))
-        problems.extend(_check_tools(crew.spec, crew.source, loaded.root))
+        problems.extend(_check_tools(crew.spec, crew.source, root))
     role_names = set(loaded.roles) | loaded.broken_roles
     for stem, role in loaded.roles.items():
         problems.extend(_check_role(role, stem, crew.spec if crew else None, role_names))
@@ -58,7 +63,7 @@ def check_project(loaded: Loaded) -> list[Problem]:
             crew=crew.spec if crew else None,
             roles={name: r.spec for name, r in loaded.roles.items()},
             role_names=role_names,
-            root=loaded.root,
+            root=root,
         )
         problems.extend(context.check(stem))
     return problems
@@ -239,7 +244,8 @@ def _check_role(
 APPROVALS = ("none", "owner", "chain")
 
 
-def _check_tools(crew: CrewSpec, source: Located, root: Path) -> Iterator[Problem]:
+def _check_tools(crew: CrewSpec, source: Located, root: Path | None) -> Iterator[Problem]:
+    """`root`: where the tools' modules are imported from (None: they are not)."""
     for name, tool in crew.tools.items():
         here = ("tools", name)
         if tool.approval not in APPROVALS and tool.approval not in crew.people:
@@ -257,7 +263,7 @@ def _check_tools(crew: CrewSpec, source: Located, root: Path) -> Iterator[Proble
                 did_you_mean(tool.mcp, crew.mcp_servers, kind="MCP servers (crew.yaml)"),
             )
         parameters: list[str] | None = None
-        if tool.python is not None:
+        if tool.python is not None and root is not None:
             problems, parameters = _check_python_tool(name, tool, source, root)
             yield from problems
         if tool.approve_when is not None:

@@ -58,12 +58,14 @@ def find_project_root(explicit: Path | None = None, start: Path | None = None) -
     )
 
 
-def load_project(root: Path) -> Project:
-    """Load and check the project in `root`; ConfigError(problems=[...]) lists every problem."""
-    return read_project(root).project()
+def load_project(root: Path, *, code: bool = True) -> Project:
+    """Load and check the project in `root`; ConfigError(problems=[...]) lists every problem.
+    `code`: also import the project's Python (its tools and automated steps) and check it; a
+    command that only reads or answers the board leaves it out (see `check_project`)."""
+    return read_project(root, code=code).project()
 
 
-def read_project(root: Path) -> Loaded:
+def read_project(root: Path, *, code: bool = True) -> Loaded:
     """Read every file of the project and collect all problems instead of raising."""
     from crew.spec.checks import check_project
 
@@ -94,7 +96,7 @@ def read_project(root: Path) -> Loaded:
             loaded.broken_playbooks.add(path.stem)
         else:
             loaded.playbooks[path.stem] = playbook
-    loaded.problems.extend(check_project(loaded))
+    loaded.problems.extend(check_project(loaded, code=code))
     loaded.problems = sorted(set(loaded.problems))  # one line per distinct problem
     return loaded
 
