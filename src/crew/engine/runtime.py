@@ -682,8 +682,12 @@ class _Driver:
         graph = compile_playbook(self.playbook, steps, self.session.saver)
         config = _config(self.run_id)
         payload: Any = first
+        mid_step = False
         if payload is None:
-            payload = self._pending_answers(graph, config)
+            state = graph.get_state(config)
+            payload = self._pending_answers(state)
+            # Steps were left unfinished (a crashed driver), none of them waiting on a person.
+            mid_step = payload is None and bool(state.next) and not state.interrupts
         while True:
             run = self.board.get_run(self.run_id)
             if run.status.finished:
@@ -691,7 +695,7 @@ class _Driver:
             if run.status is not RunStatus.RUNNING and payload is not None:
                 self.board.set_run_status(self.run_id, RunStatus.RUNNING, actor=self.session.actor)
             try:
-                if payload is not None or self._interrupted_mid_step(graph, config):
+                if payload is not None or mid_step:
                     graph.invoke(payload, config, durability="exit")
                 heartbeat.check()
             except CrewError as error:
@@ -756,16 +760,11 @@ class _Driver:
             self.run_id, old.hash if old is not None else None, new.hash, changes
         )
 
-    @staticmethod
-    def _interrupted_mid_step(graph: Any, config: RunnableConfig) -> bool:
-        """Steps were left unfinished (a crashed driver), none of them waiting on a person."""
-        state = graph.get_state(config)
-        return bool(state.next) and not state.interrupts
-
-    def _pending_answers(self, graph: Any, config: RunnableConfig) -> Any:
+    def _pending_answers(self, state: Any) -> Any:
+        """What resuming from the saved `state` starts with: the run's first input when nothing
+        was saved, the answers recorded on its gates, or None (nothing to act on)."""
         from langgraph.types import Command
 
-        state = graph.get_state(config)
         if not state.values:
             # The driver stopped before LangGraph saved anything (state is saved at human gates
             # and at the end): run from the top. Every step whose card is done returns the
