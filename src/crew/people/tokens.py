@@ -151,11 +151,15 @@ def revoke_tokens_of(board: Board, person: str) -> int:
 # -- one-click links ------------------------------------------------------------------------------
 
 
-def _secret(board: Board) -> bytes:
-    db: Any = board.client
-    key = board.keys.web()
-    db.hsetnx(key, "secret", secrets.token_hex(32))
-    return bytes.fromhex(str(db.hget(key, "secret")))
+def _secret(board: Board, stored: str | None) -> bytes:
+    """The board's web secret: `stored` (as read from `<P>web`), else made now (the first
+    process to make it wins)."""
+    if stored is None:
+        db: Any = board.client
+        key = board.keys.web()
+        db.hsetnx(key, "secret", secrets.token_hex(32))
+        stored = str(db.hget(key, "secret"))
+    return bytes.fromhex(stored)
 
 
 def set_public_url(board: Board, url: str | None) -> None:
@@ -182,12 +186,13 @@ def _signature(secret: bytes, card: str, person: str, expires: int, nonce: str) 
 def link_for(board: Board, card: str, person: str, *, seconds: float = LINK_SECONDS) -> str | None:
     """A signed, single-use link opening `card` for `person`; None when no public URL is
     recorded on the board."""
-    base = public_url(board)
-    if base is None:
+    db: Any = board.client
+    base, stored = db.hmget(board.keys.web(), "public_url", "secret")  # one round trip a link
+    if not base:
         return None
     expires = int(board.now() + seconds)
     nonce = secrets.token_urlsafe(12)
-    signature = _signature(_secret(board), card, person, expires, nonce)
+    signature = _signature(_secret(board, stored), card, person, expires, nonce)
     query = urlencode({"card": card, "person": person, "expires": expires, "nonce": nonce})
     return f"{base}/link?{query}&sig={signature}"
 
@@ -205,13 +210,14 @@ class LinkClaim:
 
 def open_link(board: Board, claim: LinkClaim) -> None:
     """Check `claim` and use it up; NotAllowed (one line) for a forged, expired or reused link."""
-    expected = _signature(_secret(board), claim.card, claim.person, claim.expires, claim.nonce)
+    db: Any = board.client
+    secret = _secret(board, db.hget(board.keys.web(), "secret"))
+    expected = _signature(secret, claim.card, claim.person, claim.expires, claim.nonce)
     if not hmac.compare_digest(expected, claim.sig):
         raise NotAllowed("this link is not one crew made (its signature does not match)")
     left = claim.expires - board.now()
     if left <= 0:
         raise NotAllowed("this link has expired", hint="Sign in with a token instead.")
-    db: Any = board.client
     if not db.set(board.keys.link(claim.nonce), claim.person, nx=True, ex=int(left) + 1):
         raise NotAllowed(
             "this link was already used: a link opens its card once",
