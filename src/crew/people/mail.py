@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
+from crew.people.tokens import LINK_SECONDS
+
 if TYPE_CHECKING:
     from crew.spec.models import Smtp
 
@@ -46,7 +48,8 @@ def _subject(payload: Mapping[str, Any]) -> str:
 def _body(payload: Mapping[str, Any]) -> str:
     lines = [str(payload.get("text") or "")]
     if payload.get("link"):
-        lines += ["", f"Open it (once, for 7 days): {payload['link']}"]
+        days = f"{LINK_SECONDS / 86400:g} days"  # how long crew.people.tokens lets it open
+        lines += ["", f"Open it (once, for {days}): {payload['link']}"]
     if payload.get("due"):
         lines += ["", f"Due: {payload['due']}"]
     lines += ["", f"Or answer in a terminal: {payload.get('answer')}"]
