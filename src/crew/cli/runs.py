@@ -15,7 +15,7 @@ from rich.text import Text
 from crew.cli._app import app, console, print_json
 from crew.cli.display import line, markup
 from crew.cli.fit import Column, fit_table, hanging
-from crew.types import CardKind, CardStatus, RunStatus
+from crew.types import CardKind, CardStatus, RunStatus, Usage
 
 if TYPE_CHECKING:
     from crew.board.board import Board
@@ -93,6 +93,15 @@ def _item(item: Any, limit: int = 40) -> str:
 def _money(cost: float | None) -> str:
     """A cost in USD, to a millionth of a dollar (token prices are per million tokens)."""
     return "" if cost is None else f"${cost:.6f}"
+
+
+def usage_line(used: Usage) -> str:
+    """Model usage on one line (`crew status RUN`, `crew show CARD`): calls, tokens, cost."""
+    said = (
+        f"usage: {used.calls} model call{'' if used.calls == 1 else 's'}, "
+        f"{used.input_tokens} input + {used.output_tokens} output tokens"
+    )
+    return said if used.cost is None else said + f", cost {_money(used.cost)}"
 
 
 def _clock(stamp: str | None) -> str:
@@ -323,13 +332,7 @@ def status(
     # What follows wraps at the terminal's width (between words: ids and names stay whole); a
     # command goes on a line of its own, so it is never split.
     if used is not None:
-        said = (
-            f"usage: {used.calls} model call{'' if used.calls == 1 else 's'}, "
-            f"{used.input_tokens} input + {used.output_tokens} output tokens"
-        )
-        if used.cost is not None:
-            said += f", cost {_money(used.cost)}"
-        console.print(said, highlight=False)
+        console.print(usage_line(used), highlight=False)
     for note in notes:  # a decision's comment: 4 lines at most (all of it: crew log RUN --json)
         console.print(hanging(console, markup(note), max_lines=4), highlight=False)
     if report.outputs:

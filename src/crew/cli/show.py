@@ -20,6 +20,7 @@ from crew.cli.board import AsOption, JsonOption, ago, due_text, open_board, open
 from crew.cli.display import block, line
 from crew.cli.outputs import flat as _flat
 from crew.cli.outputs import render_output as _output
+from crew.cli.runs import usage_line
 from crew.types import CardKind
 
 if TYPE_CHECKING:
@@ -100,12 +101,7 @@ def _render(view: CardView, now: float, person: str | None) -> None:
         console.print(Text("no valid output to review: edit gives one, or retry", style="yellow"))
     _confidence(view)
     if card.usage is not None:
-        used = card.usage
-        said = f"usage: {used.calls} model call{'' if used.calls == 1 else 's'}, "
-        said += f"{used.input_tokens} input + {used.output_tokens} output tokens"
-        if used.cost is not None:
-            said += f", cost ${used.cost:.6f}"
-        console.print(Text(said, style="dim"), soft_wrap=True)
+        console.print(Text(usage_line(card.usage), style="dim"), soft_wrap=True)
     if view.run is not None and view.run.inputs:
         console.print(Text("inputs", style="bold"))
         for key, value in view.run.inputs.items():
