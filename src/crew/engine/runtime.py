@@ -276,27 +276,16 @@ def start_run(
     snapshot = Snapshot.of(session.project, playbook)
     session = dataclasses.replace(session, project=snapshot.project(session.project))
     responder = responder or _responder(session.project, playbook, mode)
-    pinned = Pinned(snapshot.hash, snapshot.text)
-    if run_id is None:
-        run_id = _new_run(
-            session.board,
-            playbook.name,
-            inputs,
-            session.actor,
-            {"mode": mode},
-            pinned,
-            takeover=session.lease_seconds,
-        ).id
-    else:
-        session.board.create_run(
-            run_id,
-            playbook=playbook.name,
-            inputs=inputs,
-            started_by=session.actor,
-            meta={"mode": mode},
-            pinned=pinned,
-            takeover=session.lease_seconds,
-        )
+    run_id = _new_run(
+        session.board,
+        playbook.name,
+        inputs,
+        session.actor,
+        {"mode": mode},
+        Pinned(snapshot.hash, snapshot.text),
+        run_id=run_id,
+        takeover=session.lease_seconds,
+    ).id
 
     first = initial_state(inputs, {"mode": mode, "playbook": playbook.name})
     return _Driver(session, playbook, run_id, responder).drive(first)
@@ -472,16 +461,17 @@ def _new_run(
     actor: str,
     meta: dict[str, Any],
     pinned: Pinned | None = None,
+    *,
+    run_id: str | None = None,
     **options: Any,
 ) -> Run:
-    """A new run recorded on the board under a short, typeable id (retried on the rare
-    collision); with a `key` option, the run already submitted with it, if any
+    """A new run recorded on the board under `run_id`, or a short, typeable id (retried on the
+    rare collision); with a `key` option, the run already submitted with it, if any
     (`Board.create_run`)."""
     for _ in range(20):
-        run_id = "r" + secrets.token_hex(3)
         try:
             run = board.create_run(
-                run_id,
+                run_id or "r" + secrets.token_hex(3),
                 playbook=playbook,
                 inputs=inputs,
                 started_by=actor,
@@ -490,6 +480,8 @@ def _new_run(
                 **options,
             )
         except RunExists:
+            if run_id is not None:
+                raise
             continue
         return run
     raise RunError("could not find a free run id after 20 tries")
