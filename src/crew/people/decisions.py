@@ -2,6 +2,7 @@
 
 `check_decision` is called by `crew answer` (and the interactive prompt) after the card is found
 and before the board records the answer; a refusal raises and the board is unchanged.
+`edit_fields` says, by the same rules, which fields an edit fills in (a form a surface shows).
 
 - An escalation takes approve, edit, retry or reject; a checkpoint takes approve, edit or reject.
 - Approving an escalation accepts the output it holds: an escalation whose output stayed invalid,
@@ -28,10 +29,10 @@ from crew.spec import flow
 
 if TYPE_CHECKING:
     from crew.board.board import Board
-    from crew.spec.models import PlaybookSpec, RoleSpec
+    from crew.spec.models import FieldSpec, PlaybookSpec, RoleSpec
     from crew.spec.project import Project
 
-__all__ = ["check_decision", "edited_steps"]
+__all__ = ["check_decision", "edit_fields", "edited_steps"]
 
 
 def check_decision(
@@ -72,10 +73,41 @@ def check_decision(
         if decision == Decision.APPROVE:
             _check_separation(project, board, card, person)
         if decision == Decision.EDIT and edited is not None:
-            role = _edited_role(project, card)
-            if role is not None:
-                return _valid_edit(project, card, person, edited, source, role)
+            found = _edited_role(project, card)
+            if found is not None:
+                return _valid_edit(project, card, person, edited, source, found[1])
     return edited
+
+
+def edit_fields(
+    project: Project, board: Board, card: Card
+) -> tuple[str | None, dict[str, FieldSpec] | None]:
+    """What an edit (or a task's submit) on `card` fills in, as `check_decision` checks it: the
+    step whose output it replaces and that output's fields (the version the run follows). No
+    fields when nothing declares them: a tool call's arguments (checked against the tool's
+    schema), a checkpoint whose edited step is no plain agent step, a task without `output`."""
+    if card.detail.get("tool_call"):
+        return None, None
+    if card.kind is CardKind.TASK:
+        return card.step, _task_fields(card)
+    project = _as_run_follows(project, board, card.run)
+    if card.kind is CardKind.ESCALATION:
+        role = project.roles.get(card.role or "")
+        return card.step, (dict(role.output) if role is not None else None)
+    found = _edited_role(project, card) if card.kind is CardKind.CHECKPOINT else None
+    if found is None:
+        return None, None
+    return found[0], dict(found[1].output)
+
+
+def _task_fields(card: Card) -> dict[str, FieldSpec] | None:
+    """A human step's `output` fields, as its card carries them."""
+    from crew.spec.models import FieldSpec
+
+    declared = card.detail.get("output")
+    if not isinstance(declared, dict):
+        return None
+    return {name: FieldSpec.model_validate(spec) for name, spec in declared.items()}
 
 
 def _task_decision(
@@ -91,12 +123,10 @@ def _task_decision(
     if decision != Decision.SUBMIT:
         return edited
     from crew.agents.outputs import validate_fields
-    from crew.spec.models import FieldSpec
 
-    declared = card.detail.get("output")
-    if not isinstance(declared, dict) or edited is None:
+    fields = _task_fields(card)
+    if fields is None or edited is None:
         return edited
-    fields = {name: FieldSpec.model_validate(spec) for name, spec in declared.items()}
     try:
         return validate_fields(fields, edited)
     except InvalidOutput as invalid:
@@ -148,15 +178,16 @@ def _as_run_follows(project: Project, board: Board, run: str) -> Project:
     return Snapshot.from_text(pinned.text, run=run).project(project) if pinned else project
 
 
-def _edited_role(project: Project, card: Card) -> RoleSpec | None:
-    """The role whose output a checkpoint's edit replaces (a plain agent step's), if any."""
+def _edited_role(project: Project, card: Card) -> tuple[str, RoleSpec] | None:
+    """The step whose output a checkpoint's edit replaces (a plain agent step) and its role,
+    if any."""
     playbook = project.playbooks.get(card.playbook)
     if playbook is None or card.step not in {s.id for s in playbook.steps}:
         return None
     for step_id in edited_steps(playbook, card):
         step = playbook.step(step_id)
         if step.role and not step.for_each and step.role in project.roles:
-            return project.roles[step.role]
+            return step_id, project.roles[step.role]
     return None
 
 

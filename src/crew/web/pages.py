@@ -265,35 +265,19 @@ async def inbox_page(request: Request) -> Response:
 
 
 def _edit_fields(state: WebState, view: CardView) -> tuple[dict[str, FieldSpec] | None, Any]:
-    """The output fields an edit (or a task's submit) fills in, and the values shown at first;
-    None for the fields when the edit is free YAML (a tool call's arguments, say)."""
+    """The output fields an edit (or a task's submit) fills in, as `crew answer` checks them
+    (`crew.people.decisions.edit_fields`), and the values shown at first; None for the fields
+    when the edit is free YAML (a tool call's arguments, say)."""
     from crew.board.cards import CardKind
-    from crew.engine.runtime import started_with
-    from crew.people.decisions import edited_steps
-    from crew.spec.models import FieldSpec
+    from crew.people.decisions import edit_fields
 
     card = view.card
+    step, fields = edit_fields(state.project, state.board, card)
     if card.kind is CardKind.TASK:
-        declared = card.detail.get("output")
-        if isinstance(declared, dict):
-            return {k: FieldSpec.model_validate(v) for k, v in declared.items()}, None
-        return None, None
-    if view.tool_call is not None:
-        return None, card.output
-    started = started_with(state.board, card.run)
-    project = started.project(state.project) if started else state.project
-    if card.kind is CardKind.ESCALATION:
-        role = project.roles.get(card.role or "")
-        return (dict(role.output) if role else None), card.output
-    playbook = project.playbooks.get(card.playbook)
-    if card.kind is CardKind.CHECKPOINT and playbook is not None:
-        steps = {s.id for s in playbook.steps}
-        for step_id in edited_steps(playbook, card) if card.step in steps else []:
-            step = playbook.step(step_id)
-            role = project.roles.get(step.role) if step.role and not step.for_each else None
-            if role is not None:
-                return dict(role.output), view.under_review.get(step_id)
-    return None, None
+        return fields, None
+    if card.kind is CardKind.CHECKPOINT:
+        return fields, (view.under_review.get(step) if step else None)
+    return fields, card.output
 
 
 def _card_context(state: WebState, session: WebSession, card_id: str) -> dict[str, Any]:
