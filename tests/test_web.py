@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from support.cli import RUN, CliResult, as_json
+from support.web import issue_token
 
 pytest.importorskip("starlette", reason="crew[web] is not installed")
 
@@ -41,12 +42,6 @@ def served(example: Path) -> Iterator[tuple[WebState, TestClient]]:
         yield state, client
     state.settle(30)
     state.close()
-
-
-def token(crew_cli: Crew, person: str, *more: str) -> str:
-    result = crew_cli("token", "issue", person, *more)
-    assert result.code == 0, result.err
-    return result.out.strip().splitlines()[-1]
 
 
 def bearer(value: str) -> dict[str, str]:
@@ -78,7 +73,7 @@ def test_tokens_are_stored_hashed_and_expire(
     example: Path, crew_cli: Crew, served: tuple[WebState, TestClient]
 ) -> None:
     state, client = served
-    issued = token(crew_cli, "carol")
+    issued = issue_token(crew_cli, "carol")
     stored = state.board.client.hgetall(state.board.keys.token(issued.split("_")[1]))
     assert issued.split("_", 2)[2] not in str(stored) and len(stored["hash"]) == 64
     state.board.client.hset(state.board.keys.token(issued.split("_")[1]), "expires", "1")
@@ -93,7 +88,7 @@ def test_the_api_answers_a_card_in_the_crew_answer_json_shape(
     waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
 ) -> None:
     state, client = served
-    carol, dan, alice = (token(crew_cli, p) for p in ("carol", "dan", "alice"))
+    carol, dan, alice = (issue_token(crew_cli, p) for p in ("carol", "dan", "alice"))
     inbox = client.get("/api/inbox", headers=bearer(carol)).json()
     assert [c["card"] for c in inbox] == [waiting]
     assert {"card", "run", "playbook", "step", "kind", "status", "assignee"} <= set(inbox[0])
@@ -144,7 +139,7 @@ def test_the_api_submits_a_run_for_a_worker(
     example: Path, crew_cli: Crew, served: tuple[WebState, TestClient]
 ) -> None:
     _state, client = served
-    bob = token(crew_cli, "bob")
+    bob = issue_token(crew_cli, "bob")
     body = {"playbook": "launch-brief", "inputs": {"product": "Kettle"}, "key": "k1"}
     made = client.post("/api/runs", json={**body, "mode": "replay"}, headers=bearer(bob))
     assert made.status_code == 201, made.text
@@ -175,7 +170,7 @@ def test_pages_sign_in_by_token_and_guard_forms(
     assert client.get("/inbox").headers["location"].startswith("/signin")
     refused = _signin(client, "crew_00000000_wrong")
     assert refused.status_code == 401 and "unknown, expired or revoked" in refused.text
-    signed = _signin(client, token(crew_cli, "carol"))
+    signed = _signin(client, issue_token(crew_cli, "carol"))
     assert signed.status_code == 303
     cookie = signed.headers["set-cookie"]
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
@@ -206,7 +201,7 @@ def test_the_board_page_shows_a_person_the_cards_they_may_see_only(
     try:
         with TestClient(app) as erin, TestClient(app) as frank, TestClient(app) as carol:
             for client, person in ((erin, "erin"), (frank, "frank"), (carol, "carol")):
-                _signin(client, token(crew_cli, person))
+                _signin(client, issue_token(crew_cli, person))
             seen = erin.get("/board")
             assert seen.status_code == 200
             assert f"/cards/{erins}" in seen.text and f"/cards/{bobs}" not in seen.text
@@ -215,7 +210,7 @@ def test_the_board_page_shows_a_person_the_cards_they_may_see_only(
                 re.findall(r"/cards/c\w+", carol.get("/board").text)
             )
             # Nor can frank learn anything of it through the API: 403 before his answer is read.
-            franks = bearer(token(crew_cli, "frank"))
+            franks = bearer(issue_token(crew_cli, "frank"))
             for decision in ("approve", "maybe"):
                 refused = frank.post(
                     f"/api/cards/{bobs}/answer", json={"decision": decision}, headers=franks
@@ -239,7 +234,7 @@ def test_outputs_are_sanitised_markdown(
     import json
 
     state.board.client.hset(state.board.keys.card(waiting), "output", json.dumps(detail_output))
-    _signin(client, token(crew_cli, "carol"))
+    _signin(client, issue_token(crew_cli, "carol"))
     page = client.get(f"/cards/{waiting}").text
     assert "<strong>bold</strong>" in page and "<h1>Brief</h1>" in page
     assert "<script>alert" not in page and "<img" not in page
@@ -304,7 +299,7 @@ def test_redis_unavailable_is_a_clear_503(
     from crew.board.board import Board
 
     state, client = served
-    carol = token(crew_cli, "carol")
+    carol = issue_token(crew_cli, "carol")
     _signin(client, carol)
     gone = closed_port_url().replace("http://", "redis://").removesuffix("/hook")
     state.session.board = Board(redis.Redis.from_url(gone, decode_responses=True), "gone")
@@ -343,7 +338,7 @@ def test_decisions_made_through_the_server_verify_as_the_web_authority(
     assert "signed as the authority 'web'" in said
     try:
         with TestClient(create_app(state)) as client:
-            carol = token(crew_cli, "carol")
+            carol = issue_token(crew_cli, "carol")
             answered = client.post(
                 f"/api/cards/{waiting}/answer",
                 json={"decision": "approve"},
@@ -373,7 +368,7 @@ def test_an_escalation_edited_through_its_form_then_a_rejection_revises_the_draf
     state, _said = open_state(load_project(project_dir))
     try:
         with TestClient(create_app(state), follow_redirects=False) as client:
-            _signin(client, token(crew_cli, "alice"))
+            _signin(client, issue_token(crew_cli, "alice"))
             page = client.get(f"/cards/{card}")
             assert 'name="field.score"' in page.text and 'name="field.risks"' in page.text
             form = {
@@ -398,7 +393,7 @@ def test_an_escalation_edited_through_its_form_then_a_rejection_revises_the_draf
             state.settle(60)
 
             client.cookies.clear()
-            _signin(client, token(crew_cli, "carol"))
+            _signin(client, issue_token(crew_cli, "carol"))
             (review,) = state.board.inbox("carol")
             page = client.get(f"/cards/{review.id}")
             rejected = client.post(
@@ -439,7 +434,7 @@ def test_reading_the_inbox_enforces_slas_like_a_command(
     state.board.client.hset(state.board.keys.card(waiting), "due", repr(past))
     state.board.client.zadd(state.board.keys.due(), {waiting: past})
     assert state.board.get(waiting).overdue is None
-    client.get("/api/inbox", headers=bearer(token(crew_cli, "carol")))
+    client.get("/api/inbox", headers=bearer(issue_token(crew_cli, "carol")))
     assert state.board.get(waiting).overdue is not None  # carol has no backup: flagged
 
 
@@ -456,7 +451,7 @@ def test_a_tool_calls_page_shows_its_arguments_and_takes_an_edit_as_yaml(
     state, _said = open_state(load_project(project_dir))
     try:
         with TestClient(create_app(state), follow_redirects=False) as client:
-            _signin(client, token(crew_cli, "dan"))
+            _signin(client, issue_token(crew_cli, "dan"))
             (call,) = state.board.inbox("dan")
             page = client.get(f"/cards/{call.id}")
             assert page.status_code == 200
@@ -498,7 +493,7 @@ def test_a_checkpoint_edit_fills_the_form_of_the_step_it_shows(
     waiting: str, crew_cli: Crew, served: tuple[WebState, TestClient]
 ) -> None:
     state, client = served
-    _signin(client, token(crew_cli, "carol"))
+    _signin(client, issue_token(crew_cli, "carol"))
     page = client.get(f"/cards/{waiting}")
     assert 'name="field.brief"' in page.text  # the writer's output, the draft it shows
     assert "Solar kettle: launch brief" in page.text.split('name="field.brief"')[1]

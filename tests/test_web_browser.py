@@ -8,8 +8,6 @@ Screenshots go to $CREW_TEST_ARTEFACTS (else the test's tmp dir).
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from support.cli import RUN, CliResult, as_json
+from support.web import issue_token, serving
 
 pytest.importorskip("starlette", reason="crew[web] is not installed")
 pytest.importorskip("playwright", reason="playwright is not installed (pip install -e '.[dev]')")
@@ -28,7 +27,7 @@ if not CHROMIUM.exists():
     )
 
 from crew.spec.loader import load_project  # noqa: E402
-from crew.web.app import create_app, open_state  # noqa: E402
+from crew.web.app import open_state  # noqa: E402
 from crew.web.state import WebState  # noqa: E402
 
 Crew = Callable[..., CliResult]
@@ -56,26 +55,9 @@ RENEWAL = {
 @pytest.fixture
 def server(example: Path) -> Iterator[tuple[str, WebState]]:
     """`crew serve` on a free loopback port, in a thread; its base URL and state."""
-    import uvicorn
-
     state, _said = open_state(load_project(example))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)  # connections queue until uvicorn accepts them: nothing to wait for
-    port = listener.getsockname()[1]
-    served = uvicorn.Server(
-        uvicorn.Config(
-            create_app(state), log_level="warning", access_log=False, timeout_graceful_shutdown=1
-        )
-    )
-    thread = threading.Thread(target=served.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}", state
-    served.should_exit = True
-    thread.join(10)
-    state.settle(30)
-    state.close()
-    listener.close()
+    with serving(state) as base:
+        yield base, state
 
 
 @pytest.fixture
@@ -92,12 +74,6 @@ def _artefacts(tmp_path: Path) -> Path:
     folder = Path(os.environ.get("CREW_TEST_ARTEFACTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _token(crew_cli: Crew, person: str) -> str:
-    result = crew_cli("token", "issue", person)
-    assert result.code == 0, result.err
-    return result.out.strip().splitlines()[-1]
 
 
 def _sign_in(page: Any, base: str, token: str) -> None:
@@ -119,7 +95,7 @@ def test_sign_in_open_a_checkpoint_and_approve_it(
     started = as_json(crew_cli(*RUN, "--json"))
     card = started["waiting_on"][0]["card"]
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
-    _sign_in(page, base, _token(crew_cli, "carol"))
+    _sign_in(page, base, issue_token(crew_cli, "carol"))
     assert "legal_review" in page.inner_text("main")
     page.screenshot(path=str(_artefacts(tmp_path) / "inbox.png"), full_page=True)
     page.click(f"a[href='/cards/{card}']")
@@ -160,7 +136,7 @@ def test_a_human_task_form_shows_the_clis_message_then_takes_the_output(
     started = as_json(crew_cli("run", "renewal", "-i", "customer=ACME", "--as", "bob", "--json"))
     card = started["waiting_on"][0]["card"]
     page = browser.new_page()
-    _sign_in(page, base, _token(crew_cli, "dan"))
+    _sign_in(page, base, issue_token(crew_cli, "dan"))
     page.goto(f"{base}/cards/{card}")
     assert "Price the renewal for ACME" in page.inner_text("main")
     page.fill("#submit-amount", "lots")
@@ -193,7 +169,7 @@ def test_the_board_live_a_strangers_403_and_a_link_that_opens_once(
 ) -> None:
     base, _state = server
     page = browser.new_page()
-    _sign_in(page, base, _token(crew_cli, "carol"))
+    _sign_in(page, base, issue_token(crew_cli, "carol"))
     page.goto(f"{base}/board")
     assert "legal_review" not in page.inner_text("#board")
     page.wait_for_function("document.getElementById('live').textContent === 'live'")
@@ -207,7 +183,7 @@ def test_the_board_live_a_strangers_403_and_a_link_that_opens_once(
     crew_yaml.write_text(yaml.safe_dump(team, sort_keys=False))
     _state.project = load_project(example)
     stranger = browser.new_page()
-    _sign_in(stranger, base, _token(crew_cli, "erin"))
+    _sign_in(stranger, base, issue_token(crew_cli, "erin"))
     response = stranger.goto(f"{base}/cards/{card}")
     assert response is not None and response.status == 403
     assert "erin may not see card" in stranger.inner_text("main")
@@ -250,7 +226,7 @@ def test_an_escalation_edited_in_the_form_then_a_checkpoint_rejected_with_a_comm
     card = waiting["card"]
 
     alice = browser.new_context().new_page()
-    _sign_in(alice, base, _token(crew_cli, "alice"))
+    _sign_in(alice, base, issue_token(crew_cli, "alice"))
     alice.goto(f"{base}/cards/{card}")
     alice.click("details:has(#edit-form) > summary")  # open the edit form
     alice.fill("#edit-score", "eleven")
@@ -270,7 +246,7 @@ def test_an_escalation_edited_in_the_form_then_a_checkpoint_rejected_with_a_comm
     (checkpoint,) = [w for w in run.waiting_on]
     assert checkpoint["step"] == "legal_review"
     carol = browser.new_context().new_page()
-    _sign_in(carol, base, _token(crew_cli, "carol"))
+    _sign_in(carol, base, issue_token(crew_cli, "carol"))
     carol.goto(f"{base}/cards/{checkpoint['card']}")
     carol.fill("#reject-comment", "cite the lab test for the boil time")
     carol.click("button.reject")

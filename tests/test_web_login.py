@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import stat
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from support.cli import RUN, CliResult, as_json
+from support.web import serving
 from support.webhook import closed_port_url
 
 pytest.importorskip("starlette", reason="crew[web] is not installed")
 
 from crew.spec.loader import load_project
-from crew.web.app import create_app, open_state
+from crew.web.app import open_state
 from crew.web.state import WebState
 
 Crew = Callable[..., CliResult]
@@ -27,23 +26,9 @@ Crew = Callable[..., CliResult]
 
 @pytest.fixture
 def server(example: Path) -> Iterator[tuple[str, WebState]]:
-    import uvicorn
-
     state, _said = open_state(load_project(example))
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    served = uvicorn.Server(
-        uvicorn.Config(create_app(state), log_level="warning", timeout_graceful_shutdown=1)
-    )
-    thread = threading.Thread(target=served.run, kwargs={"sockets": [listener]}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}", state
-    served.should_exit = True
-    thread.join(10)
-    state.settle(30)
-    state.close()
-    listener.close()
+    with serving(state) as base:
+        yield base, state
 
 
 def _login(crew_cli: Crew, monkeypatch: pytest.MonkeyPatch, url: str, token: str) -> CliResult:
