@@ -8,5 +8,6 @@
 - `imports`: which heavy packages a `crew` command imports, in a fresh interpreter
 - `redis_server`: redis-servers a test starts itself, a proxy that answers LOADING
 - `terminal`: `crew` on a pseudo-terminal
+- `web`: `crew serve` on a loopback port, tokens from `crew token issue`
 - `webhook`: webhook receivers on 127.0.0.1
 """
