@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 from support.cli import as_json
 from support.example import add_signoff, copy_example, use_loopback
+from support.poll import wait_for
 from support.redis_server import RedisServer, start_server
 
 from crew.board import Board, CardStatus, RunStatus
@@ -164,10 +164,17 @@ def test_kill_9_of_redis_mid_run_then_restart_and_the_worker_finishes_the_run(
             def done_steps() -> list[str]:
                 return [c.step for c in board.cards_of_run(run) if c.status is CardStatus.DONE]
 
-            wait_until(lambda: len(done_steps()) >= 2, 60, "two steps to finish")
+            wait_for(
+                lambda: len(done_steps()) >= 2, "two steps to finish", 60, tolerate=(Exception,)
+            )
             restarted = kill_and_restart(durable)  # mid-run: the third step is in flight
             board = Board(connect(restarted.url), unique_name)
-            wait_until(lambda: board.get_run(run).status is RunStatus.DONE, 90, "the run to finish")
+            wait_for(
+                lambda: board.get_run(run).status is RunStatus.DONE,
+                "the run to finish",
+                90,
+                tolerate=(Exception,),
+            )
             done = sorted(done_steps())
         finally:
             worker.send_signal(signal.SIGTERM)
@@ -178,20 +185,6 @@ def test_kill_9_of_redis_mid_run_then_restart_and_the_worker_finishes_the_run(
         # finished steps never ran again: one model call each for s1 and s2
         assert len(model.calls_for("s1")) == 1 and len(model.calls_for("s2")) == 1
         assert "Traceback" not in err
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll (the board, written by other processes) until `check()` holds."""
-    give_up = time.monotonic() + timeout
-    while True:
-        try:
-            if check():
-                return
-        except Exception:  # Redis restarting
-            pass
-        if time.monotonic() > give_up:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_a_worker_warns_once_when_a_shared_redis_persists_nothing(

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from support.cli import as_json
 from support.example import LOW_RISK_ANSWERS, use_loopback
+from support.poll import wait_for
 
 from crew.board import Board, CardStatus, RunStatus
 from crew.connection import connect
@@ -137,15 +138,6 @@ def submit(project: Project, count: int) -> list[str]:
         session.close()
 
 
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll the board (the state other processes change) until `check()` holds."""
-    give_up = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > give_up:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def done_twice(board: Board, runs: list[str]) -> list[tuple[str, str, Any]]:
     """(run, step, item) of every step of `runs` with more than one done card."""
     counted: Counter[tuple[str, str, Any]] = Counter()
@@ -163,8 +155,8 @@ def test_two_workers_drive_submitted_runs_and_a_worker_killed_mid_way_loses_noth
     board = board_of(fleet)
     first = workers("--concurrency", "6", "--interval", "0.5")
     second = workers("--concurrency", "6", "--interval", "0.5")
-    wait_for(lambda: board.count_runs()[RunStatus.QUEUED] <= 12, 30, "workers to take runs")
-    wait_for(lambda: len(board.workers()) == 2, 10, "both workers to be listed")
+    wait_for(lambda: board.count_runs()[RunStatus.QUEUED] <= 12, "workers to take runs", 30)
+    wait_for(lambda: len(board.workers()) == 2, "both workers to be listed", 10)
     in_hand = {w.id: w.runs for w in board.workers()}
     assert all(len(held) <= 6 for held in in_hand.values())
 
@@ -173,7 +165,7 @@ def test_two_workers_drive_submitted_runs_and_a_worker_killed_mid_way_loses_noth
     def finished() -> bool:
         return sum(board.count_runs().values()) == 0
 
-    wait_for(finished, 90, "every run to finish")
+    wait_for(finished, "every run to finish", 90)
     second.process.send_signal(signal.SIGTERM)
     _, err = second.finish()
     assert second.process.returncode == 0, err
@@ -193,7 +185,7 @@ def test_sigterm_drains_runs_finish_their_step_and_go_back_in_line_at_once(
     runs = submit(fleet, 3)
     board = board_of(fleet)
     worker = workers("--concurrency", "3", "--interval", "0.3")
-    wait_for(lambda: model.calls("research") == 3, 20, "every run to be in its first step")
+    wait_for(lambda: model.calls("research") == 3, "every run to be in its first step", 20)
 
     worker.process.send_signal(signal.SIGTERM)
     out, err = worker.finish(timeout=60)
@@ -226,8 +218,8 @@ def test_crew_workers_lists_live_workers_with_the_runs_in_hand(
     (run,) = submit(fleet, 1)
     worker = workers("--concurrency", "4", "--interval", "0.2")
     board = board_of(fleet)
-    wait_for(lambda: model.calls("research") == 1, 20, "the run to start")
-    wait_for(lambda: [w.runs for w in board.workers()] == [[run]], 10, "a heartbeat")
+    wait_for(lambda: model.calls("research") == 1, "the run to start", 20)
+    wait_for(lambda: [w.runs for w in board.workers()] == [[run]], "a heartbeat", 10)
 
     listed = as_json(crew_cli("workers", "--json"))
     shown = crew_cli("workers")

@@ -9,9 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
+
+from support.poll import wait_for
 
 CREW = str(Path(sys.executable).parent / "crew")
 
@@ -27,13 +28,6 @@ def crew(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProc
     return subprocess.run(
         [CREW, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120
     )
-
-
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)  # a file another process writes: nothing to wait on but polling
 
 
 def sigkill_when(
