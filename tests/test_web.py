@@ -153,10 +153,10 @@ def test_the_api_submits_a_run_for_a_worker(
     assert huge.status_code == 413
 
 
-def _signin(client: TestClient, value: str) -> Any:
+def _signin(client: TestClient, value: str, then: str = "/inbox") -> Any:
     page = client.get("/signin")
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    return client.post("/signin", data={"csrf": csrf, "token": value, "next": "/inbox"})
+    return client.post("/signin", data={"csrf": csrf, "token": value, "next": then})
 
 
 def _csrf(html: str) -> str:
@@ -181,6 +181,25 @@ def test_pages_sign_in_by_token_and_guard_forms(
     no_csrf = client.post(f"/cards/{waiting}/answer", data={"decision": "approve"})
     assert no_csrf.status_code == 403 and "CSRF" in no_csrf.text
     assert client.get("/cards/c999").status_code == 404
+
+
+def test_signing_in_goes_on_to_a_page_of_this_server_only(
+    crew_cli: Crew, served: tuple[WebState, TestClient]
+) -> None:
+    _state, client = served
+    carol = issue_token(crew_cli, "carol")
+
+    def lands(target: str) -> str:
+        client.cookies.clear()  # signed out
+        return str(_signin(client, carol, target).headers["location"])
+
+    assert lands("/runs?status=waiting") == "/runs?status=waiting"
+    away = ("https://evil.example/", "//evil.example/", "/\\evil.example/", "/\t/evil.example")
+    for target in away:
+        location = lands(target)
+        assert location.startswith("/") and not location.startswith("//"), target
+        # Browsers read a backslash as a slash and drop a tab: either would make it "//".
+        assert "\\" not in location and location.isprintable(), target
 
 
 def test_the_board_page_shows_a_person_the_cards_they_may_see_only(
