@@ -1,5 +1,6 @@
-"""What the bench scripts share: the `--url` option, a session on a fresh board whose keys are
-deleted afterwards, and the `ratio:` line every bench ends with.
+"""What the bench scripts share: the `--url` option, a project whose models are scripted, a
+session on a fresh board whose keys are deleted afterwards, the best of R timed rounds, and the
+`ratio:` line every bench ends with.
 
 The scripts run as `python bench/NAME.py`, so this module is imported as `_common`.
 """
@@ -9,11 +10,14 @@ from __future__ import annotations
 import argparse
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 from crew.board import Board
 from crew.engine.runtime import Session
+from crew.spec.models import CrewSpec, PlaybookSpec, RoleSpec
 from crew.spec.project import Project
 
 
@@ -24,6 +28,27 @@ def add_url(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("CREW_REDIS_URL", "redis://127.0.0.1:6379/0"),
         help="The Redis to run against (default: CREW_REDIS_URL or 127.0.0.1:6379).",
     )
+
+
+def scripted_project(
+    root: Path, roles: dict[str, RoleSpec], playbooks: dict[str, PlaybookSpec], **crew: Any
+) -> Project:
+    """A project in `root` whose default model is scripted (a `crew.testing.ScriptedModel`
+    answers) and whose one person is alice; `crew` adds to its crew.yaml (tools, settings) or
+    replaces a part of it (people)."""
+    spec = {
+        "name": "bench",
+        "models": {"default": {"model": "scripted"}},
+        "people": {"alice": {"name": "Alice"}},
+        **crew,
+    }
+    return Project(root=root, crew=CrewSpec.model_validate(spec), roles=roles, playbooks=playbooks)
+
+
+def best_of(rounds: int, measure: Callable[[], float]) -> float:
+    """The fastest of `rounds` measurements, after one untimed warm-up (imports, caches)."""
+    measure()
+    return min(measure() for _ in range(rounds))
 
 
 def delete_board(board: Board) -> None:

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import add_url, fresh_session, print_ratio
+from _common import add_url, fresh_session, print_ratio, scripted_project
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.serialization import (
 from crew.agents.responders import ModelCall
 from crew.engine.runtime import continue_run, start_run
 from crew.people.answering import answer_card
-from crew.spec.models import CrewSpec, PlaybookSpec, RoleSpec
+from crew.spec.models import PlaybookSpec, RoleSpec
 from crew.spec.project import Project
 from crew.testing import ScriptedModel
 
@@ -70,18 +70,12 @@ def make_key(directory: Path) -> tuple[Path, str]:
 
 
 def project(public: str, *, signed: bool) -> Project:
-    return Project(
-        root=Path.cwd(),
-        crew=CrewSpec.model_validate(
-            {
-                "name": "bench",
-                "models": {"default": {"model": "scripted"}},
-                "people": {"alice": {"name": "Alice", "keys": [public]}},
-                "settings": {"require_signed": signed},
-            }
-        ),
-        roles={"writer": ROLE},
-        playbooks={"gate": PLAYBOOK},
+    return scripted_project(
+        Path.cwd(),
+        {"writer": ROLE},
+        {"gate": PLAYBOOK},
+        people={"alice": {"name": "Alice", "keys": [public]}},
+        settings={"require_signed": signed},
     )
 
 

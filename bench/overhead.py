@@ -23,15 +23,14 @@ import uuid
 from pathlib import Path
 from typing import Any, TypedDict
 
-from _common import add_url, fresh_session, print_ratio
+from _common import add_url, best_of, fresh_session, print_ratio, scripted_project
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
 from crew.agents.responders import ModelCall
 from crew.agents.step import run_agent_step
 from crew.engine.runtime import start_run
-from crew.spec.models import CrewSpec, ModelProfile, PlaybookSpec, RoleSpec
-from crew.spec.project import Project
+from crew.spec.models import ModelProfile, PlaybookSpec, RoleSpec
 from crew.testing import ScriptedModel
 
 ROLE = RoleSpec(
@@ -67,18 +66,7 @@ def playbook(steps: int) -> PlaybookSpec:
 
 def crew_seconds(url: str, steps: int) -> float:
     spec = playbook(steps)
-    project = Project(
-        root=Path.cwd(),
-        crew=CrewSpec.model_validate(
-            {
-                "name": "bench",
-                "models": {"default": {"model": "scripted"}},
-                "people": {"alice": {"name": "Alice"}},
-            }
-        ),
-        roles={"writer": ROLE},
-        playbooks={"chain": spec},
-    )
+    project = scripted_project(Path.cwd(), {"writer": ROLE}, {"chain": spec})
     model = ScriptedModel({f"s{i}": answer for i in range(steps)})
     with fresh_session(project, url) as session:
         started = time.perf_counter()
@@ -142,10 +130,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="Runs per side; the best counts.")
     args = parser.parse_args()
 
-    plain_seconds(args.steps)  # warm up imports and caches on both sides
-    crew_seconds(args.url, args.steps)
-    plain = min(plain_seconds(args.steps) for _ in range(args.rounds)) / args.steps
-    crew = min(crew_seconds(args.url, args.steps) for _ in range(args.rounds)) / args.steps
+    plain = best_of(args.rounds, lambda: plain_seconds(args.steps)) / args.steps
+    crew = best_of(args.rounds, lambda: crew_seconds(args.url, args.steps)) / args.steps
     print(f"steps per run: {args.steps}, rounds: {args.rounds}, redis: {args.url}")
     # Context for the ratio: a crew step costs two Redis round trips (its card created and
     # claimed in one, then completed), so it scales with this.

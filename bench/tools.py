@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import add_url, fresh_session, print_ratio
+from _common import add_url, best_of, fresh_session, print_ratio, scripted_project
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import StructuredTool
@@ -37,8 +37,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 
 from crew.agents.responders import ModelCall
 from crew.engine.runtime import start_run
-from crew.spec.models import CrewSpec, PlaybookSpec, RoleSpec
-from crew.spec.project import Project
+from crew.spec.models import PlaybookSpec, RoleSpec
 from crew.testing import ScriptedModel, tool_calls
 
 TOOL_MODULE = '''\
@@ -74,18 +73,11 @@ ANSWER = {"answer": "settled", "confidence": 0.9, "rationale": "scripted"}
 
 
 def crew_seconds(root: Path, url: str, calls: int) -> float:
-    project = Project(
-        root=root,
-        crew=CrewSpec.model_validate(
-            {
-                "name": "bench",
-                "models": {"default": {"model": "scripted"}},
-                "people": {"alice": {"name": "Alice"}},
-                "tools": {"lookup_order": {"python": "benchtools:lookup_order"}},
-            }
-        ),
-        roles={"clerk": ROLE},
-        playbooks={"settle": PLAYBOOK},
+    project = scripted_project(
+        root,
+        {"clerk": ROLE},
+        {"settle": PLAYBOOK},
+        tools={"lookup_order": {"python": "benchtools:lookup_order"}},
     )
 
     def turn(call: ModelCall) -> Any:
@@ -152,11 +144,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="crew-bench-tools-") as directory:
         root = Path(directory)
         (root / "benchtools.py").write_text(TOOL_MODULE)
-        plain_seconds(root, args.calls)  # warm up imports and caches on both sides
-        crew_seconds(root, args.url, args.calls)
-        plain = min(plain_seconds(root, args.calls) for _ in range(args.rounds)) / args.calls
-        crew = min(crew_seconds(root, args.url, args.calls) for _ in range(args.rounds))
-        crew /= args.calls
+        plain = best_of(args.rounds, lambda: plain_seconds(root, args.calls)) / args.calls
+        crew = best_of(args.rounds, lambda: crew_seconds(root, args.url, args.calls)) / args.calls
     print(f"tool calls per step: {args.calls}, rounds: {args.rounds}, redis: {args.url}")
     print(f"plain LangGraph + ToolNode + InMemorySaver: {plain * 1000:.2f} ms per tool call")
     print(f"crew (card, lease, turns and results on Redis): {crew * 1000:.2f} ms per tool call")
