@@ -28,7 +28,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import json
 import os
 import socket
 import struct
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crew.exceptions import ConfigError, NotAllowed
+from crew.spec.snapshot import canonical_json, sha256_name
 
 if TYPE_CHECKING:
     from crew.board.cards import Card
@@ -71,15 +71,13 @@ _FORMAT = "crew-decision-1"
 
 
 def canonical(value: Any) -> bytes:
-    """The canonical JSON of `value`: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The canonical JSON of `value` (`crew.spec.snapshot.canonical_json`), as UTF-8."""
+    return canonical_json(value).encode()
 
 
 def digest(value: Any) -> str:
     """`sha256:<hex>` of `value`'s canonical JSON; `""` for None."""
-    if value is None:
-        return ""
-    return "sha256:" + hashlib.sha256(canonical(value)).hexdigest()
+    return "" if value is None else sha256_name(canonical_json(value))
 
 
 def shown_digest(card: Card) -> str:

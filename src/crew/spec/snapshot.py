@@ -35,7 +35,7 @@ from crew.spec.models import ModelProfile, PlaybookSpec, RoleSpec
 if TYPE_CHECKING:
     from crew.spec.project import Project
 
-__all__ = ["FileChange", "Snapshot"]
+__all__ = ["FileChange", "Snapshot", "canonical_json", "sha256_name"]
 
 FORMAT = 1
 """The layout of a snapshot's text; a later crew reads the layouts before it."""
@@ -100,7 +100,7 @@ class Snapshot:
                 f"cannot read the playbook version {which} started with: {first}",
                 hint=f"`crew resume {run or 'RUN'} --upgrade` moves it to the current files.",
             ) from None
-        return cls(playbook, roles, models, text, _digest(text))
+        return cls(playbook, roles, models, text, sha256_name(text))
 
     @classmethod
     def _make(
@@ -115,9 +115,9 @@ class Snapshot:
             "roles": {name: _content(role) for name, role in roles.items()},
             "models": {name: _content(profile) for name, profile in models.items()},
         }
-        text = _canonical(data)
+        text = canonical_json(data)
         roles = dict(sorted(roles.items()))
-        return cls(playbook, roles, dict(sorted(models.items())), text, _digest(text))
+        return cls(playbook, roles, dict(sorted(models.items())), text, sha256_name(text))
 
     @property
     def short_hash(self) -> str:
@@ -174,9 +174,11 @@ def _content(spec: BaseModel) -> dict[str, Any]:
     return dumped
 
 
-def _canonical(data: Any) -> str:
+def canonical_json(data: Any) -> str:
+    """`data` as canonical JSON: sorted keys, no spaces, not ASCII-escaped (what crew hashes)."""
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _digest(text: str) -> str:
+def sha256_name(text: str) -> str:
+    """`sha256:<hex>` of `text` (UTF-8)."""
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
