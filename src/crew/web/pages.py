@@ -146,7 +146,8 @@ def _page(handler: Any) -> Any:
             from crew.web.api import status_of
 
             status, _code = status_of(error)
-            return render_error(request, status, str(error), _quiet_session(request))
+            session = await run_in_threadpool(_quiet_session, request)
+            return render_error(request, status, str(error), session)
 
     return endpoint
 
@@ -240,7 +241,7 @@ async def open_link(request: Request) -> Response:
 
 async def signout(request: Request) -> Response:
     state = _state(request)
-    session = state.find_session(request.cookies.get(COOKIE))
+    session = await run_in_threadpool(state.find_session, request.cookies.get(COOKIE))
     if session is not None:
         form = await request.form()
         _check_csrf(session, form)
@@ -499,7 +500,8 @@ async def report_page(request: Request) -> Response:
 
 
 async def _signin_get(request: Request) -> Response:
-    if _signed_in(request) is not None and not getattr(request.state, "new_session", None):
+    signed_in = await run_in_threadpool(_signed_in, request)
+    if signed_in is not None and not getattr(request.state, "new_session", None):
         return RedirectResponse("/inbox", status_code=303)
     return await signin_page(request)
 
