@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import redis
 import uvicorn
+from _common import add_url, delete_board, print_ratio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -70,7 +71,7 @@ def _rate(client: httpx.Client, path: str, headers: dict[str, str], requests: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default=os.environ.get("CREW_REDIS_URL", "redis://127.0.0.1:6379/0"))
+    add_url(parser)
     parser.add_argument("--cards", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=300)
     options = parser.parse_args()
@@ -110,12 +111,10 @@ def main() -> None:
         thread.join(10)
         print(f"GET /api/inbox ({shown} cards a page): {crew_rate:.0f} requests/s")
         print(f"GET /bare (one Redis key):          {bare_rate:.0f} requests/s")
-        print(f"ratio: {crew_rate / bare_rate:.2f}")
+        print_ratio(crew_rate / bare_rate)
     finally:
+        delete_board(state.board)
         state.close()
-        keys = list(raw.scan_iter(match=f"*{name}*", count=1000))
-        for start in range(0, len(keys), 500):
-            raw.delete(*keys[start : start + 500])
 
 
 if __name__ == "__main__":
