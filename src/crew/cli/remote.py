@@ -25,17 +25,27 @@ from crew.cli._app import app, console, err_console, print_json
 from crew.exceptions import (
     AlreadyDecided,
     BoardError,
-    CardNotFound,
     ConfigError,
     CrewError,
     NotAllowed,
     RedisUnavailable,
+    WrongStatus,
 )
 
 __all__ = ["Remote", "login_path", "remote"]
 
 SERVER_ENV = "CREW_SERVER"
 TOKEN_ENV = "CREW_TOKEN"
+
+_ERRORS: dict[str, type[CrewError]] = {
+    "forbidden": NotAllowed,
+    "not_found": BoardError,
+    "already_decided": AlreadyDecided,
+    "conflict": WrongStatus,
+    "refused": BoardError,
+    "unavailable": RedisUnavailable,
+}
+"""The API's error codes (crew.web.api.status_of) and the errors they stand for."""
 
 
 def login_path() -> Path:
@@ -81,25 +91,19 @@ class Remote:
             ) from None
 
     def _error(self, status: int, raw: bytes) -> CrewError:
+        """The API's error (`{"error": CODE, "message": TEXT}`, crew.web.api) as crew's own."""
         try:
-            message = str(json.loads(raw).get("message") or "")
+            answer = json.loads(raw)
+            code, message = str(answer.get("error") or ""), str(answer.get("message") or "")
         except (ValueError, AttributeError):
-            message = ""
+            code, message = "", ""
         message = message or f"the server answered HTTP {status}"
         if status == 401:
             return ConfigError(
                 f"{self.server}: {message}",
                 hint="Log in again with a new token: `crew login URL` (`crew token issue YOU`).",
             )
-        if status == 403:
-            return NotAllowed(message)
-        if status == 404:
-            return CardNotFound(message) if "card" in message else BoardError(message)
-        if status == 409:
-            return AlreadyDecided(message) if "already" in message else BoardError(message)
-        if status == 503:
-            return RedisUnavailable(message)
-        return ConfigError(message)
+        return _ERRORS.get(code, ConfigError)(message)
 
     def person(self, explicit: str | None) -> str:
         """Who the token stands for; `--as` may only name them. (A call of its own: the API
