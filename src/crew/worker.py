@@ -253,13 +253,18 @@ class Worker:
             0 if len(window) < self.runs_scanned else self._waiting_offset + len(window)
         )
         now = self.board.now()
-        for run in window:
-            if self._skip(run) or any(r.id == run.id for r in found):
-                continue
-            if run.lease_deadline is not None and run.lease_deadline > now:
-                continue  # someone drives it right now
-            if self._has_answer(run):
-                found.append(run)
+        candidates = [
+            run
+            for run in window
+            if not self._skip(run)
+            and not any(r.id == run.id for r in found)
+            # someone drives it right now when its lease runs
+            and not (run.lease_deadline is not None and run.lease_deadline > now)
+        ]
+        answered = self._answered_cards(candidates)
+        found += [
+            run for run in candidates if any(w.get("card") in answered for w in run.waiting_on)
+        ]
         return found
 
     def _skip(self, run: Run) -> bool:
@@ -282,17 +287,17 @@ class Worker:
             self._in_flight[run.id] = future
         future.add_done_callback(lambda _: self._slot_freed.set())
 
-    def _has_answer(self, run: Run) -> bool:
-        from crew.exceptions import CardNotFound
-
-        for waiting in run.waiting_on:
-            try:
-                card = self.board.get(str(waiting.get("card", "")))
-            except CardNotFound:
-                continue
-            if card.decision is not None and not card.status.waits_on_person:
-                return True
-        return False
+    def _answered_cards(self, runs: list[Run]) -> set[str]:
+        """The cards these runs wait on that have an answer nobody acted on yet: every card
+        read in one round trip (a window holds up to `runs_scanned` runs)."""
+        ids = [str(w.get("card", "")) for run in runs for w in run.waiting_on if w.get("card")]
+        if not ids:
+            return set()
+        return {
+            card.id
+            for card in self.board.get_many(ids)
+            if card.decision is not None and not card.status.waits_on_person
+        }
 
     def _resume(self, run: Run, why: str, token: str | None) -> None:
         from crew.engine.lease import Drained
