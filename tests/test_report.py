@@ -552,3 +552,44 @@ def test_a_board_whose_first_run_is_still_going_is_not_taken_for_an_old_one(
     shown = crew_cli("report")
     assert shown.code == 0, shown.err
     assert "no runs yet in this period" in shown.out
+
+
+def test_escalations_are_counted_by_the_kind_the_step_gave_not_by_their_words(
+    board: Board, clock: FakeClock
+) -> None:
+    """A model failure whose message says 'invalid' is a model failure, on the roll-ups and on
+    a rebuild alike; a card without a kind (an older crew's) is still read from its words."""
+    start = clock()
+    run = "r1"
+    board.create_run(run, playbook="brief", inputs={}, started_by="alice")
+    for why, reason in (
+        ("model_failed", "model call failed after 1 attempt: HTTP 400: invalid request"),
+        (None, "output still invalid after 3 attempts: x: is missing"),
+    ):
+        card, lease = board.start_card(
+            worker="w",
+            lease_seconds=60,
+            run=run,
+            playbook="brief",
+            step="research",
+            role="researcher",
+            assignee="researcher",
+            owner="alice",
+        )
+        board.wait(
+            card.id,
+            lease.token,
+            kind="escalation",
+            assignee="alice",
+            allowed=["alice"],
+            due=clock() + HOUR,
+            reason=reason,
+            why=why,
+        )
+        assert board.get(card.id).reason_kind == why
+    expected = {"model_failed": 1, "invalid_output": 1}
+    researcher = by_name(build_report(board, since=start - HOUR).roles, "role")["researcher"]
+    assert researcher["escalated_by"] == expected
+    rebuild_rollups(board)
+    researcher = by_name(build_report(board, since=start - HOUR).roles, "role")["researcher"]
+    assert researcher["escalated_by"] == expected

@@ -36,6 +36,7 @@ __all__ = [
     "DeliveryOutcome",
     "DeliveryReport",
     "EscalationGate",
+    "EscalationReason",
     "Gate",
     "Resume",
     "ResumeValue",
@@ -149,6 +150,23 @@ class Decision(StrEnum):
         """approve, edit and submit: an output (the one held, the edited one, the one handed
         in) flows on."""
         return self in (Decision.APPROVE, Decision.EDIT, Decision.SUBMIT)
+
+
+class EscalationReason(StrEnum):
+    """Why an agent step's output went to a person, as a kind (the card's `reason` says it in
+    words): what `crew report` counts escalations by. Decided where the step ends, so the
+    count never depends on a sentence's wording."""
+
+    LOW_CONFIDENCE = "low_confidence"
+    INVALID_OUTPUT = "invalid_output"
+    MODEL_FAILED = "model_failed"
+    NO_VERDICT = "no_verdict"
+    """The judge role gave no verdict."""
+    TOO_MANY_TOOL_CALLS = "too_many_tool_calls"
+    UNCERTAIN_EFFECT = "uncertain_effect"
+    """A tool call may or may not have run (a crash cut it short)."""
+    TASK_TOO_LARGE = "task_too_large"
+    """The rendered task is over `settings.limits.task`: it was not sent."""
 
 
 class DeliveryOutcome(StrEnum):

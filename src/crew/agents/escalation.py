@@ -36,7 +36,7 @@ from crew.agents.confidence import (
 )
 from crew.agents.step import StepResult, run_agent_step
 from crew.spec.models import ConfidenceMethod, FieldSpec, RoleSpec
-from crew.types import Usage
+from crew.types import EscalationReason, Usage
 
 if TYPE_CHECKING:
     from crew.agents.responders import Responder
@@ -59,6 +59,9 @@ class Assessment:
     usage: Usage = field(default_factory=Usage)
     """Every model call of the execution: its calls, each sample's, and the judge's (the judge
     is part of what the step cost)."""
+    why: EscalationReason | None = None
+    """The kind of `escalate` (what `crew report` counts escalations by); None when the output
+    flows on."""
 
     @property
     def score(self) -> float | None:
@@ -99,7 +102,12 @@ def assess(
     limits = project.crew.settings.limits
     too_large = _task_too_large(task, limits.task)
     if too_large is not None:  # like a model call that failed: the owner decides what to do
-        return Assessment(StepResult(False, None, None, too_large, calls=0), None, too_large)
+        return Assessment(
+            StepResult(False, None, None, too_large, calls=0),
+            None,
+            too_large,
+            why=EscalationReason.TASK_TOO_LARGE,
+        )
 
     def call(sample: int = 0, samples: int = 1) -> StepResult:
         return run_agent_step(
@@ -132,7 +140,7 @@ def assess(
         usage = sum((r.usage for r in results), Usage())
         failed = next((r for r in results if not r.ok), None)
         if failed is not None:
-            return Assessment(failed, None, failed.reason or "no valid output", usage)
+            return Assessment(failed, None, failed.reason or "no valid output", usage, failed.why)
         outputs = [r.output or {} for r in results]
         measured, kept = consistency(outputs, role.output)
         result = next(r for r in results if r.output is kept)
@@ -142,7 +150,7 @@ def assess(
         if result.waiting:
             return Assessment(result, None, None, usage)
         if not result.ok:
-            return Assessment(result, None, result.reason or "no valid output", usage)
+            return Assessment(result, None, result.reason or "no valid output", usage, result.why)
         if spec.method is ConfidenceMethod.JUDGE:
             judge = project.role(spec.judge or "")
             verdict = run_agent_step(
@@ -158,12 +166,14 @@ def assess(
             usage += verdict.usage
             if not verdict.ok:
                 why = f"the judge role {judge.name!r} gave no verdict: {verdict.reason}"
-                return Assessment(result, None, why, usage)
+                return Assessment(result, None, why, usage, EscalationReason.NO_VERDICT)
             measured = judged(judge.name, verdict.output or {})
         else:
             measured = self_report(result.output or {})
     if measured.score < spec.threshold:
-        return Assessment(result, measured, _low(role, measured), usage)
+        return Assessment(
+            result, measured, _low(role, measured), usage, EscalationReason.LOW_CONFIDENCE
+        )
     return Assessment(result, measured, None, usage)
 
 

@@ -27,7 +27,7 @@ from crew.agents.outputs import (
 from crew.agents.responders import ModelCall, ModelFailure, ModelReply, Responder
 from crew.exceptions import CrewError
 from crew.spec.models import FieldSpec, ModelProfile, RoleSpec
-from crew.types import Usage
+from crew.types import EscalationReason, Usage
 
 if TYPE_CHECKING:
     from crew.agents.tool_loop import Journal, Pending
@@ -53,6 +53,8 @@ class StepResult:
     is False and `reason` says so); the step goes on from its journal once they are taken."""
     tool_calls: int = 0
     """Tool calls the execution made."""
+    why: EscalationReason | None = None
+    """What kind of failure `reason` is (None when ok, or waiting)."""
 
 
 def build_messages(
@@ -170,6 +172,7 @@ def run_agent_step(
                 output=None,
                 confidence=None,
                 reason=failed,
+                why=EscalationReason.MODEL_FAILED,
                 calls=attempt + 1,
                 raw=raw,
                 usage=usage,
@@ -201,6 +204,7 @@ def run_agent_step(
         output=None,
         confidence=None,
         reason=f"output still invalid after {attempts} {times}: {problems}",
+        why=EscalationReason.INVALID_OUTPUT,
         calls=attempts,
         raw=raw,
         usage=usage,
@@ -267,7 +271,7 @@ def _with_tools(
             reply, failed = _ask(responder, call)
             if failed is not None:
                 usage += _usage(profile, None)
-                return ended(failed)
+                return ended(failed, why=EscalationReason.MODEL_FAILED)
             if not isinstance(reply, ModelReply):
                 reply = ModelReply(reply)
             entry = loop.keep_turn(turn, reply, _usage(profile, reply).to_dict())
@@ -276,7 +280,8 @@ def _with_tools(
             if loop.calls > toolbox.max_calls:
                 return ended(
                     f"too many tool calls: {loop.calls} asked for, more than the role's "
-                    f"max_tool_calls ({toolbox.max_calls})"
+                    f"max_tool_calls ({toolbox.max_calls})",
+                    why=EscalationReason.TOO_MANY_TOOL_CALLS,
                 )
             waiting = loop.run_calls(turn, entry)
             if waiting:
@@ -296,7 +301,10 @@ def _with_tools(
             attempt += 1
             if attempt >= attempts:
                 times = "attempt" if attempts == 1 else "attempts"
-                return ended(f"output still invalid after {attempts} {times}: {problems}")
+                return ended(
+                    f"output still invalid after {attempts} {times}: {problems}",
+                    why=EscalationReason.INVALID_OUTPUT,
+                )
             loop.note_answer(
                 raw,
                 f"Your answer was invalid: {problems}\nAnswer again with one corrected JSON "

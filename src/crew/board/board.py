@@ -314,8 +314,12 @@ class Board:
         measured: dict[str, Any] | None = None,
         webhook: str | None = None,
         usage: Usage | None = None,
+        why: str | None = None,
     ) -> Card:
         """running -> waiting (kind checkpoint) or escalated (kind escalation).
+
+        `why`: an escalation's kind of reason (`crew.types.EscalationReason`), kept on the card
+        (`reason_kind`) and in its event: what `crew report` counts escalations by.
 
         The card's kind becomes `kind`; `allowed` is who may answer (the assignee, plus the
         owner's delegates for checkpoints), stored on the card so `answer` checks it atomically.
@@ -342,6 +346,8 @@ class Board:
         }
         if measured is not None:  # how the confidence was measured (method, score, parts)
             detail["measured"] = measured
+        if why is not None:
+            detail["reason_kind"] = str(why)
         texts = self._texts.writer(card=card_id)
         stored = texts.encode(_dumps(output)) if output is not None else ""
         event = texts.encode(_dumps(detail))
@@ -363,6 +369,7 @@ class Board:
             _number(sla),
             webhook or "",
             _usage(usage),
+            str(why) if why is not None else "",
         )
         return self._card(reply)
 

@@ -87,6 +87,8 @@ class Card:
     detail: dict[str, Any] = field(default_factory=dict)
     allowed: list[str] = field(default_factory=list)
     reason: str | None = None
+    reason_kind: str | None = None
+    """An escalation's kind of reason (`crew.types.EscalationReason`), when the step said it."""
     worker: str | None = None
     lease_deadline: float | None = None
     waiting_since: float | None = None
@@ -149,6 +151,7 @@ class Card:
             detail=_json(h.get("detail")) or {},
             allowed=_json(h.get("allowed")) or [],
             reason=h.get("reason") or None,
+            reason_kind=h.get("reason_kind") or None,
             worker=h.get("worker") or None,
             lease_deadline=_float(h.get("lease_deadline")),
             waiting_since=_float(h.get("waiting_since")),

@@ -457,6 +457,7 @@ class Steps:
             measured=measured(assessment),
             webhook=self.session.webhook(chain[0]),
             usage=assessment.usage,
+            why=assessment.why,
         )
         self.session.observer.step_escalated(escalated)
         self.session.notify(escalated)

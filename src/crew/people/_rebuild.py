@@ -37,6 +37,8 @@ def _band(confidence: float | None) -> int | None:
 
 
 def _reason_kind(reason: str | None) -> str:
+    """An escalation's kind from its words, for a card whose step did not say it (`reason_kind`
+    is on the cards of this crew; boards of an older one have only the words)."""
     r = (reason or "").lower()
     if r.startswith("confidence "):
         return "low_confidence"
@@ -154,7 +156,8 @@ def _card(
             if not escalated:
                 at = card.finished or card.updated
             if escalated:
-                counters.add(at, "r", pb, role, "esc:" + _reason_kind(reason or card.reason), 1)
+                kind = card.reason_kind or _reason_kind(reason or card.reason)
+                counters.add(at, "r", pb, role, "esc:" + kind, 1)
             else:
                 counters.add(at, "r", pb, role, "ok", 1)
             band = _band(card.confidence)

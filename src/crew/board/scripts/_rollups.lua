@@ -69,6 +69,8 @@ local function rollup_band(confidence)
   return tostring(band)
 end
 
+-- An escalation's kind from its words: for a card whose step did not say it (written by an older
+-- crew); newer ones carry `reason_kind` (crew.types.EscalationReason).
 local function rollup_reason_kind(reason)
   local r = string.lower(reason or '')
   if string.find(r, '^confidence ') then return 'low_confidence' end
@@ -98,13 +100,14 @@ end
 
 -- An agent execution ended (complete.lua: 'ok'; wait.lua: 'escalated' with its reason). Card `c`
 -- as the transition left it.
-local function rollup_executed(id, c, outcome, reason)
+local function rollup_executed(id, c, outcome, reason, reason_kind)
   if (c.role or '') == '' then return end
   local pb, role = c.playbook, c.role
   if outcome == 'ok' then
     rollup_add('r', pb, role, 'ok', 1)
   else
-    rollup_add('r', pb, role, 'esc:' .. rollup_reason_kind(reason), 1)
+    if (reason_kind or '') == '' then reason_kind = rollup_reason_kind(reason) end
+    rollup_add('r', pb, role, 'esc:' .. reason_kind, 1)
   end
   local band = rollup_band(c.confidence)
   if band then rollup_add('r', pb, role, 'band:' .. band, 1) end
@@ -251,7 +254,7 @@ local function rollup_created(id, c)
   if ACTIVE_WAIT[c.status] then rollup_wait_begin(id, c) end
 end
 
-local function rollup_waited(id, c, kind, reason)
-  if kind == 'escalation' then rollup_executed(id, c, 'escalated', reason) end
+local function rollup_waited(id, c, kind, reason, reason_kind)
+  if kind == 'escalation' then rollup_executed(id, c, 'escalated', reason, reason_kind) end
   rollup_wait_begin(id, c)
 end
