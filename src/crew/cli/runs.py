@@ -239,7 +239,7 @@ def status(
     if (api := remote.remote()) is not None:  # `crew login`: through the server's API
         remote.status(api, run_id, as_json)
         return
-    from crew.engine.run_view import timeline, total_usage
+    from crew.engine.run_view import status_json, timeline, total_usage
     from crew.engine.runtime import Session, report_of
     from crew.people.sla import enforce_slas
 
@@ -258,20 +258,8 @@ def status(
     steps = timeline(playbook, run, cards)
     used = total_usage(cards)
     if as_json:
-        data = report.to_json()
-        data.update(
-            {
-                "started_by": run.started_by,
-                "created": _iso(run.created),
-                "updated": _iso(run.updated),
-                "inputs": run.inputs,
-                "steps": steps,
-                "pinned": _pinned_json(started, changes),
-                "usage": None if used is None else used.counts(),
-                "cost": None if used is None else used.cost,
-            }
-        )
-        print_json(data)
+        pinned = _pinned_json(started, changes)
+        print_json(status_json(report.to_json(), run, cards, playbook, pinned))
         return
     style = _STYLE.get(str(run.status), "")
     console.print(

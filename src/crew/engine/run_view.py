@@ -1,6 +1,7 @@
 """A run as a surface shows it: its steps in order, from the cards it made and its playbook.
 
-`timeline` is what `crew status RUN` (and any other surface) lists. It reads what it is given
+`timeline` is what `crew status RUN` (and any other surface) lists; `status_json` the whole
+`crew status RUN --json` shape, which the web API returns too. They read what they are given
 (no Redis, no LangGraph).
 """
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from crew.board.runs import Run
     from crew.spec.models import PlaybookSpec
 
-__all__ = ["timeline", "total_usage"]
+__all__ = ["status_json", "timeline", "total_usage"]
 
 
 def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list[dict[str, Any]]:
@@ -47,6 +48,7 @@ def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list
                     "decision": str(decision.decision),
                     "comment": decision.comment,
                     "at": _iso(decision.at),
+                    "verified_by": decision.verified_by if decision.verified else None,
                 },
                 "usage": None if card.usage is None else card.usage.counts(),
                 "cost": None if card.usage is None else card.usage.cost,
@@ -87,6 +89,30 @@ def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list
                 }
             )
     return rows
+
+
+def status_json(
+    report: dict[str, Any],
+    run: Run,
+    cards: list[Card],
+    playbook: PlaybookSpec | None,
+    pinned: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """`crew status RUN --json`: the run's report (`RunReport.to_json`), its record's facts, its
+    `timeline`, what it is pinned to (`{hash, changed}`; None for a run from before pinning)
+    and its usage."""
+    used = total_usage(cards)
+    return {
+        **report,
+        "started_by": run.started_by,
+        "created": _iso(run.created),
+        "updated": _iso(run.updated),
+        "inputs": run.inputs,
+        "steps": timeline(playbook, run, cards),
+        "pinned": pinned,
+        "usage": None if used is None else used.counts(),
+        "cost": None if used is None else used.cost,
+    }
 
 
 def total_usage(cards: list[Card]) -> Usage | None:

@@ -145,39 +145,18 @@ def visible_run(state: WebState, person: str, run_id: str) -> Run:
 
 def run_status(state: WebState, run: Run) -> dict[str, Any]:
     """`crew status RUN --json`'s shape (of a `visible_run`)."""
-    from crew.board.cards import iso
-    from crew.engine.run_view import timeline, total_usage
+    from crew.engine.run_view import status_json
     from crew.engine.runtime import report_of, started_with
 
     report = report_of(state.session, run)
     cards = state.board.cards_of_run(run.id)
     started = started_with(state.board, run.id)
     playbook = started.playbook if started else state.project.playbooks.get(run.playbook)
-    used = total_usage(cards)
-    data = report.to_json()
-    data.update(
-        {
-            "started_by": run.started_by,
-            "created": iso(run.created),
-            "updated": iso(run.updated),
-            "inputs": run.inputs,
-            "steps": timeline(playbook, run, cards),
-            "pinned": None
-            if started is None
-            else {
-                "hash": started.hash,
-                "changed": [c.to_json() for c in started.changes(state.project)],
-            },
-            "usage": None if used is None else used.counts(),
-            "cost": None if used is None else used.cost,
-        }
-    )
-    verified = {c.id: c.decision for c in cards if c.decision is not None}
-    for row in data["steps"]:
-        decided = verified.get(row["card"] or "")
-        if row["decision"] is not None and decided is not None:
-            row["decision"]["verified_by"] = decided.verified_by if decided.verified else None
-    return data
+    pinned = None
+    if started is not None:
+        changed = [c.to_json() for c in started.changes(state.project)]
+        pinned = {"hash": started.hash, "changed": changed}
+    return status_json(report.to_json(), run, cards, playbook, pinned)
 
 
 def run_log(state: WebState, run: Run, *, newest: int | None = None) -> list[dict[str, Any]]:
