@@ -164,9 +164,9 @@ def test_two_hundred_detached_runs_two_workers_one_killed_mid_way_all_finish_onc
     first = WorkerProcess(example, "--concurrency", "8", "--interval", "0.5")
     second = WorkerProcess(example, "--concurrency", "8", "--interval", "0.5")
     try:
-        wait_for(lambda: board.count_runs()[RunStatus.QUEUED] <= 140, 120, "60 runs taken")
+        wait_for(lambda: board.count_runs()[RunStatus.QUEUED] <= 140, "60 runs taken", 120)
         first.kill()  # kill -9 mid-way
-        wait_for(lambda: sum(board.count_runs().values()) == 0, 600, "every run to finish")
+        wait_for(lambda: sum(board.count_runs().values()) == 0, "every run to finish", 600)
     finally:
         first.kill()
         second.process.send_signal(signal.SIGTERM)
