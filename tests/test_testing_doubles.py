@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -166,6 +167,27 @@ def test_server_serves_requests_in_parallel() -> None:
         results = list(pool.map(lambda _: post(server.url, {"messages": []})[0], range(2)))
 
     assert results == [200, 200]
+
+
+def test_a_fleet_connecting_at_once_is_served_without_resets() -> None:
+    # A fleet of workers opens a connection per slot at once (4 workers x 32 in bench/
+    # throughput.py): with socketserver's listen backlog of 5, most of them were reset and the
+    # clients' retries cost seconds.
+    clients = 200
+    together = threading.Barrier(clients, timeout=30)
+
+    def connect_then_post(_: int) -> tuple[int, float]:
+        together.wait()
+        started = time.monotonic()
+        return post(server_url, {"messages": []})[0], time.monotonic() - started
+
+    with OpenAIServer(handler=lambda body: OpenAIServer.hang(0.2, {"ok": True})) as server:
+        server_url = server.url
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            results = list(pool.map(connect_then_post, range(clients)))
+
+    assert [status for status, _ in results] == [200] * clients
+    assert max(seconds for _, seconds in results) < 3  # no connection waited on a resend
 
 
 def test_a_hang_ends_when_the_server_closes() -> None:

@@ -159,6 +159,8 @@ class ServerCall:
     end: float | None = None
     status: int | None = None
     reply: Any = None
+    connection: int = 0
+    """The client's port: calls with the same one came over one kept-alive connection."""
 
     @property
     def method(self) -> str:
@@ -175,6 +177,14 @@ class ServerCall:
 
 
 _STEP = re.compile(r"crew step: (\S+)")
+
+
+class _Server(ThreadingHTTPServer):
+    """A thread per connection. The listen backlog is socketserver's 5 by default: a fleet of
+    workers opening a hundred connections at once would have most of them reset."""
+
+    daemon_threads = True
+    request_queue_size = 1024
 
 
 class OpenAIServer:
@@ -244,8 +254,7 @@ class OpenAIServer:
             return [call for call in self.calls if call.step == step]
 
     def start(self) -> None:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(self))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _handler_class(self))
         self._server = server
         # A short poll interval: shutdown() waits for it, and tests open many servers.
         self._thread = threading.Thread(
@@ -285,9 +294,11 @@ class OpenAIServer:
             return self.handler(body)
         return _Status(500, f"OpenAIServer has no scripted reply left (step {step!r})", retry=False)
 
-    def _serve(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes, ServerCall]:
+    def _serve(
+        self, body: dict[str, Any], connection: int = 0
+    ) -> tuple[int, dict[str, str], bytes, ServerCall]:
         step = step_of(body)
-        call = ServerCall(start=time.monotonic(), body=body, step=step)
+        call = ServerCall(start=time.monotonic(), body=body, step=step, connection=connection)
         with self._lock:
             self.calls.append(call)
         try:
@@ -412,7 +423,7 @@ def _handler_class(owner: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._send(404, {}, b'{"error": {"message": "not found"}}')
                 return
-            status, headers, payload, call = owner._serve(body)
+            status, headers, payload, call = owner._serve(body, self.client_address[1])
             try:
                 self._send(status, headers, payload)
             except OSError:
