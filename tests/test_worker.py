@@ -409,6 +409,7 @@ def test_a_redis_blip_costs_the_worker_one_round_not_its_life() -> None:
         project=project,
         lease_seconds=30.0,
         holder="laptop:1:ab",
+        models=None,  # no live model clients to prepare
     )
     worker = Worker(session, say=lines.append)  # type: ignore[arg-type]
     worker.run(interval=0.01)

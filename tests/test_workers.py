@@ -210,6 +210,24 @@ def test_sigterm_drains_runs_finish_their_step_and_go_back_in_line_at_once(
     assert done_twice(board, runs) == []
 
 
+def test_a_worker_keeps_its_model_connections_from_run_to_run(
+    fleet: Project, workers: Callable[..., WorkerProcess], model: Model
+) -> None:
+    model.delay = 0.0
+    runs = submit(fleet, 6)
+    board = board_of(fleet)
+    worker = workers("--concurrency", "2", "--interval", "0.3")
+    wait_for(lambda: sum(board.count_runs().values()) == 0, "every run to finish", 60)
+    worker.process.send_signal(signal.SIGTERM)
+    worker.finish()
+
+    assert [board.get_run(run).status for run in runs] == [RunStatus.DONE] * 6
+    assert len(model.server.calls) == 6 * len(STEPS)
+    # connections are kept alive from run to run: no more of them than runs in flight at once
+    # (a run of one market makes one call at a time)
+    assert len({call.connection for call in model.server.calls}) <= 2
+
+
 def test_crew_workers_lists_live_workers_with_the_runs_in_hand(
     fleet: Project, workers: Callable[..., WorkerProcess], model: Model, crew_cli: Cli
 ) -> None:

@@ -172,6 +172,8 @@ class Worker:
         from crew.exceptions import RedisUnavailable
 
         self._beat_ttl = max(15.0, 3 * interval)
+        if not once:  # a cron round has no first runs to spare the imports
+            self._prepare_models()
         try:
             try:
                 older = self.board.index_older_runs()
@@ -195,6 +197,27 @@ class Worker:
             self.drain(deliver=once)
 
     _beat_ttl = 15.0
+
+    def _prepare_models(self) -> None:
+        """Make the live model clients of the project's roles before taking runs (LangChain's
+        imports take a second of CPU: otherwise the first runs of every worker wait on them).
+        A profile that cannot be made is left to the first call, which reports why."""
+        from crew.exceptions import ConfigError
+
+        project = self.session.project
+        models = self.session.models
+        if models is None:
+            return
+        profiles = []
+        for role in project.roles.values():
+            try:
+                profiles.append(project.profile_for(role))
+            except ConfigError:  # an unknown profile: the run that needs it says so
+                continue
+        try:
+            models.prepare(profiles)
+        except Exception as error:  # a warm-up: the first call reports what is wrong
+            logger.debug("could not prepare the model clients: %s", error)
 
     def _between_rounds(self, interval: float) -> None:
         import redis

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -160,6 +160,17 @@ class OpenAIResponder:
         # One ChatOpenAI (one HTTP connection pool) per profile and key; one runnable per schema.
         self._models: dict[tuple[ModelProfile, str], Any] = {}
         self._runnables: dict[tuple[ModelProfile, str, str], Runnable[Any, Any]] = {}
+
+    def prepare(self, profiles: Iterable[ModelProfile]) -> None:
+        """Load LangChain and make the clients of `profiles` (those whose key is set) now,
+        not on the first call: a worker does it before it takes runs, so its first runs do not
+        wait on the imports."""
+        env = os.environ if self._env is None else self._env
+        for profile in profiles:
+            key = env.get(profile.api_key_env) or ""
+            with self._lock:
+                if key and (profile, key) not in self._models:
+                    self._models[(profile, key)] = _chat_model(profile, key)
 
     def respond(self, call: ModelCall) -> Any:
         profile = call.profile

@@ -74,7 +74,7 @@ from crew.types import CardKind, CardStatus, Resume, ResumeValue, RunStatus
 if TYPE_CHECKING:
     from langchain_core.runnables import RunnableConfig
 
-    from crew.agents.responders import Responder
+    from crew.agents.responders import OpenAIResponder, Responder
     from crew.persistence import RedisCheckpointSaver
 
 __all__ = [
@@ -205,10 +205,18 @@ class Session:
     draining: threading.Event | None = None
     """Set (by a worker told to stop): each run this session drives finishes the step it is in,
     then hands its lease back, queued again for another worker."""
+    models: OpenAIResponder | None = None
+    """The live model clients of every run this session drives (made on the first live run;
+    a copy of the session shares them): one `ChatOpenAI`, one HTTP connection pool, per model
+    profile for the whole process, not one per run."""
 
     def __post_init__(self) -> None:
         if self.webhooks is None:
             self.webhooks = Deliverer(self.board, holder=self.holder)
+        if self.models is None:
+            from crew.agents.responders import OpenAIResponder
+
+            self.models = OpenAIResponder()
 
     @property
     def deliverer(self) -> Deliverer:
@@ -275,7 +283,7 @@ def start_run(
     check_size("the run's inputs (as JSON)", json_size(inputs), limit, "inputs")
     snapshot = Snapshot.of(session.project, playbook)
     session = dataclasses.replace(session, project=snapshot.project(session.project))
-    responder = responder or _responder(session.project, playbook, mode)
+    responder = responder or _responder(session, playbook, mode)
     run_id = _new_run(
         session.board,
         playbook.name,
@@ -385,7 +393,7 @@ def resume_run(
     if target is not None:
         session = dataclasses.replace(session, project=target.project(session.project))
     playbook = session.project.playbook(run.playbook)
-    responder = responder or _responder(session.project, playbook, _mode(session, run), resume=True)
+    responder = responder or _responder(session, playbook, _mode(session, run), resume=True)
     driver = _Driver(session, playbook, run_id, responder, upgrade=move, record=run)
     return driver.drive(None, wait=wait, token=lease)
 
@@ -505,10 +513,11 @@ def _mode(session: Session, run: Run) -> str:
     return str(mode or LIVE)
 
 
-def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: bool = False) -> Any:
+def _responder(session: Session, playbook: PlaybookSpec, mode: str, *, resume: bool = False) -> Any:
     from crew.agents.cassettes import CassetteRecorder, CassetteReplay
-    from crew.agents.responders import OpenAIResponder, require_api_keys
+    from crew.agents.responders import require_api_keys
 
+    project = session.project
     path = project.cassette_path(playbook.name)
     if mode == REPLAY:
         if not path.is_file():
@@ -520,7 +529,8 @@ def _responder(project: Project, playbook: PlaybookSpec, mode: str, *, resume: b
     roles = [project.role(s.role) for s in playbook.steps if s.role]
     profiles = {role.model: project.profile_for(role) for role in roles}
     require_api_keys(profiles)
-    live = OpenAIResponder()
+    live = session.models
+    assert live is not None  # made in __post_init__
     if mode == RECORD:
         return CassetteRecorder(live, path, resume=resume)
     return live
