@@ -413,6 +413,10 @@ def _envelope(body: Mapping[str, Any], message: dict[str, Any], finish: str) -> 
 def _handler_class(owner: OpenAIServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # The headers and the body go out in two writes: with Nagle's algorithm on, the body
+        # waits for the client's delayed ACK of the headers, 40 ms on Linux, on every reply of
+        # a kept-alive connection.
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
