@@ -11,8 +11,10 @@ finishing (the workers' start-up, imports included, is not counted). The ideal i
 of workers × concurrency slots would take with no overhead at all:
 ⌈runs ÷ (workers × concurrency)⌉ × 3 steps × delay.
 
-For contrast (the baseline, measured in the same run), `--contrast-runs` of the same runs go
-through one `crew worker --concurrency 1` (0 skips it). The last line is
+Measured in the same run, for contrast: the floor, the same model calls through bare
+langchain-openai in as many processes and threads as the fleet (`_bare_client.py`: no crew,
+LangGraph or Redis), which shows what the machine allows at all; and `--contrast-runs` of the
+same runs through one `crew worker --concurrency 1` (0 skips it). The last line is
 `ratio: <measured wall time ÷ ideal wall time>` of the fleet (the target is at most 2).
 
 The Redis keys are written on a fresh board and deleted afterwards; worker processes are
@@ -22,6 +24,7 @@ stopped by their pids.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import signal
@@ -117,6 +120,37 @@ def fleet_seconds(
         session.close()
 
 
+def bare_client_seconds(model_url: str, runs: int, workers: int, concurrency: int) -> float:
+    """The same calls through bare langchain-openai (`_bare_client.py`), in as many processes
+    and threads as the fleet, with no crew, LangGraph or Redis: the floor on this machine."""
+    script = str(Path(__file__).with_name("_bare_client.py"))
+    shares = [runs // workers + (1 if n < runs % workers else 0) for n in range(workers)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, script, model_url, str(share), str(concurrency)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+    ]
+    try:
+        for process in processes:
+            assert process.stdout is not None
+            if process.stdout.readline().strip() != "ready":
+                raise SystemExit("the bare client did not start")
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        times = [json.loads(p.communicate(timeout=60 + runs)[0]) for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    return max(t["end"] for t in times) - min(t["start"] for t in times)
+
+
 def _wall(board: Board, ids: list[str]) -> float:
     """From the first step of any run starting to the last run finishing (board times)."""
     first = math.inf
@@ -161,6 +195,13 @@ def main() -> None:
             f"fleet: {args.runs} runs x {STEPS} steps, {args.workers} workers x "
             f"--concurrency {args.concurrency}: {done} done in {wall:.2f} s, "
             f"{args.runs / wall:.1f} runs/s (ideal {ideal:.2f} s)"
+        )
+        bare = bare_client_seconds(model.url, args.runs, args.workers, args.concurrency)
+        print(
+            f"floor: the same {args.runs * STEPS} calls through bare langchain-openai, "
+            f"{args.workers} processes x {args.concurrency} threads (no crew, LangGraph or "
+            f"Redis): {bare:.2f} s (ratio {bare / ideal:.2f}); the fleet takes "
+            f"{wall / bare:.1f}x that"
         )
         if contrast_runs:
             one, one_done = fleet_seconds(root, env, contrast_runs, 1, 1)

@@ -141,6 +141,7 @@ def test_the_throughput_bench_prints_its_ratio_last(redis_url: str) -> None:
     assert (
         "12 done" in result.stdout and "one worker --concurrency 1: 3 runs, 3 done" in result.stdout
     )
+    assert "floor: the same 36 calls through bare langchain-openai" in result.stdout
     assert re.fullmatch(r"ratio: \d+\.\d\d", lines[-1]), result.stdout
 
 
