@@ -252,6 +252,55 @@ def test_rebuild_recomputes_the_same_rollups_from_the_cards_and_streams(
     assert a["runs"] == b["runs"] and a["lead_time_total"] == pytest.approx(b["lead_time_total"])
 
 
+def test_a_refused_decision_is_not_counted_and_the_run_waits_again(
+    board: Board, clock: FakeClock
+) -> None:
+    # A driver refuses a recorded decision it must not act on (settings.require_signed and a
+    # signature that does not verify): the report counts only what was decided in the end.
+    start = clock()
+    h = History(board, clock)
+    run = h.run()
+    escalation = h.execute(run, "research", "researcher", 0.55)
+    h.answer(escalation, "alice", "approve", HOUR)
+    refuse(board, escalation)
+    h.answer(escalation, "alice", "edit", HOUR)  # the real answer, an hour later
+    h.execute(run, "draft", "writer", 0.9)
+    checkpoint = h.checkpoint(run, ["research", "draft"])
+    h.answer(checkpoint, "carol", "approve", HOUR)
+    refuse(board, checkpoint)
+    h.answer(checkpoint, "carol", "reject", 2 * HOUR)
+    h.end(run, "rejected")
+
+    report = build_report(board, since=start - HOUR, thresholds={"researcher": 0.7}).to_json()
+    roles, people = by_name(report["roles"], "role"), by_name(report["people"], "person")
+    assert people["alice"]["decisions"] == {"edit": 1}
+    assert people["carol"]["decisions"] == {"reject": 1}
+    # each took from when the card first waited to the decision that stood
+    assert people["alice"]["time_to_decide"]["mean"] == pytest.approx(2 * HOUR, rel=1e-3)
+    assert people["carol"]["time_to_decide"]["mean"] == pytest.approx(3 * HOUR, rel=1e-3)
+    research, writer = roles["researcher"], roles["writer"]
+    assert research["escalation_decisions"] == {"edit": 1}
+    assert research["checkpoint_decisions"] == {"reject": 1}
+    assert writer["checkpoint_decisions"] == {"reject": 1}
+    calibration = {b["band"]: (b["kept"], b["changed"]) for b in research["calibration"]}
+    assert calibration["0.5-0.6"] == (0, 1)
+    # the run waited on people the whole time its cards waited, refusals or not
+    (playbook,) = report["playbooks"]
+    assert playbook["waiting_on_people_total"] == pytest.approx(5 * HOUR, rel=1e-6)
+
+    rebuild_rollups(board)
+    again = build_report(board, since=start - HOUR, thresholds={"researcher": 0.7}).to_json()
+    for section, key in (("roles", "role"), ("people", "person")):
+        assert by_name(again[section], key) == by_name(report[section], key)
+
+
+def refuse(board: Board, card_id: str) -> None:
+    card = board.get(card_id)
+    board.refuse_decision(
+        card_id, version=card.version, actor="crew", detail={"why": "the decision is not signed"}
+    )
+
+
 def test_rebuild_reads_all_of_a_long_run_stream(board: Board, clock: FakeClock) -> None:
     """A run's stream keeps up to RUN_EVENTS_MAXLEN events: a rebuild counts past the first
     page of them (here 1,200 reassignments of one card, 1,202 events)."""

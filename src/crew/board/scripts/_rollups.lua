@@ -21,7 +21,8 @@
 -- snapshot after b (or now) minus those at the first snapshot from a on. Snapshots older than
 -- ROLLUP_DAYS are deleted when a new day starts, so roll-ups stay bounded.
 -- Card fields the roll-ups keep: rw ('1' while the card counts as its run waiting on people),
--- rj ('kept' or 'changed': its calibration outcome, counted once; a later change moves it).
+-- rj ('kept' or 'changed': its calibration outcome, counted once; a later change moves it),
+-- ru (what counting its decision added, JSON: taken back if a driver refuses the decision).
 -- Run record fields: rw_open, rw_since, rw_total (the run's time waiting on people so far).
 
 local ROLLUP_READY = false
@@ -45,14 +46,21 @@ local function rollup_field(section, playbook, name, metric)
   return section .. '|' .. (playbook or '') .. '|' .. (name or '') .. '|' .. metric
 end
 
+-- While a person's decision is counted (rollup_answered), what the counting did, so that a
+-- driver refusing the decision (refuse.lua) takes exactly that back: kept on the card as `ru`.
+local ROLLUP_UNDO = nil
+
 -- Add the integer `by` to a counter (rollup_sum: a number of seconds or dollars).
 local function rollup_add(section, playbook, name, metric, by)
-  redis.call('HINCRBY', rollup_key(), rollup_field(section, playbook, name, metric), by)
+  local field = rollup_field(section, playbook, name, metric)
+  redis.call('HINCRBY', rollup_key(), field, by)
+  if ROLLUP_UNDO then ROLLUP_UNDO[#ROLLUP_UNDO + 1] = {f = field, by = by} end
 end
 
 local function rollup_sum(section, playbook, name, metric, by)
-  redis.call('HINCRBYFLOAT', rollup_key(), rollup_field(section, playbook, name, metric),
-             string.format('%.6f', by))
+  local field = rollup_field(section, playbook, name, metric)
+  redis.call('HINCRBYFLOAT', rollup_key(), field, string.format('%.6f', by))
+  if ROLLUP_UNDO then ROLLUP_UNDO[#ROLLUP_UNDO + 1] = {f = field, by = by, float = true} end
 end
 
 local function rollup_bucket(seconds)
@@ -129,6 +137,7 @@ local function rollup_judged(id, pb, role, band, verdict, judged)
   if judged == 'kept' then rollup_add('r', pb, role, 'kept:' .. band, -1) end
   rollup_add('r', pb, role, verdict .. ':' .. band, 1)
   redis.call('HSET', K.card(id), 'rj', verdict)
+  if ROLLUP_UNDO then ROLLUP_UNDO[#ROLLUP_UNDO + 1] = {card = id, rj = judged} end
 end
 
 -- A checkpoint's decision goes to the roles whose outputs it showed (the done agent cards of the
@@ -196,6 +205,7 @@ end
 local function rollup_answered(id, c, person, decision)
   local pb = c.playbook
   rollup_wait_end(id, c)
+  ROLLUP_UNDO = {}
   rollup_add('p', pb, person, 'dec:' .. decision, 1)
   local since = tonumber(c.waiting_since or '')
   if since then
@@ -212,6 +222,32 @@ local function rollup_answered(id, c, person, decision)
   elseif c.kind == 'checkpoint' then
     rollup_checkpoint(c, decision)
   end
+  redis.call('HSET', K.card(id), 'ru', cjson.encode(ROLLUP_UNDO))
+  ROLLUP_UNDO = nil
+end
+
+-- A driver refused the decision recorded on card `c` (refuse.lua): what counting it added is
+-- taken back (in reverse order), and the card waits on people again.
+local function rollup_refused(id, c)
+  if (c.ru or '') ~= '' then
+    local undo = cjson.decode(c.ru)
+    for i = #undo, 1, -1 do
+      local u = undo[i]
+      if u.card then
+        if (u.rj or '') == '' then
+          redis.call('HDEL', K.card(u.card), 'rj')
+        else
+          redis.call('HSET', K.card(u.card), 'rj', u.rj)
+        end
+      elseif u.float then
+        redis.call('HINCRBYFLOAT', rollup_key(), u.f, string.format('%.6f', -u.by))
+      else
+        redis.call('HINCRBY', rollup_key(), u.f, -u.by)
+      end
+    end
+    redis.call('HDEL', K.card(id), 'ru')
+  end
+  rollup_wait_begin(id, c)
 end
 
 -- Card `c` was handed from `previous` to someone else: by the SLA sweep (`sla`: a miss of

@@ -28,5 +28,6 @@ local version = move_card(id, c, new, {
   decided_version = false, edited_output = false, answered_from = false, signature = false,
   signed = false, verified = false, verified_by = false})
 log_event(c.run, id, 'refused_decision', actor, version, detail_with(ARGV[5], 'status', new))
+rollup_refused(id, c)
 if (ARGV[6] or '') ~= '' then queue_delivery(id, c, version, ARGV[6]) end
 return card_reply(id)
