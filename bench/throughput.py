@@ -4,9 +4,10 @@
                                [--delay 0.1] [--contrast-runs N]
 
 Every model call goes over real HTTP to `crew.testing.OpenAIServer` on 127.0.0.1, which answers
-after `--delay` seconds (100 ms). The runs are submitted (`crew.engine.runtime.submit_run`, as
-`crew run --detach` does), then `--workers` `crew worker --concurrency N` processes drive them.
-The wall time is read from the board: from the first step of any run starting to the last run
+after `--delay` seconds (100 ms). `--workers` `crew worker --concurrency N` processes start; once
+every one of them is up (listed on the board), the runs are submitted
+(`crew.engine.runtime.submit_run`, as `crew run --detach` does) and the workers drive them. The
+wall time is read from the board: from the first step of any run starting to the last run
 finishing (the workers' start-up, imports included, is not counted). The ideal is what a fleet
 of workers × concurrency slots would take with no overhead at all:
 ⌈runs ÷ (workers × concurrency)⌉ × 3 steps × delay.
@@ -90,7 +91,6 @@ def fleet_seconds(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         playbook = project.playbook("chain")
-        ids = [submit_run(session, playbook, {"topic": f"tides {n}"}).run for n in range(runs)]
         command = [sys.executable, "-c", "from crew.cli import main; main()", "worker"]
         for _ in range(workers):
             processes.append(
@@ -102,6 +102,14 @@ def fleet_seconds(
                     stderr=subprocess.DEVNULL,
                 )
             )
+        # Every worker up (listed once it made its model clients) before the runs are
+        # submitted: otherwise the first workers' runs share the cores with the others' imports.
+        ready_by = time.monotonic() + 120
+        while len(board.workers()) < workers:
+            if time.monotonic() > ready_by or any(p.poll() is not None for p in processes):
+                raise SystemExit("the workers did not start")
+            time.sleep(0.05)
+        ids = [submit_run(session, playbook, {"topic": f"tides {n}"}).run for n in range(runs)]
         give_up = time.monotonic() + 60 + runs * STEPS * 2.0
         while sum(board.count_runs().values()) > 0:
             if time.monotonic() > give_up:
