@@ -204,12 +204,6 @@ def _pinned(project: Project, board: Board, run: Run) -> tuple[Snapshot | None, 
     return started, started.changes(project) if started else []
 
 
-def _pinned_json(started: Snapshot | None, changes: list[FileChange]) -> dict[str, Any] | None:
-    if started is None:
-        return None  # a run from before runs were pinned
-    return {"hash": started.hash, "changed": [change.to_json() for change in changes]}
-
-
 def _pinned_note(run: Run, changes: list[FileChange]) -> str | None:
     """One line saying the files changed since the run started, and what that means."""
     if not changes:
@@ -239,7 +233,7 @@ def status(
     if (api := remote.remote()) is not None:  # `crew login`: through the server's API
         remote.status(api, run_id, as_json)
         return
-    from crew.engine.run_view import status_json, timeline, total_usage
+    from crew.engine.run_view import pinned_json, status_json, timeline, total_usage
     from crew.engine.runtime import Session, report_of
     from crew.people.sla import enforce_slas
 
@@ -258,7 +252,7 @@ def status(
     steps = timeline(playbook, run, cards)
     used = total_usage(cards)
     if as_json:
-        pinned = _pinned_json(started, changes)
+        pinned = pinned_json(started, changes)
         print_json(status_json(report.to_json(), run, cards, playbook, pinned))
         return
     style = _STYLE.get(str(run.status), "")

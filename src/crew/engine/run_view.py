@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from crew.board.cards import Card
     from crew.board.runs import Run
     from crew.spec.models import PlaybookSpec
+    from crew.spec.snapshot import FileChange, Snapshot
 
-__all__ = ["status_json", "timeline", "total_usage"]
+__all__ = ["pinned_json", "status_json", "timeline", "total_usage"]
 
 
 def timeline(playbook: PlaybookSpec | None, run: Run, cards: list[Card]) -> list[dict[str, Any]]:
@@ -113,6 +114,14 @@ def status_json(
         "usage": None if used is None else used.counts(),
         "cost": None if used is None else used.cost,
     }
+
+
+def pinned_json(started: Snapshot | None, changes: list[FileChange]) -> dict[str, Any] | None:
+    """What a run is pinned to, for `status_json`: the playbook version it follows and the files
+    that say otherwise now (None for a run from before runs were pinned)."""
+    if started is None:
+        return None
+    return {"hash": started.hash, "changed": [change.to_json() for change in changes]}
 
 
 def total_usage(cards: list[Card]) -> Usage | None:

@@ -145,18 +145,15 @@ def visible_run(state: WebState, person: str, run_id: str) -> Run:
 
 def run_status(state: WebState, run: Run) -> dict[str, Any]:
     """`crew status RUN --json`'s shape (of a `visible_run`)."""
-    from crew.engine.run_view import status_json
+    from crew.engine.run_view import pinned_json, status_json
     from crew.engine.runtime import report_of, started_with
 
     report = report_of(state.session, run)
     cards = state.board.cards_of_run(run.id)
     started = started_with(state.board, run.id)
     playbook = started.playbook if started else state.project.playbooks.get(run.playbook)
-    pinned = None
-    if started is not None:
-        changed = [c.to_json() for c in started.changes(state.project)]
-        pinned = {"hash": started.hash, "changed": changed}
-    return status_json(report.to_json(), run, cards, playbook, pinned)
+    changes = started.changes(state.project) if started else []
+    return status_json(report.to_json(), run, cards, playbook, pinned_json(started, changes))
 
 
 def run_log(state: WebState, run: Run, *, newest: int | None = None) -> list[dict[str, Any]]:
