@@ -165,12 +165,11 @@ class OpenAIResponder:
         """Load LangChain and make the clients of `profiles` (those whose key is set) now,
         not on the first call: a worker does it before it takes runs, so its first runs do not
         wait on the imports."""
-        env = os.environ if self._env is None else self._env
         for profile in profiles:
-            key = env.get(profile.api_key_env) or ""
-            with self._lock:
-                if key and (profile, key) not in self._models:
-                    self._models[(profile, key)] = _chat_model(profile, key)
+            key = self._key(profile)
+            if key:
+                with self._lock:
+                    self._model(profile, key)
 
     def respond(self, call: ModelCall) -> Any:
         profile = call.profile
@@ -189,23 +188,32 @@ class OpenAIResponder:
         schema: dict[str, Any],
         tools: tuple[dict[str, Any], ...] = (),
     ) -> Runnable[Any, Any]:
-        env = os.environ if self._env is None else self._env
-        key = env.get(profile.api_key_env) or ""
+        key = self._key(profile)
         if not key:
             raise _missing_key(profile.api_key_env, f"model '{profile.model}'")
         runnable_key = (profile, key, json.dumps([schema, tools], sort_keys=True))
         with self._lock:
             runnable = self._runnables.get(runnable_key)
             if runnable is None:
-                model = self._models.get((profile, key))
-                if model is None:
-                    model = self._models[(profile, key)] = _chat_model(profile, key)
+                model = self._model(profile, key)
                 if tools:
                     runnable = _with_tools(model, profile, schema, tools)
                 else:
                     runnable = _structured(model, profile, schema)
                 self._runnables[runnable_key] = runnable
             return runnable
+
+    def _key(self, profile: ModelProfile) -> str:
+        """The profile's API key from the environment ('' when unset)."""
+        env = os.environ if self._env is None else self._env
+        return env.get(profile.api_key_env) or ""
+
+    def _model(self, profile: ModelProfile, key: str) -> Any:
+        """The profile's one `ChatOpenAI` for `key`, made on first use (under `_lock`)."""
+        model = self._models.get((profile, key))
+        if model is None:
+            model = self._models[(profile, key)] = _chat_model(profile, key)
+        return model
 
 
 def _chat_model(profile: ModelProfile, api_key: str) -> Any:
