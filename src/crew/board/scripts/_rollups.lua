@@ -50,17 +50,24 @@ end
 -- driver refusing the decision (refuse.lua) takes exactly that back: kept on the card as `ru`.
 local ROLLUP_UNDO = nil
 
+-- Add `by` to the roll-up field `field` (an integer; with `float`, a number of seconds or
+-- dollars), noted in ROLLUP_UNDO while a decision is being counted.
+local function rollup_incr(field, by, float)
+  if float then
+    redis.call('HINCRBYFLOAT', rollup_key(), field, string.format('%.6f', by))
+  else
+    redis.call('HINCRBY', rollup_key(), field, by)
+  end
+  if ROLLUP_UNDO then ROLLUP_UNDO[#ROLLUP_UNDO + 1] = {f = field, by = by, float = float} end
+end
+
 -- Add the integer `by` to a counter (rollup_sum: a number of seconds or dollars).
 local function rollup_add(section, playbook, name, metric, by)
-  local field = rollup_field(section, playbook, name, metric)
-  redis.call('HINCRBY', rollup_key(), field, by)
-  if ROLLUP_UNDO then ROLLUP_UNDO[#ROLLUP_UNDO + 1] = {f = field, by = by} end
+  rollup_incr(rollup_field(section, playbook, name, metric), by, nil)
 end
 
 local function rollup_sum(section, playbook, name, metric, by)
-  local field = rollup_field(section, playbook, name, metric)
-  redis.call('HINCRBYFLOAT', rollup_key(), field, string.format('%.6f', by))
-  if ROLLUP_UNDO then ROLLUP_UNDO[#ROLLUP_UNDO + 1] = {f = field, by = by, float = true} end
+  rollup_incr(rollup_field(section, playbook, name, metric), by, true)
 end
 
 local function rollup_bucket(seconds)
@@ -239,10 +246,8 @@ local function rollup_refused(id, c)
         else
           redis.call('HSET', K.card(u.card), 'rj', u.rj)
         end
-      elseif u.float then
-        redis.call('HINCRBYFLOAT', rollup_key(), u.f, string.format('%.6f', -u.by))
       else
-        redis.call('HINCRBY', rollup_key(), u.f, -u.by)
+        rollup_incr(u.f, -u.by, u.float)
       end
     end
     redis.call('HDEL', K.card(id), 'ru')
