@@ -12,6 +12,7 @@ from string import Template
 from crew.exceptions import ConfigError
 from crew.spec.loader import CREW_FILE, PLAYBOOKS_DIR, ROLES_DIR
 from crew.spec.models import NAME_PATTERN
+from crew.spec.scaffold import write_new_file
 from crew.spec.schema import SCHEMAS, schema_text
 
 ROLE = "assistant"
@@ -165,23 +166,15 @@ def init_project(directory: Path, name: str | None = None, login: str | None = N
                 hint="Run crew init in an empty directory (crew init DIR), "
                 "or add to this project with crew new role|playbook NAME.",
             )
-    written: list[Path] = []
-    for relative, text in files.items():
-        path = root / relative
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with path.open("x", encoding="utf-8") as handle:  # "x": never clobber a racing writer
-                handle.write(text)
-        except FileExistsError:
-            raise ConfigError(
-                f"{path} already exists; crew init never overwrites",
-                hint="Run crew init in an empty directory (crew init DIR).",
-            ) from None
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot write {path}: {exc.strerror}", hint="Check the directory."
-            ) from None
-        written.append(path)
+    written = [
+        write_new_file(
+            root / relative,
+            text,
+            command="crew init",
+            hint="Run crew init in an empty directory (crew init DIR).",
+        )
+        for relative, text in files.items()
+    ]
     return NewProject(root=root, files=written, login=key)
 
 

@@ -91,7 +91,7 @@ def new_role(root: Path, name: str) -> Path:
         owner=people[0],
         owner_pad=_pad("owner: " + people[0], 29),
     )
-    return _write(path, text)
+    return write_new_file(path, text)
 
 
 def new_playbook(root: Path, name: str) -> Path:
@@ -118,7 +118,7 @@ def new_playbook(root: Path, name: str) -> Path:
         owner=owner,
         owner_pad=_pad("      owner: " + owner, 36),
     )
-    return _write(path, text)
+    return write_new_file(path, text)
 
 
 def _check_name(name: str, kind: str) -> None:
@@ -140,15 +140,16 @@ def _target(root: Path, directory: str, name: str) -> Path:
     return path
 
 
-def _write(path: Path, text: str) -> Path:
+def write_new_file(
+    path: Path, text: str, *, command: str = "crew new", hint: str = "Pick another name."
+) -> Path:
+    """Write `path` (and its folders), which must not exist yet: `command` never overwrites."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8") as handle:  # "x": never clobber a racing writer
             handle.write(text)
     except FileExistsError:
-        raise ConfigError(
-            f"{path} already exists; crew new never overwrites", hint="Pick another name."
-        ) from None
+        raise ConfigError(f"{path} already exists; {command} never overwrites", hint=hint) from None
     except OSError as exc:
         raise ConfigError(
             f"cannot write {path}: {exc.strerror}", hint="Check the directory."
