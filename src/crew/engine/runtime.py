@@ -275,12 +275,8 @@ def start_run(
     `responder` overrides it (tests, embedding). Only people of the project may start runs
     (`crew.people.access`); the inputs are bounded by `settings.limits.inputs` (as JSON)."""
     from crew.engine.graph import initial_state
-    from crew.people.access import check_may_start
-    from crew.spec.limits import check_size, json_size
 
-    check_may_start(session.project, session.person)
-    limit = session.project.crew.settings.limits.inputs
-    check_size("the run's inputs (as JSON)", json_size(inputs), limit, "inputs")
+    _check_start(session, inputs)
     snapshot = Snapshot.of(session.project, playbook)
     session = dataclasses.replace(session, project=snapshot.project(session.project))
     responder = responder or _responder(session, playbook, mode)
@@ -317,8 +313,6 @@ def submit_run(
     the worker's business). A recording (`record`) is refused: the cassette would be written on
     whichever machine drives the run."""
     from crew.board.board import check_priority, check_run_key
-    from crew.people.access import check_may_start
-    from crew.spec.limits import check_size, json_size
 
     check_priority(priority)
     if key is not None:
@@ -328,9 +322,7 @@ def submit_run(
             "a submitted run cannot record a cassette: a worker on any machine drives it",
             hint="Record in this process (`crew run --record` without --detach).",
         )
-    check_may_start(session.project, session.person)
-    limit = session.project.crew.settings.limits.inputs
-    check_size("the run's inputs (as JSON)", json_size(inputs), limit, "inputs")
+    _check_start(session, inputs)
     if mode == REPLAY:
         path = session.project.cassette_path(playbook.name)
         if not path.is_file():
@@ -351,6 +343,17 @@ def submit_run(
         key=key,
     )
     return report_of(session, run)
+
+
+def _check_start(session: Session, inputs: dict[str, Any]) -> None:
+    """Only people of the project may start runs (`crew.people.access`); the inputs are bounded
+    by `settings.limits.inputs` (as JSON)."""
+    from crew.people.access import check_may_start
+    from crew.spec.limits import check_size, json_size
+
+    check_may_start(session.project, session.person)
+    limit = session.project.crew.settings.limits.inputs
+    check_size("the run's inputs (as JSON)", json_size(inputs), limit, "inputs")
 
 
 def resume_run(
