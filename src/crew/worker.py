@@ -332,7 +332,8 @@ class Worker:
         else:
             self.say(f"run {run.id} ({run.playbook}): started, {why}")
         try:
-            report = resume_run(self.session, run.id, lease=token)
+            # a run just taken was read under its lease: the driver need not read it again
+            report = resume_run(self.session, run.id, lease=token, record=run if token else None)
         except RunBusy:
             return  # another process took it first; it carries the run on
         except Drained:

@@ -364,6 +364,7 @@ def resume_run(
     wait: float = 0.0,
     upgrade: bool = False,
     lease: str | None = None,
+    record: Run | None = None,
 ) -> RunReport:
     """Continue a run: act on answers recorded on its checkpoint cards, or carry on from the last
     checkpoint after a crash. A run that still waits with no answer just reports waiting. The
@@ -373,12 +374,13 @@ def resume_run(
 
     The run goes on with the playbook version it started with (`started_with`), whatever the
     files say now. `lease` is the token of the run lease this process already holds (a worker's
-    `Board.take_run`): it drives under that one. With `upgrade`, it moves to the current files
+    `Board.take_run`): it drives under that one, and `record` may be the run's record as the
+    caller read it under that lease (not read again). With `upgrade`, it moves to the current files
     first, under its lease, if every
     step it finished or waits on is still in the current playbook as the same kind of step
     (else ConfigError naming them, and nothing changes); `session.observer.run_upgraded` and the
     run's `upgraded` audit event say so."""
-    run = session.board.get_run(run_id)
+    run = record if record is not None and lease is not None else session.board.get_run(run_id)
     if run.status.finished:
         if upgrade:
             raise WrongStatus(
@@ -640,6 +642,7 @@ class _Driver:
             time.sleep(left + 0.01)
 
     def drive(self, first: Any, *, wait: float = 0.0, token: str | None = None) -> RunReport:
+        handed_in = token is not None
         if token is None:
             token = self._acquire(wait)
         if token is None:
@@ -662,7 +665,8 @@ class _Driver:
         try:
             if self.upgrade is not None:
                 self._upgrade(self.upgrade, token)
-            return self._drive(first, heartbeat)
+            # With a lease handed in, the record was read under it: its status is still true.
+            return self._drive(first, heartbeat, read=self.record if handed_in else None)
         except redis.RedisError as error:
             raise RedisUnavailable(
                 f"lost Redis while driving run {self.run_id}: {error}",
@@ -677,7 +681,9 @@ class _Driver:
             if callable(close):
                 close()
 
-    def _drive(self, first: Any, heartbeat: Heartbeat) -> RunReport:
+    def _drive(self, first: Any, heartbeat: Heartbeat, *, read: Run | None = None) -> RunReport:
+        """Drive until the run finishes or waits with nothing to act on; `read`: the run's
+        record as just read under this lease (the first look at its status)."""
         from langgraph.types import Command
 
         from crew.engine.graph import compile_playbook
@@ -694,7 +700,8 @@ class _Driver:
             # Steps were left unfinished (a crashed driver), none of them waiting on a person.
             mid_step = payload is None and bool(state.next) and not state.interrupts
         while True:
-            run = self.board.get_run(self.run_id)
+            run = read or self.board.get_run(self.run_id)
+            read = None
             if run.status.finished:
                 return report_of(self.session, run)
             if run.status is not RunStatus.RUNNING and payload is not None:
